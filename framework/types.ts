@@ -1,0 +1,114 @@
+import type { ComponentChildren, ComponentType, JSX } from "preact";
+
+/** Per-request state shared by middlewares and handlers (`ctx.state`). */
+export type State = Record<string, unknown>;
+
+/** What a route handler, a middleware and a page receive alongside the request. */
+export interface Context<S = State, D = unknown> {
+  /** The request URL, parsed once. */
+  readonly url: URL;
+  /** Route parameters: `[room].tsx` gives `params.room`, `[...rest].tsx` gives `params.rest`. */
+  readonly params: Record<string, string>;
+  /** Mutable per-request state, shared along the middleware chain. */
+  state: S;
+  /** The remote address, when the server knows it. */
+  readonly remoteAddr?: Deno.NetAddr;
+  /** Renders the route's page component with `data` (status 200 unless given). */
+  render(data?: D, init?: ResponseInit): Promise<Response>;
+  /** Renders the `_404` page with status 404. */
+  renderNotFound(): Promise<Response>;
+  /** In a middleware: runs the rest of the chain and returns its response. */
+  next(): Promise<Response>;
+}
+
+export type Handler<D = unknown, S = State> = (
+  req: Request,
+  ctx: Context<S, D>,
+) => Response | Promise<Response>;
+
+export type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+
+/** A route's handlers: one function for every method, or one per method. */
+export type Handlers<D = unknown, S = State> =
+  | Handler<D, S>
+  | Partial<Record<Method, Handler<D, S>>>;
+
+/** Props of a page component. */
+export interface PageProps<D = unknown, S = State> {
+  url: URL;
+  params: Record<string, string>;
+  state: S;
+  data: D;
+  /** Set on `_500` pages: what was thrown. */
+  error?: unknown;
+}
+
+/** Props of `_app.tsx`: render `<Component />` where the page goes. */
+export interface AppProps<S = State> extends Omit<PageProps<unknown, S>, "data"> {
+  Component: ComponentType;
+}
+
+/** A module in `routes/`. */
+export interface RouteModule {
+  // deno-lint-ignore no-explicit-any -- pages declare their own data types
+  default?: ComponentType<PageProps<any, any>>;
+  // deno-lint-ignore no-explicit-any -- handlers declare their own data types
+  handler?: Handlers<any, any>;
+  config?: RouteConfig;
+}
+
+export interface RouteConfig {
+  /** Overrides the path pattern derived from the file name (URLPattern syntax). */
+  routeOverride?: string;
+}
+
+/** A `_middleware.ts` module: runs for every route below its folder. */
+export interface MiddlewareModule {
+  // deno-lint-ignore no-explicit-any -- state types are chosen by the app
+  handler: Handler<unknown, any> | Handler<unknown, any>[];
+}
+
+/** A module in `islands/`: its default export is hydrated in the browser. */
+export interface IslandModule {
+  // deno-lint-ignore no-explicit-any -- island props are whatever the island declares
+  default: ComponentType<any>;
+}
+
+/**
+ * The app's generated manifest (`fresh.gen.ts`): every route and island module keyed by its
+ * path relative to the project root, e.g. `"./routes/[room].tsx"`.
+ */
+export interface Manifest {
+  routes: Record<string, RouteModule | MiddlewareModule>;
+  islands: Record<string, IslandModule>;
+  /** `import.meta.url` of the manifest: locates the project root. */
+  baseUrl: string;
+}
+
+export interface TwindOptions {
+  // deno-lint-ignore no-explicit-any -- twind's own config type is generic over theme and presets
+  presets?: any[];
+  // deno-lint-ignore no-explicit-any -- see above
+  theme?: any;
+  // deno-lint-ignore no-explicit-any -- see above
+  rules?: any[];
+}
+
+/** `fresh.config.ts`. */
+export interface FreshConfig {
+  twind?: TwindOptions;
+  build?: {
+    /** esbuild target for island bundles. Default `["chrome109", "firefox115", "safari16"]`. */
+    target?: string[];
+    /** Output folder for `deno task build`, relative to the project root. Default `_fresh`. */
+    outDir?: string;
+  };
+  /** Folder of public files, relative to the project root. Default `static`. */
+  staticDir?: string;
+  /** Extra Content-Security-Policy directives, merged into the defaults. */
+  csp?: Record<string, string[]>;
+  /** Dev mode: live reload, unminified bundles, error details in the browser. */
+  dev?: boolean;
+}
+
+export type { ComponentChildren, JSX };

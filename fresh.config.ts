@@ -1,0 +1,26 @@
+import presetTailwind from "@twind/preset-tailwind";
+import { defineConfig } from "./framework/mod.ts";
+
+export default defineConfig({
+  twind: {
+    presets: [presetTailwind()],
+    theme: {
+      extend: {
+        // Tailwind 3.3's darkest shades; twind's preset predates them.
+        colors: { slate: { 950: "#020617" }, indigo: { 950: "#1e1b4b" } },
+        fontFamily: {
+          sans: [
+            "Inter",
+            "ui-sans-serif",
+            "system-ui",
+            "-apple-system",
+            "Segoe UI",
+            "Roboto",
+            "sans-serif",
+          ],
+        },
+      },
+    },
+  },
+  build: { target: ["chrome109", "firefox115", "safari16"] },
+});

@@ -1,0 +1,59 @@
+import { Button } from "../components/Button.tsx";
+import { PageShell } from "../components/PageShell.tsx";
+import { type Handlers, Head, type PageProps } from "../framework/mod.ts";
+import JoinForm from "../islands/JoinForm.tsx";
+import { parseRoomInput } from "../signaling/room_id.ts";
+
+interface LandingData {
+  /** What the person typed into "Join" when it was not a meeting link (no-JavaScript path). */
+  rejected?: string;
+}
+
+export const handler: Handlers<LandingData> = {
+  // "Join" without JavaScript submits `?room=`; with JavaScript the island navigates itself.
+  GET(_req, ctx) {
+    const room = ctx.url.searchParams.get("room");
+    if (room === null) return ctx.render({});
+    const id = parseRoomInput(room);
+    if (id) return new Response(null, { status: 303, headers: { Location: `/${id}` } });
+    return ctx.render({ rejected: room.slice(0, 200) }, { status: 400 });
+  },
+};
+
+export default function Landing({ data }: PageProps<LandingData>) {
+  return (
+    <PageShell>
+      <Head>
+        <title>Mooz: video meetings, browser to browser</title>
+      </Head>
+      <section class="grid flex-1 items-center gap-10 py-10 md:grid-cols-2 md:py-20">
+        <div>
+          <h1 class="text-4xl font-bold leading-tight tracking-tight text-white sm:text-5xl">
+            Meet face to face, <span class="text-indigo-300">straight from your browser.</span>
+          </h1>
+          <p class="mt-5 max-w-prose text-lg text-slate-300">
+            Create a meeting in one click and share the link. Audio, video, screen and chat flow
+            directly between participants; nothing to install, no account.
+          </p>
+        </div>
+        <div class="rounded-2xl bg-slate-900 p-6 shadow-xl ring-1 ring-slate-800 sm:p-8">
+          <form method="post" action="/new">
+            <Button type="submit" class="w-full" aria-describedby="new-hint">
+              <svg aria-hidden="true" viewBox="0 0 24 24" class="h-5 w-5" fill="currentColor">
+                <path d="M4 6a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v3.5l4-3v11l-4-3V18a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2z" />
+              </svg>
+              New meeting
+            </Button>
+          </form>
+          <p id="new-hint" class="mt-2 text-center text-sm text-slate-400">
+            Opens a new private room you can share.
+          </p>
+          <div class="my-6 flex items-center gap-3 text-sm text-slate-400" aria-hidden="true">
+            <span class="h-px flex-1 bg-slate-800" />or<span class="h-px flex-1 bg-slate-800" />
+          </div>
+          <JoinForm initialValue={data.rejected ?? ""} initialError={data.rejected !== undefined} />
+        </div>
+      </section>
+    </PageShell>
+  );
+}
