@@ -86,7 +86,7 @@ options.vnode = (vnode: VNode) => {
   previousVnodeHook?.(vnode);
 };
 
-function renderSync(vnode: VNode, render: ActiveRender): string {
+function renderSync(vnode: VNode<unknown>, render: ActiveRender): string {
   const outer = active;
   active = render;
   try {
@@ -122,10 +122,11 @@ export function renderPage(input: RenderInput): string {
   const Page = input.page;
   const App = input.app ?? DefaultApp;
   const Component = () => h(Page, props);
-  const tree = h(HeadContext.Provider, {
-    value: head,
-    children: h(App, { url: props.url, params: props.params, state: props.state, Component }),
-  });
+  const tree = h(
+    HeadContext.Provider,
+    { value: head },
+    h(App, { url: props.url, params: props.params, state: props.state, Component }),
+  ) as VNode<unknown>;
   let html = renderSync(tree, render);
 
   const headHtml = head.length ? renderToString(h("x", null, head)).slice(3, -4) : "";

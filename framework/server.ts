@@ -239,7 +239,7 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
     return await ctx.next();
   }
 
-  async function renderError(req: Request, url: URL, err: unknown, nonce: string) {
+  function renderError(req: Request, url: URL, err: unknown, nonce: string): Response {
     console.error(`${req.method} ${url.pathname}${url.search} failed:`, err);
     try {
       const ErrorPage = (special.error?.default ?? DefaultError) as ComponentType<PageProps>;
@@ -259,7 +259,7 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
     try {
       res = await dispatch(req, url, nonce, info);
     } catch (err) {
-      res = await renderError(req, url, err, nonce);
+      res = renderError(req, url, err, nonce);
     }
     if (req.method === "HEAD" && res.body) {
       await res.body.cancel();

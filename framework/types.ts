@@ -50,8 +50,9 @@ export interface AppProps<S = State> extends Omit<PageProps<unknown, S>, "data">
 
 /** A module in `routes/`. */
 export interface RouteModule {
-  // deno-lint-ignore no-explicit-any -- pages declare their own data types
-  default?: ComponentType<PageProps<any, any>>;
+  /** The page component; `_app.tsx` exports an `AppProps` component here instead. */
+  // deno-lint-ignore no-explicit-any -- pages declare their own data and state types
+  default?: ComponentType<PageProps<any, any>> | ComponentType<AppProps<any>>;
   // deno-lint-ignore no-explicit-any -- handlers declare their own data types
   handler?: Handlers<any, any>;
   config?: RouteConfig;

@@ -20,7 +20,7 @@ export default function NotFound({ url }: PageProps) {
         </p>
         <a
           href="/"
-          class="rounded-xl bg-indigo-500 px-5 py-3 font-semibold text-white hover:bg-indigo-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+          class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
         >
           Go to the home page
         </a>

@@ -1,0 +1,109 @@
+/** The app in real headless Chromium: rendering, hydration, navigation, accessibility. */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { isRoomId, newRoomId } from "../signaling/room_id.ts";
+import { axeViolations, withPage } from "./browser.ts";
+
+const PHONE = { width: 390, height: 844 };
+
+function assertNoErrors(errors: string[]) {
+  assert.deepEqual(errors, [], `the page logged errors:\n${errors.join("\n")}`);
+}
+
+async function assertAccessible(page: Page) {
+  const serious = (await axeViolations(page)).filter((v) =>
+    v.impact === "serious" || v.impact === "critical"
+  );
+  assert.deepEqual(
+    serious.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    [],
+  );
+}
+
+Deno.test("landing page renders with its styles and no console errors", async () => {
+  await withPage(async (page, origin, errors) => {
+    const res = await page.goto(origin + "/");
+    assert.equal(res?.status(), 200);
+    assert.match(await page.title(), /Mooz/);
+    const heading = page.getByRole("heading", { level: 1 });
+    assert.match(await heading.textContent() ?? "", /straight from your browser/);
+    // twind's CSS reached the page: the body has the dark background, not the default white.
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, "rgb(2, 6, 23)");
+    assertNoErrors(errors);
+  });
+});
+
+Deno.test("the Join island hydrates and answers a click in the browser", async () => {
+  await withPage(async (page, origin, errors) => {
+    await page.goto(origin + "/");
+    await page.getByRole("button", { name: "Join", exact: true }).click();
+    // Only the hydrated island says this; the no-JavaScript path would navigate to /?room=.
+    await page.getByText("Enter a meeting link or id first.").waitFor();
+    assert.equal(new URL(page.url()).search, "");
+    const input = page.getByLabel("Join with a link or meeting id");
+    assert.equal(await input.getAttribute("aria-invalid"), "true");
+
+    // A class that exists only after hydration (the invalid ring) is styled all the same.
+    const ring = await input.evaluate((el) => getComputedStyle(el).boxShadow);
+    assert.match(ring, /rgba\(251, 113, 133/);
+
+    const id = newRoomId();
+    await input.fill(`https://example.invalid/${id.toUpperCase()}?from=mail`);
+    await page.getByRole("button", { name: "Join", exact: true }).click();
+    await page.waitForURL(`${origin}/${id}`);
+    await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
+    assertNoErrors(errors);
+  });
+});
+
+Deno.test("New meeting opens a fresh room whose pre-join screen remembers the name", async () => {
+  await withPage(async (page, origin, errors) => {
+    await page.goto(origin + "/");
+    await page.getByRole("button", { name: "New meeting" }).click();
+    await page.waitForURL((url) => isRoomId(url.pathname.slice(1)));
+    const room = new URL(page.url()).pathname.slice(1);
+    await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
+    assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
+
+    await page.getByLabel("Your name").fill("Ada Lovelace");
+    await page.getByRole("button", { name: "Join meeting" }).click();
+    await page.getByText("Ready to join as Ada Lovelace").waitFor();
+    await page.reload();
+    await page.waitForFunction(() =>
+      (document.getElementById("prejoin-name") as HTMLInputElement).value === "Ada Lovelace"
+    );
+    assertNoErrors(errors);
+  });
+});
+
+Deno.test("a malformed meeting link shows the friendly 404 page", async () => {
+  await withPage(async (page, origin, errors) => {
+    const res = await page.goto(origin + "/not-a-room");
+    assert.equal(res?.status(), 404);
+    await page.getByRole("heading", { name: "This meeting link isn't valid" }).waitFor();
+    await page.getByRole("link", { name: "Go to the home page" }).click();
+    await page.waitForURL(origin + "/");
+    // Only the document's own 404 is expected in the console (Chromium logs failed loads).
+    assertNoErrors(errors.filter((e) => !e.includes("404")));
+  });
+});
+
+for (const [label, viewport] of [["desktop", undefined], ["phone", PHONE]] as const) {
+  Deno.test(`axe finds no serious accessibility violations (${label})`, async () => {
+    await withPage(async (page, origin) => {
+      for (const path of ["/", `/${newRoomId()}`, "/no/such/page"]) {
+        await page.goto(origin + path);
+        await assertAccessible(page);
+      }
+      // Keyboard: Tab from the top reaches the primary action.
+      await page.goto(origin + "/");
+      let reached = false;
+      for (let i = 0; i < 6 && !reached; i++) {
+        await page.keyboard.press("Tab");
+        reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === "New meeting");
+      }
+      assert.ok(reached, "Tab should reach the New meeting button");
+    }, viewport);
+  });
+}
