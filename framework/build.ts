@@ -100,8 +100,10 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
     const island = islandByEntry.get(entry);
     if (island) manifest.islands[island] = name;
   }
+  // Dependencies are pinned by deno.lock. Their node_modules may lie outside the root (a
+  // workspace's, or a symlink that esbuild resolves), so match the folder anywhere in the path.
   manifest.inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.startsWith("node_modules/") && !p.includes(":"))
+    .filter((p) => !p.split("/").includes("node_modules") && !p.includes(":"))
     .sort();
   const classes = new Set<string>();
   for (const input of manifest.inputs) {

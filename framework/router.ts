@@ -134,7 +134,8 @@ export function buildRoutes(manifest: Manifest): { routes: Route[]; special: Spe
 
   const seen = new Map<string, string>();
   for (const r of routes) {
-    const key = r.pattern.replace(/:[A-Za-z0-9_]+/g, ":");
+    // Parameter names do not matter; an escaped `\:` is static text, not a parameter.
+    const key = r.pattern.replace(/(?<!\\):[A-Za-z0-9_]+/g, ":");
     const other = seen.get(key);
     if (other) throw new Error(`Routes ${other} and ${r.file} both match ${r.pattern}.`);
     seen.set(key, r.file);
@@ -144,9 +145,11 @@ export function buildRoutes(manifest: Manifest): { routes: Route[]; special: Spe
 
 /** Middlewares for requests that match no route (they still run, e.g. for logging or auth). */
 export function rootMiddlewares(manifest: Manifest): Handler[] {
-  const root = manifest.routes["./routes/_middleware.ts"] ??
-    manifest.routes["./routes/_middleware.tsx"];
-  return root ? asArray((root as MiddlewareModule).handler) : [];
+  // Same file types as buildRoutes accepts, so a root `_middleware.js` also runs for 404s.
+  const file = Object.keys(manifest.routes).find((f) =>
+    /^\.\/routes\/_middleware\.(tsx|ts|jsx|js)$/.test(f)
+  );
+  return file ? asArray((manifest.routes[file] as MiddlewareModule).handler) : [];
 }
 
 /** Finds the first route matching `pathname`; params are percent-decoded. */

@@ -63,7 +63,10 @@ export function scanClassCandidates(source: string): string[] {
   const tokens = new Set<string>();
   for (const m of source.matchAll(/"([^"\n]*)"|'([^'\n]*)'|`([^`]*)`/g)) {
     const text = m[1] ?? m[2] ?? m[3];
-    for (const word of text.split(/[\s]+|\$\{|\}/)) {
+    for (let word of text.split(/[\s]+|\$\{|\}/)) {
+      // A template literal's text includes the strings quoted inside its `${}` parts, e.g.
+      // `${on ? "bg-sky-500" : "bg-slate-700"}`; quotes within a class (`content-['x']`) stay.
+      word = word.replace(/^["'`]+|["'`]+$/g, "");
       if (word.length > 0 && word.length < 120 && /^[!-~]+$/.test(word) && /[a-z]/.test(word)) {
         tokens.add(word);
       }

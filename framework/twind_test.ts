@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { createStyleEngine, scanClassCandidates } from "./twind.ts";
+
+/** A minimal page whose body uses `classes`. */
+function pageWith(classes: string, text = "hello"): string {
+  return `<html><head></head><body><p class="${classes}">${text}</p></body></html>`;
+}
+
+/** The CSS selector twind writes for a class (`:`, `[`, `.` and friends escaped). */
+function selector(className: string): string {
+  return "." + className.replace(/[^A-Za-z0-9_-]/g, (c) => `\\${c}`);
+}
+
+function hasRule(css: string, className: string): boolean {
+  return css.includes(selector(className) + "{");
+}
+
+function assertSubset(expected: string[], actual: string[]) {
+  const missing = expected.filter((t) => !actual.includes(t));
+  assert.deepEqual(missing, [], `missing from ${JSON.stringify(actual)}`);
+}
+
+Deno.test("scanClassCandidates: words of double, single and backtick strings", () => {
+  const source = `
+    const a = "px-4 py-2";
+    const b = 'text-red-500   font-bold';
+    const c = \`rounded-xl
+      shadow-lg\`;
+  `;
+  assertSubset(
+    ["px-4", "py-2", "text-red-500", "font-bold", "rounded-xl", "shadow-lg"],
+    scanClassCandidates(source),
+  );
+});
+
+Deno.test("scanClassCandidates: template literals with ${} parts", () => {
+  const source = "const cls = `flex ${active ? \"bg-sky-500\" : 'bg-slate-700'} gap-2 ${extra}`;";
+  const tokens = scanClassCandidates(source);
+  assertSubset(["flex", "bg-sky-500", "bg-slate-700", "gap-2"], tokens);
+  assert.ok(!tokens.some((t) => /["'`{}]/.test(t)), `quote or brace in ${tokens}`);
+});
+
+Deno.test("scanClassCandidates: JSX class attributes, arbitrary values and variants", () => {
+  const source = `
+    export default function X() {
+      return <div class="mt-2 sm:flex-row min-h-[1.25rem] aria-[invalid=true]:ring-rose-400">
+        <span className={"text-xs before:content-['x']"} />
+      </div>;
+    }
+  `;
+  assertSubset(
+    [
+      "mt-2",
+      "sm:flex-row",
+      "min-h-[1.25rem]",
+      "aria-[invalid=true]:ring-rose-400",
+      "text-xs",
+      "before:content-['x']",
+    ],
+    scanClassCandidates(source),
+  );
+});
+
+Deno.test("scanClassCandidates: skips code outside strings and non-class text", () => {
+  const tokens = scanClassCandidates('const notAString = flexbox; const n = "42 🙂 ";');
+  assert.ok(!tokens.includes("flexbox"));
+  assert.ok(!tokens.includes("notAString"));
+  assert.ok(!tokens.includes("42"), "no letters");
+  assert.ok(!tokens.includes("🙂"), "not ASCII");
+});
+
+Deno.test("createStyleEngine: CSS has rules for the page's classes only", () => {
+  const engine = createStyleEngine({}, []);
+  const css = engine.extract(pageWith("p-2 text-red-500 sm:p-4"), false);
+  for (const c of ["p-2", "text-red-500", "sm:p-4"]) assert.ok(hasRule(css, c), c);
+  assert.ok(!hasRule(css, "p-3"));
+  assert.ok(!hasRule(css, "hello"), "text content is not a class");
+});
+
+Deno.test("createStyleEngine: island candidates only when withIslands", () => {
+  const engine = createStyleEngine({}, ["text-purple-700", "not-a-class?", "mooz:name"]);
+  const html = pageWith("p-2");
+  const without = engine.extract(html, false);
+  const withIslands = engine.extract(html, true);
+  assert.ok(!hasRule(without, "text-purple-700"));
+  assert.ok(hasRule(withIslands, "text-purple-700"));
+  assert.ok(hasRule(without, "p-2") && hasRule(withIslands, "p-2"));
+  // Extracting a page must not add its classes to the island sheet for later pages.
+  assert.ok(!hasRule(engine.extract(pageWith("m-1"), true), "p-2"));
+});
+
+Deno.test("createStyleEngine: responsive rules follow base rules in one sheet", () => {
+  // The base class is on the page, the `sm:` class only in an island source.
+  const engine = createStyleEngine({}, ["sm:text-lg"]);
+  const css = engine.extract(pageWith("text-sm"), true);
+  const base = css.indexOf(selector("text-sm") + "{");
+  const responsive = css.indexOf(selector("sm:text-lg") + "{");
+  assert.ok(base !== -1 && responsive !== -1, css);
+  assert.ok(base < responsive, "the sm: rule must come later to win at sm widths");
+  assert.ok(css.lastIndexOf("@media (min-width:640px)") > base);
+});
+
+Deno.test("createStyleEngine: the theme option is used", () => {
+  const engine = createStyleEngine({ theme: { extend: { colors: { brand: "#123456" } } } }, []);
+  assert.match(engine.extract(pageWith("text-brand"), false), /\.text-brand\{[^}]*18,52,86/);
+});
+
+Deno.test("createStyleEngine: same class set, same CSS", () => {
+  const engine = createStyleEngine({}, ["text-purple-700"]);
+  const first = engine.extract(pageWith("p-2 m-1", "one"), false);
+  assert.equal(engine.extract(pageWith("p-2 m-1", "two"), false), first);
+  // The cache key includes withIslands and the classes themselves.
+  assert.notEqual(engine.extract(pageWith("p-2 m-1"), true), first);
+  assert.notEqual(engine.extract(pageWith("p-2 m-2"), false), first);
+  assert.equal(engine.extract(pageWith("p-2 m-1", "three"), false), first);
+});

@@ -1,0 +1,147 @@
+/** HTTP tests of the real app: its manifest, config and routes, through the app's handler. */
+import assert from "node:assert/strict";
+import config from "../fresh.config.ts";
+import manifest from "../fresh.gen.ts";
+import { createApp } from "../framework/server.ts";
+import { isRoomId, newRoomId } from "../signaling/room_id.ts";
+
+const app = await createApp(manifest, config);
+
+interface Fetched {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+async function fetchApp(path: string, init?: RequestInit): Promise<Fetched> {
+  const res = await app.handler(new Request(new URL(path, "http://localhost"), init));
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+/** The page's text with tags removed and the common entities decoded, for phrase checks. */
+function textOf(html: string): string {
+  return html
+    .replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>/g, "")
+    .replace(/<[^>]*>/g, " ")
+    .replace(/&#39;|&#x27;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&")
+    .replace(/\s+/g, " ");
+}
+
+/** POST /new and return the room id it redirects to. */
+async function createRoom(): Promise<string> {
+  const res = await fetchApp("/new", { method: "POST" });
+  assert.equal(res.status, 303);
+  const location = res.headers.get("Location") ?? "";
+  assert.match(location, /^\/[^/]+$/);
+  return location.slice(1);
+}
+
+Deno.test("home page: 200 with the New meeting button and the join form", async () => {
+  const res = await fetchApp("/");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("Content-Type") ?? "", /^text\/html/);
+  const text = textOf(res.body);
+  assert.match(text, /New meeting/);
+  assert.match(text, /Join with a link or meeting id/);
+  assert.match(res.body, /<form method="post" action="\/new">/);
+  assert.match(res.body, /data-island="JoinForm"/);
+});
+
+Deno.test("POST /new redirects to a new, valid room id each time", async () => {
+  const a = await createRoom();
+  const b = await createRoom();
+  assert.ok(isRoomId(a), a);
+  assert.ok(isRoomId(b), b);
+  assert.notEqual(a, b);
+});
+
+Deno.test("GET /new is not allowed: 405 with Allow: POST", async () => {
+  const res = await fetchApp("/new");
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get("Allow"), "POST");
+});
+
+Deno.test("a valid room id shows the pre-join screen", async () => {
+  const id = newRoomId();
+  const res = await fetchApp(`/${id}`);
+  assert.equal(res.status, 200);
+  const text = textOf(res.body);
+  assert.match(text, /Ready to join\?/);
+  assert.ok(text.includes(id), "the room id is shown");
+  assert.match(res.body, /data-island="PreJoin"/);
+  assert.match(res.body, /<meta name="robots" content="noindex"\/?>/);
+});
+
+Deno.test("malformed room ids get the friendly 404 page", async () => {
+  const id = newRoomId();
+  const paths = [
+    "/abc",
+    `/${id.toUpperCase()}`,
+    `/${id.replaceAll("-", "")}`,
+    `/${id}x`,
+    "/<script>",
+    '/"><img src=x onerror=alert(1)>',
+    "/%3Cscript%3E",
+    "/%ZZ",
+  ];
+  for (const path of paths) {
+    const res = await fetchApp(path);
+    assert.equal(res.status, 404, path);
+    assert.match(textOf(res.body), /This meeting link isn't valid/, path);
+    assert.ok(!/<script>|<img src/.test(res.body), `${path} is not reflected as markup`);
+  }
+});
+
+Deno.test("other unknown pages get the generic 404 page", async () => {
+  const res = await fetchApp("/some/where");
+  assert.equal(res.status, 404);
+  assert.match(textOf(res.body), /Page not found/);
+});
+
+Deno.test("?room= with a full meeting link or a typed id redirects to the room", async () => {
+  const id = newRoomId();
+  const inputs = [
+    `https://meet.example/${id}`,
+    `http://localhost:8000/${id}/?utm=x#top`,
+    ` ${id.toUpperCase()} `,
+    id.replaceAll("-", ""),
+  ];
+  for (const input of inputs) {
+    const res = await fetchApp(`/?room=${encodeURIComponent(input)}`);
+    assert.equal(res.status, 303, input);
+    assert.equal(res.headers.get("Location"), `/${id}`, input);
+  }
+});
+
+Deno.test("?room= with garbage: 400, the error message and the input kept (escaped)", async () => {
+  const res = await fetchApp(`/?room=${encodeURIComponent('garbage"><b>x')}`);
+  assert.equal(res.status, 400);
+  assert.match(textOf(res.body), /That isn't a meeting link or id/);
+  assert.match(res.body, /aria-invalid="true"/);
+  assert.ok(res.body.includes('value="garbage&quot;>&lt;b>x"'), "input kept, escaped");
+  assert.ok(!res.body.includes("<b>x"));
+});
+
+Deno.test("/favicon.svg is served as SVG", async () => {
+  const res = await fetchApp("/favicon.svg");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("Content-Type") ?? "", /^image\/svg\+xml/);
+  assert.match(res.body, /<svg[\s>]/);
+});
+
+Deno.test("island bundles referenced by the home page are served", async () => {
+  const home = await fetchApp("/");
+  const urls = [...home.body.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) =>
+    m[1]
+  );
+  assert.ok(urls.length >= 2, "runtime and JoinForm at least");
+  for (const url of urls) {
+    const res = await fetchApp(url);
+    assert.equal(res.status, 200, url);
+    assert.match(res.headers.get("Content-Type") ?? "", /javascript/);
+  }
+});
