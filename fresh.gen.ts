@@ -4,8 +4,11 @@ import * as $0 from "./routes/[room].tsx";
 import * as $1 from "./routes/_404.tsx";
 import * as $2 from "./routes/_500.tsx";
 import * as $3 from "./routes/_app.tsx";
-import * as $4 from "./routes/index.tsx";
-import * as $5 from "./routes/new.ts";
+import * as $4 from "./routes/api/rooms/[room]/ws.ts";
+import * as $5 from "./routes/healthz.ts";
+import * as $6 from "./routes/index.tsx";
+import * as $7 from "./routes/metrics.ts";
+import * as $8 from "./routes/new.ts";
 import * as $$0 from "./islands/JoinForm.tsx";
 import * as $$1 from "./islands/PreJoin.tsx";
 
@@ -17,8 +20,11 @@ const manifest: Manifest = {
     "./routes/_404.tsx": $1,
     "./routes/_500.tsx": $2,
     "./routes/_app.tsx": $3,
-    "./routes/index.tsx": $4,
-    "./routes/new.ts": $5,
+    "./routes/api/rooms/[room]/ws.ts": $4,
+    "./routes/healthz.ts": $5,
+    "./routes/index.tsx": $6,
+    "./routes/metrics.ts": $7,
+    "./routes/new.ts": $8,
   },
   islands: {
     "./islands/JoinForm.tsx": $$0,

@@ -15,7 +15,9 @@ async function assertAccessible(page: Page) {
     v.impact === "serious" || v.impact === "critical"
   );
   assert.deepEqual(
-    serious.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    serious.map((v) =>
+      `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
+    ),
     [],
   );
 }
@@ -101,7 +103,9 @@ for (const [label, viewport] of [["desktop", undefined], ["phone", PHONE]] as co
       let reached = false;
       for (let i = 0; i < 6 && !reached; i++) {
         await page.keyboard.press("Tab");
-        reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === "New meeting");
+        reached = await page.evaluate(() =>
+          document.activeElement?.textContent?.trim() === "New meeting"
+        );
       }
       assert.ok(reached, "Tab should reach the New meeting button");
     }, viewport);

@@ -34,7 +34,10 @@ export async function findChromium(): Promise<string> {
 
   if (Deno.uid() === 0) {
     console.log("Chromium is missing: installing Debian's chromium package (apt-get)...");
-    if (await run("apt-get", ["update", "-qq"]) && await run("apt-get", ["install", "-y", "-qq", "chromium"])) {
+    if (
+      await run("apt-get", ["update", "-qq"]) &&
+      await run("apt-get", ["install", "-y", "-qq", "chromium"])
+    ) {
       if (await isFile("/usr/bin/chromium")) return "/usr/bin/chromium";
     }
     throw new Error("Installing Chromium with apt-get failed; see the output above.");

@@ -1,0 +1,643 @@
+/**
+ * The signaling server of one isolate: accepts sockets, validates every frame, relays signals,
+ * keeps rosters current across isolates, and enforces the full-mesh guarantee.
+ *
+ * State of record lives in KV (`store.ts`). This isolate keeps only its sockets and a cached
+ * snapshot per room it serves, refreshed on every change it makes or hears of on the bus.
+ * Signals between two sockets of this isolate go directly; others go through the bus.
+ */
+import { Bus, type BusMessage } from "./bus.ts";
+import type { SignalingConfig } from "./config.ts";
+import { evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
+import {
+  bump,
+  emptyMetrics,
+  type IsolateMetrics,
+  publishMetrics,
+  renderMetrics,
+} from "./metrics.ts";
+import {
+  type ClientMessage,
+  type ErrorCode,
+  ERRORS,
+  type EvictionCode,
+  EVICTIONS,
+  type JsonValue,
+  type MemberView,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  serverMessage,
+} from "./protocol.ts";
+import { isRoomId } from "./room_id.ts";
+import { RoomStore } from "./store.ts";
+import type { PeerId, RemovalReason, RoomSnapshot } from "./types.ts";
+
+/** A socket's send buffer beyond this means the client stopped reading: cut it. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+/** A socket must send `join` this soon after opening. */
+const JOIN_TIMEOUT_MS = 10_000;
+/** Rate limit per socket: a burst of 100 frames, refilled at 50 per second. */
+const BUCKET_SIZE = 100;
+const BUCKET_REFILL_PER_MS = 50 / 1000;
+/** Dropping this many frames within the window marks the socket as abusive. */
+const ABUSE_DROPS = 200;
+const ABUSE_WINDOW_MS = 10_000;
+
+interface Conn {
+  socket: WebSocket;
+  room: string;
+  peer: PeerId | null;
+  /** Frames are handled one after another, in order, even when handling awaits KV. */
+  queue: Promise<void>;
+  tokens: number;
+  refilledAt: number;
+  drops: number;
+  dropsSince: number;
+  lastRateError: number;
+  /** Set when this socket no longer speaks for its member (left, evicted, replaced). */
+  detached: boolean;
+  closed: boolean;
+  joinTimer?: ReturnType<typeof setTimeout>;
+}
+
+interface LocalRoom {
+  id: string;
+  conns: Map<PeerId, Conn>;
+  snapshot: RoomSnapshot | null;
+  members: Map<PeerId, { isolate: string; connected: boolean }>;
+  timer?: ReturnType<typeof setTimeout>;
+  refresh?: { propagate: boolean };
+}
+
+export interface HubOptions {
+  config: SignalingConfig;
+  kv: Deno.Kv;
+  /** Unique id of this isolate; random by default. */
+  isolate?: string;
+}
+
+export class SignalingHub {
+  readonly isolate: string;
+  readonly store: RoomStore;
+  readonly metrics: IsolateMetrics;
+  readonly #config: SignalingConfig;
+  readonly #kv: Deno.Kv;
+  readonly #bus: Bus;
+  readonly #conns = new Set<Conn>();
+  readonly #rooms = new Map<string, LocalRoom>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #stopped = false;
+
+  constructor(opts: HubOptions) {
+    this.#config = opts.config;
+    this.#kv = opts.kv;
+    this.isolate = opts.isolate ?? randomId();
+    this.metrics = emptyMetrics(this.isolate);
+    this.store = new RoomStore({
+      kv: opts.kv,
+      capacity: opts.config.capacity,
+      graceMs: opts.config.graceMs,
+      heartbeatTimeoutMs: opts.config.heartbeatTimeoutMs,
+    });
+    this.#bus = new Bus({
+      kv: opts.kv,
+      isolate: this.isolate,
+      pollMs: opts.config.inboxPollMs,
+      onMessage: (m) => this.#onBus(m),
+    });
+  }
+
+  start(): void {
+    this.#bus.start();
+    const { heartbeatMs, heartbeatTimeoutMs } = this.#config;
+    this.#timers.push(setInterval(() => this.#track(this.#beat()), heartbeatMs));
+    // Rooms whose server died are nobody's local room: sweep all of them now and then.
+    const sweepEvery = Math.max(1_000, heartbeatTimeoutMs / 2);
+    this.#timers.push(setInterval(() => this.#track(this.#sweepAll()), sweepEvery));
+  }
+
+  /** Stops timers and the bus and closes every socket (tests, shutdown). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.forEach(clearInterval);
+    for (const room of this.#rooms.values()) clearTimeout(room.timer);
+    for (const conn of this.#conns) {
+      conn.detached = true;
+      if (conn.socket.readyState <= WebSocket.OPEN) conn.socket.close(1001, "server stopping");
+    }
+    await this.settle();
+    await this.#bus.stop();
+  }
+
+  /** Waits until every piece of work started so far has finished. */
+  async settle(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+    await this.#bus.settle();
+  }
+
+  /** `GET /api/rooms/{room}/ws`. */
+  handleUpgrade(req: Request, room: string): Response {
+    const refuse = (status: number, code: string, message: string) => {
+      bump(this.metrics.rejected, code);
+      return Response.json({ error: code, message }, { status });
+    };
+    if (!isRoomId(room)) {
+      return refuse(404, "bad-room", "No such meeting: the room id in the URL is malformed.");
+    }
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse(426, "upgrade-required", "Connect with a WebSocket to this URL.");
+    }
+    if (!this.#originAllowed(req)) {
+      return refuse(
+        403,
+        "bad-origin",
+        "This origin may not connect. Add it to MOOZ_ALLOWED_ORIGINS on the server.",
+      );
+    }
+    const { socket, response } = Deno.upgradeWebSocket(req, {
+      idleTimeout: this.#config.idleTimeoutS,
+    });
+    const now = Date.now();
+    const conn: Conn = {
+      socket,
+      room,
+      peer: null,
+      queue: Promise.resolve(),
+      tokens: BUCKET_SIZE,
+      refilledAt: now,
+      drops: 0,
+      dropsSince: now,
+      lastRateError: 0,
+      detached: false,
+      closed: false,
+    };
+    this.#conns.add(conn);
+    socket.onopen = () => {
+      conn.joinTimer = setTimeout(() => {
+        if (!conn.peer) this.#fail(conn, "not-joined", "No join message within 10 s.");
+      }, JOIN_TIMEOUT_MS);
+    };
+    socket.onmessage = (e) => this.#onFrame(conn, e.data);
+    socket.onclose = () => this.#onClose(conn);
+    socket.onerror = () => {}; // a close event follows; nothing to add
+    return response;
+  }
+
+  /** `/metrics` text of every live isolate. */
+  async metricsText(): Promise<string> {
+    this.#updateGauges();
+    return await renderMetrics(this.#kv, this.metrics);
+  }
+
+  #originAllowed(req: Request): boolean {
+    const origin = req.headers.get("origin");
+    // Browsers always send Origin with WebSockets; only non-browser clients omit it, and they
+    // are not the cross-site threat this check exists for.
+    if (origin === null) return true;
+    const allowed = this.#config.allowedOrigins;
+    if (allowed) return allowed.includes(origin);
+    try {
+      return new URL(origin).host === (req.headers.get("host") ?? new URL(req.url).host);
+    } catch {
+      return false;
+    }
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p);
+    p.catch((err) => console.error("Signaling task failed:", err))
+      .finally(() => this.#pending.delete(p));
+    return p;
+  }
+
+  // ---- Sockets ----
+
+  #onFrame(conn: Conn, data: unknown): void {
+    if (conn.closed || conn.detached) return;
+    if (!this.#takeToken(conn)) return;
+    const parsed = parseClientMessage(data as string | ArrayBuffer | Blob | Uint8Array);
+    if (!parsed.ok) {
+      this.#reject(conn, parsed.code, parsed.message);
+      return;
+    }
+    const message = parsed.message;
+    conn.queue = conn.queue.then(() => this.#handle(conn, message)).catch((err) => {
+      console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
+      this.#reject(conn, "internal", "The server could not handle that message; try again.");
+    });
+    this.#track(conn.queue);
+  }
+
+  /** Token bucket; refuses the frame and, for sustained floods, the socket. */
+  #takeToken(conn: Conn): boolean {
+    const now = Date.now();
+    conn.tokens = Math.min(
+      BUCKET_SIZE,
+      conn.tokens + (now - conn.refilledAt) * BUCKET_REFILL_PER_MS,
+    );
+    conn.refilledAt = now;
+    if (conn.tokens >= 1) {
+      conn.tokens -= 1;
+      return true;
+    }
+    if (now - conn.dropsSince > ABUSE_WINDOW_MS) {
+      conn.drops = 0;
+      conn.dropsSince = now;
+    }
+    conn.drops++;
+    bump(this.metrics.rejected, "rate-limited");
+    if (conn.drops >= ABUSE_DROPS) {
+      this.#close(conn, 1008, "flooding");
+    } else if (now - conn.lastRateError >= 1_000) {
+      // One error a second is enough for a flooding client to notice.
+      conn.lastRateError = now;
+      this.#send(conn, error("rate-limited", "Too many messages: at most 50 a second."));
+    }
+    return false;
+  }
+
+  #reject(conn: Conn, code: ErrorCode, message: string): void {
+    bump(this.metrics.rejected, code);
+    if (ERRORS[code].fatal) this.#fail(conn, code, message);
+    else this.#send(conn, error(code, message));
+  }
+
+  /** Sends a fatal error and closes with its close code. */
+  #fail(conn: Conn, code: ErrorCode, message: string): void {
+    this.#send(conn, error(code, message, true));
+    this.#close(conn, ERRORS[code].closeCode, code);
+  }
+
+  #send(conn: Conn, message: ServerMessage): void {
+    if (conn.closed || conn.socket.readyState !== WebSocket.OPEN) return;
+    if (conn.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      bump(this.metrics.rejected, "slow-consumer");
+      this.#close(conn, ERRORS["slow-consumer"].closeCode, "slow consumer");
+      return;
+    }
+    conn.socket.send(serverMessage(message));
+  }
+
+  #close(conn: Conn, code: number, reason: string): void {
+    if (conn.socket.readyState === WebSocket.CLOSED) return;
+    try {
+      conn.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+  }
+
+  #onClose(conn: Conn): void {
+    conn.closed = true;
+    clearTimeout(conn.joinTimer);
+    this.#conns.delete(conn);
+    const { peer, room } = conn;
+    if (!peer) return;
+    const local = this.#rooms.get(room);
+    if (local?.conns.get(peer) === conn) local.conns.delete(peer);
+    if (conn.detached) return;
+    // The member keeps its place for the grace period and may resume.
+    this.#track((async () => {
+      await this.store.disconnect(room, peer, this.isolate);
+      this.#changed(room);
+    })());
+  }
+
+  // ---- Messages ----
+
+  async #handle(conn: Conn, message: ClientMessage): Promise<void> {
+    if (conn.closed || conn.detached) return;
+    if (message.type === "join") return await this.#join(conn, message.name, message.resume);
+    if (message.type === "ping") return this.#send(conn, { type: "pong", t: message.t });
+    const peer = conn.peer;
+    if (!peer) return this.#reject(conn, "not-joined", "Send join first.");
+    switch (message.type) {
+      case "signal":
+        return this.#relay(conn, peer, message.to, message.payload);
+      case "links":
+        if (await this.store.reportLinks(conn.room, peer, message.links)) this.#changed(conn.room);
+        return;
+      case "leave":
+        conn.detached = true;
+        await this.#remove(conn.room, peer, "left");
+        this.metrics.leaves++;
+        this.#close(conn, 1000, "left");
+        return;
+    }
+  }
+
+  async #join(conn: Conn, name: string, resume: string | undefined): Promise<void> {
+    if (conn.peer) return this.#reject(conn, "already-joined", "This socket has joined already.");
+    const room = conn.room;
+    let peer: PeerId, token: string | undefined, previousIsolate: string | null = null;
+    if (resume) {
+      const res = await this.store.resume(room, resume, this.isolate);
+      if (!res.ok) return this.#reject(conn, "resume-failed", res.message);
+      peer = res.member.peer;
+      previousIsolate = res.previousIsolate;
+      this.metrics.resumes++;
+    } else {
+      const res = await this.store.join(room, { name, isolate: this.isolate });
+      if (!res.ok) {
+        const hint = res.code === "room-full"
+          ? `The meeting is full (${this.#config.capacity} people). Ask someone to leave, or start a new meeting.`
+          : "The host locked this meeting. Ask them to unlock it.";
+        return this.#reject(conn, res.code, hint);
+      }
+      peer = res.member.peer;
+      token = res.token;
+      this.metrics.joins++;
+    }
+    if (conn.closed) {
+      // The socket went away while we were joining: it is a disconnect like any other.
+      await this.store.disconnect(room, peer, this.isolate);
+      this.#changed(room);
+      return;
+    }
+    clearTimeout(conn.joinTimer);
+    conn.peer = peer;
+    const local = this.#localRoom(room);
+    const older = local.conns.get(peer);
+    if (older && older !== conn) {
+      this.#detach(older, "replaced", "You joined from another tab or connection.");
+    }
+    if (previousIsolate && previousIsolate !== this.isolate) {
+      this.#bus.send(previousIsolate, {
+        kind: "close",
+        room,
+        peer,
+        code: "replaced",
+        reason: "You joined from another tab or connection.",
+      });
+    }
+    local.conns.set(peer, conn);
+
+    const snapshot = await this.store.snapshot(room);
+    if (!snapshot) return; // removed in the meantime; the roster refresh will tell
+    this.#applySnapshot(local, snapshot);
+    this.#send(conn, {
+      type: "welcome",
+      v: PROTOCOL_VERSION,
+      peer,
+      token: token ?? resume!,
+      resumed: Boolean(resume),
+      room: roomView(snapshot),
+      members: memberViews(snapshot),
+      config: {
+        linkDeadlineMs: this.#config.linkDeadlineMs,
+        graceMs: this.#config.graceMs,
+        heartbeatMs: this.#config.heartbeatMs,
+      },
+    });
+    this.#changed(room);
+  }
+
+  #relay(conn: Conn, from: PeerId, to: PeerId, payload: JsonValue): void {
+    const local = this.#rooms.get(conn.room);
+    const target = local?.conns.get(to);
+    if (to !== from && target && !target.detached) {
+      this.metrics.relayed.local = (this.metrics.relayed.local ?? 0) + 1;
+      this.#send(target, { type: "signal", from, payload });
+      return;
+    }
+    const member = to === from ? undefined : local?.members.get(to);
+    if (member?.connected && member.isolate !== this.isolate) {
+      this.metrics.relayed.bus = (this.metrics.relayed.bus ?? 0) + 1;
+      this.#bus.send(member.isolate, { kind: "signal", room: conn.room, from, to, payload });
+      return;
+    }
+    const why = member ? "is reconnecting; it will renegotiate when back" : "is not in this room";
+    this.#reject(conn, "unknown-peer", `Peer ${to} ${why}.`);
+  }
+
+  #onBus(message: BusMessage): void {
+    const local = this.#rooms.get(message.room);
+    switch (message.kind) {
+      case "signal": {
+        const target = local?.conns.get(message.to);
+        if (target && !target.detached) {
+          this.#send(target, { type: "signal", from: message.from, payload: message.payload });
+        }
+        return;
+      }
+      case "roster":
+        if (local) this.#scheduleRefresh(local, false);
+        return;
+      case "close": {
+        const target = local?.conns.get(message.peer);
+        if (!target) return;
+        if (message.code === "replaced") this.#detach(target, "replaced", message.reason);
+        else {
+          this.#detach(target, (message.evictionCode ?? "kicked") as EvictionCode, message.reason);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Ends a socket's membership role without touching the member record, then closes it. */
+  #detach(conn: Conn, code: EvictionCode, reason: string): void {
+    conn.detached = true;
+    const local = conn.peer ? this.#rooms.get(conn.room) : undefined;
+    if (local && conn.peer && local.conns.get(conn.peer) === conn) local.conns.delete(conn.peer);
+    this.#send(conn, { type: "evicted", code, reason });
+    this.#close(conn, EVICTIONS[code].closeCode, code);
+  }
+
+  // ---- Rooms ----
+
+  #localRoom(id: string): LocalRoom {
+    let room = this.#rooms.get(id);
+    if (!room) {
+      room = { id, conns: new Map(), snapshot: null, members: new Map() };
+      this.#rooms.set(id, room);
+    }
+    return room;
+  }
+
+  #applySnapshot(local: LocalRoom, snapshot: RoomSnapshot): void {
+    local.snapshot = snapshot;
+    local.members = new Map(
+      snapshot.members.map((m) => [m.peer, { isolate: m.isolate, connected: m.connected }]),
+    );
+  }
+
+  /** This isolate changed the room: refresh it here and tell the other isolates serving it. */
+  #changed(room: string): void {
+    const local = this.#rooms.get(room);
+    if (local) this.#scheduleRefresh(local, true);
+    else {
+      // No socket here any more; still tell whoever serves the room.
+      this.#track(this.store.snapshot(room).then((s) => s && this.#propagate(room, s)));
+    }
+  }
+
+  /** Coalesces refreshes: one snapshot read per room per turn, however many changes. */
+  #scheduleRefresh(local: LocalRoom, propagate: boolean): void {
+    if (local.refresh) {
+      local.refresh.propagate ||= propagate;
+      return;
+    }
+    local.refresh = { propagate };
+    setTimeout(() => this.#track(this.#refresh(local)), 0);
+  }
+
+  async #refresh(local: LocalRoom): Promise<void> {
+    const propagate = local.refresh?.propagate ?? false;
+    local.refresh = undefined;
+    if (this.#stopped) return;
+    const snapshot = await this.store.snapshot(local.id);
+    if (!snapshot) return this.#dropRoom(local);
+    this.#applySnapshot(local, snapshot);
+    const roster: ServerMessage = {
+      type: "roster",
+      room: roomView(snapshot),
+      members: memberViews(snapshot),
+    };
+    for (const conn of local.conns.values()) this.#send(conn, roster);
+    if (propagate) this.#propagate(local.id, snapshot);
+    this.#schedule(local, snapshot);
+  }
+
+  #propagate(room: string, snapshot: RoomSnapshot): void {
+    const isolates = new Set(snapshot.members.map((m) => m.isolate));
+    isolates.delete(this.isolate);
+    for (const isolate of isolates) this.#bus.send(isolate, { kind: "roster", room });
+  }
+
+  #dropRoom(local: LocalRoom): void {
+    clearTimeout(local.timer);
+    for (const conn of local.conns.values()) {
+      // Our member is gone from the store (swept or evicted elsewhere): its socket has no room.
+      this.#detach(conn, "kicked", "You are no longer a member of this meeting.");
+    }
+    this.#rooms.delete(local.id);
+  }
+
+  /** Arms the room's timer for the next moment a decision could change. */
+  #schedule(local: LocalRoom, snapshot: RoomSnapshot): void {
+    clearTimeout(local.timer);
+    const mine = snapshot.members.some((m) => m.isolate === this.isolate);
+    if (!mine && local.conns.size === 0) return this.#dropRoom(local);
+    const { graceMs, heartbeatTimeoutMs, linkDeadlineMs } = this.#config;
+    const now = Date.now();
+    const times = [nextDeadline(policyMembers(snapshot), { now, deadlineMs: linkDeadlineMs })];
+    for (const m of snapshot.members) {
+      if (!m.connected && m.disconnectedAt !== null) times.push(m.disconnectedAt + graceMs);
+      if (m.isolate !== this.isolate) times.push(m.heartbeatAt + heartbeatTimeoutMs);
+    }
+    const next = Math.min(...times.filter((t): t is number => t !== null));
+    if (!Number.isFinite(next)) return;
+    local.timer = setTimeout(
+      () => this.#track(this.#maintain(local)),
+      Math.max(20, next - now + 20),
+    );
+  }
+
+  /** Sweeps stale members and evicts whoever breaks the full mesh. */
+  async #maintain(local: LocalRoom): Promise<void> {
+    if (this.#stopped) return;
+    const room = local.id;
+    let changed = false;
+    for (const { peer, reason } of await this.store.sweep(room)) {
+      bump(this.metrics.evictions, reason);
+      changed = true;
+      const conn = local.conns.get(peer);
+      if (conn) this.#detach(conn, reason as EvictionCode, "Your connection timed out.");
+    }
+    const snapshot = await this.store.snapshot(room);
+    if (!snapshot) return this.#dropRoom(local);
+    const evictions = evaluateMesh(policyMembers(snapshot), {
+      now: Date.now(),
+      deadlineMs: this.#config.linkDeadlineMs,
+    });
+    for (const eviction of evictions) {
+      const member = snapshot.members.find((m) => m.peer === eviction.peer);
+      await this.#remove(room, eviction.peer, "mesh-incomplete");
+      const conn = local.conns.get(eviction.peer);
+      if (conn) this.#detach(conn, "mesh-incomplete", eviction.reason);
+      else if (member) {
+        this.#bus.send(member.isolate, {
+          kind: "close",
+          room,
+          peer: eviction.peer,
+          code: "evicted",
+          evictionCode: "mesh-incomplete",
+          reason: eviction.reason,
+        });
+      }
+      changed = true;
+    }
+    if (changed) this.#changed(room);
+    else this.#schedule(local, snapshot);
+  }
+
+  async #remove(room: string, peer: PeerId, reason: RemovalReason): Promise<void> {
+    await this.store.remove(room, peer);
+    if (reason !== "left") bump(this.metrics.evictions, reason);
+    this.#changed(room);
+  }
+
+  // ---- Timers ----
+
+  /** Records that this isolate's sockets are alive, in one batch. */
+  async #beat(): Promise<void> {
+    const entries: { room: string; peer: PeerId }[] = [];
+    for (const local of this.#rooms.values()) {
+      for (const peer of local.conns.keys()) entries.push({ room: local.id, peer });
+    }
+    if (entries.length) await this.store.heartbeat(entries);
+    this.#updateGauges();
+    await publishMetrics(this.#kv, this.metrics);
+  }
+
+  async #sweepAll(): Promise<void> {
+    for await (const room of this.store.rooms()) {
+      if (this.#stopped) return;
+      if (this.#rooms.has(room)) continue; // maintained by its own timer
+      const removed = await this.store.sweep(room);
+      if (removed.length === 0) continue;
+      for (const { reason } of removed) bump(this.metrics.evictions, reason);
+      this.#changed(room);
+    }
+  }
+
+  #updateGauges(): void {
+    this.metrics.connections = this.#conns.size;
+    this.metrics.rooms = [...this.#rooms.values()].filter((r) => r.conns.size > 0).length;
+  }
+}
+
+function error(code: ErrorCode, message: string, fatal = ERRORS[code].fatal): ServerMessage {
+  return { type: "error", code, message, fatal };
+}
+
+function roomView(s: RoomSnapshot) {
+  return { id: s.meta.id, capacity: s.meta.capacity, locked: s.meta.locked, host: s.meta.host };
+}
+
+function memberViews(s: RoomSnapshot): MemberView[] {
+  return s.members.map((m) => ({
+    peer: m.peer,
+    name: m.name,
+    joinedAt: m.joinedAt,
+    connected: m.connected,
+    links: Object.fromEntries(Object.entries(m.links).map(([p, l]) => [p, l.state])),
+  }));
+}
+
+/** Members in their grace period are left to the grace timer, not judged on stale links. */
+function policyMembers(s: RoomSnapshot): PolicyMember[] {
+  return s.members.filter((m) => m.connected).map((m) => ({
+    peer: m.peer,
+    joinedAt: m.joinedAt,
+    links: m.links,
+  }));
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}

@@ -1,0 +1,473 @@
+import assert from "node:assert/strict";
+import { type JoinResult, MAX_CAPACITY, RoomStore, type StoreOptions } from "./store.ts";
+import type { Links, Member, RoomMeta } from "./types.ts";
+
+const PREFIXES = ["room", "member", "beat", "links"] as const;
+
+/** A store on a fresh in-memory KV with a hand-driven clock; the KV is closed afterwards. */
+async function withStore(
+  opts: Partial<StoreOptions>,
+  fn: (s: { store: RoomStore; kv: Deno.Kv; clock: { t: number } }) => Promise<void>,
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = { t: 1_700_000_000_000 };
+  try {
+    await fn({ store: new RoomStore({ kv, now: () => clock.t, ...opts }), kv, clock });
+  } finally {
+    kv.close();
+  }
+}
+
+function joined(r: JoinResult): Extract<JoinResult, { ok: true }> {
+  assert.ok(r.ok, `join failed: ${JSON.stringify(r)}`);
+  return r;
+}
+
+async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
+  const keys: Deno.KvKey[] = [];
+  for await (const e of kv.list({ prefix })) keys.push(e.key);
+  return keys;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function assertAdmitsExactly(kv: Deno.Kv, room: string, results: JoinResult[], n: number) {
+  const admitted = results.filter((r) => r.ok);
+  assert.equal(admitted.length, n);
+  for (const r of results) if (!r.ok) assert.equal(r.code, "room-full");
+  const meta = (await kv.get<RoomMeta>(["room", room])).value;
+  assert.ok(meta);
+  assert.equal(meta.members.length, n);
+  assert.equal(new Set(meta.members).size, n);
+  assert.deepEqual(
+    new Set(meta.members),
+    new Set(admitted.map((r) => r.ok && r.member.peer)),
+  );
+  for (const prefix of ["member", "beat", "links"]) {
+    const keys = await keysUnder(kv, [prefix, room]);
+    assert.deepEqual(new Set(keys.map((k) => k[2])), new Set(meta.members), prefix);
+  }
+  assert.ok(meta.host !== null && meta.members.includes(meta.host));
+}
+
+Deno.test("50 concurrent joins to a room of capacity 6 admit exactly 6", async () => {
+  await withStore({ capacity: 6 }, async ({ store, kv }) => {
+    const start = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.join("r1", { name: `p${i}`, isolate: "iso" })),
+    );
+    console.log(`  50 concurrent joins (memory): ${(performance.now() - start).toFixed(1)} ms`);
+    await assertAdmitsExactly(kv, "r1", results, 6);
+  });
+});
+
+Deno.test("concurrent joins through two KV handles on one sqlite file (database is locked)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/kv.sqlite`;
+  const kvA = await Deno.openKv(path);
+  const kvB = await Deno.openKv(path);
+  try {
+    const a = new RoomStore({ kv: kvA, capacity: 6 });
+    const b = new RoomStore({ kv: kvB, capacity: 6 });
+    const start = performance.now();
+    const results = await Promise.all(
+      Array.from(
+        { length: 50 },
+        (_, i) => (i % 2 ? a : b).join("r1", { name: `p${i}`, isolate: i % 2 ? "a" : "b" }),
+      ),
+    );
+    console.log(
+      `  50 concurrent joins (2 handles, file): ${(performance.now() - start).toFixed(1)} ms`,
+    );
+    await assertAdmitsExactly(kvA, "r1", results, 6);
+    await assertAdmitsExactly(kvB, "r1", results, 6);
+  } finally {
+    kvA.close();
+    kvB.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a locked room refuses joins but not resumes; unlocking admits again", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i1" }));
+    assert.equal(await store.setLocked("nope", true), null);
+    const locked = await store.setLocked("r", true);
+    assert.equal(locked?.locked, true);
+    assert.equal((await kv.get<RoomMeta>(["room", "r"])).value?.locked, true);
+    assert.deepEqual(await store.join("r", { name: "B", isolate: "i1" }), {
+      ok: false,
+      code: "room-locked",
+    });
+    await store.disconnect("r", a.member.peer);
+    const resumed = await store.resume("r", a.token, "i2");
+    assert.ok(resumed.ok, JSON.stringify(resumed));
+    assert.equal(resumed.member.peer, a.member.peer);
+    assert.equal((await store.setLocked("r", false))?.locked, false);
+    const b = joined(await store.join("r", { name: "B", isolate: "i1" }));
+    assert.deepEqual(b.meta.members, [a.member.peer, b.member.peer]);
+  });
+});
+
+Deno.test("capacity counts disconnected members; a full room reports room-full", async () => {
+  await withStore({ capacity: 2 }, async ({ store }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i" }));
+    joined(await store.join("r", { name: "B", isolate: "i" }));
+    await store.disconnect("r", a.member.peer);
+    assert.deepEqual(await store.join("r", { name: "C", isolate: "i" }), {
+      ok: false,
+      code: "room-full",
+    });
+    await store.remove("r", a.member.peer);
+    joined(await store.join("r", { name: "C", isolate: "i" }));
+  });
+});
+
+Deno.test("the first member is host; on removal the host passes to the earliest remaining", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    const ids: string[] = [];
+    for (const name of ["A", "B", "C", "D"]) {
+      ids.push(joined(await store.join("r", { name, isolate: "i" })).member.peer);
+    }
+    const [pa, pb, pc, pd] = ids;
+    assert.equal((await kv.get<RoomMeta>(["room", "r"])).value?.host, pa);
+    let meta = await store.remove("r", pa);
+    assert.equal(meta?.host, pb);
+    assert.deepEqual(meta?.members, [pb, pc, pd]);
+    // Removing someone else keeps the host.
+    meta = await store.remove("r", pd);
+    assert.equal(meta?.host, pb);
+    // Idempotent: removing again changes nothing.
+    assert.deepEqual(await store.remove("r", pd), meta);
+    assert.deepEqual(await store.remove("r", pa), meta);
+    meta = await store.remove("r", pb);
+    assert.equal(meta?.host, pc);
+    assert.deepEqual(meta?.members, [pc]);
+    assert.equal(await store.remove("r", pc), null);
+    assert.equal(await store.remove("r", pc), null);
+    assert.equal((await kv.get(["room", "r"])).value, null);
+  });
+});
+
+Deno.test("sweep removes a member whose heartbeat is too old, not a fresh one", async () => {
+  await withStore({ heartbeatTimeoutMs: 20_000 }, async ({ store, kv, clock }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
+    const b = joined(await store.join("r", { name: "B", isolate: "i" })).member.peer;
+    clock.t += 15_000;
+    await store.heartbeat([{ room: "r", peer: b }]);
+    assert.equal((await kv.get<number>(["beat", "r", b])).value, clock.t);
+    clock.t += 5_000; // a's beat is exactly 20 s old: not older than the timeout yet
+    assert.deepEqual(await store.sweep("r"), []);
+    clock.t += 1;
+    assert.deepEqual(await store.sweep("r"), [{ peer: a, reason: "heartbeat" }]);
+    const snap = await store.snapshot("r");
+    assert.deepEqual(snap?.members.map((m) => m.peer), [b]);
+    assert.equal(snap?.meta.host, b);
+    assert.equal((await kv.get(["member", "r", a])).versionstamp, null);
+    assert.equal((await kv.get(["beat", "r", a])).versionstamp, null);
+    // A heartbeat for the removed member does not bring its beat back.
+    await store.heartbeat([{ room: "r", peer: a }, { room: "r", peer: b }]);
+    assert.equal((await kv.get(["beat", "r", a])).versionstamp, null);
+    assert.equal((await kv.get<number>(["beat", "r", b])).value, clock.t);
+  });
+});
+
+Deno.test("heartbeat writes many beats across rooms, only for existing members", async () => {
+  await withStore({ capacity: MAX_CAPACITY }, async ({ store, kv, clock }) => {
+    const real: { room: string; peer: string }[] = [];
+    for (let r = 0; r < 3; r++) {
+      const room = `room-${r}-${"x".repeat(40)}`;
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () => store.join(room, { name: "n", isolate: "i" })),
+      );
+      for (const res of results) real.push({ room, peer: joined(res).member.peer });
+    }
+    const ghosts = Array.from({ length: 1500 }, (_, i) => ({
+      room: `room-${i % 3}-${"x".repeat(40)}`,
+      peer: `ghost${String(i).padStart(11, "0")}`,
+    }));
+    clock.t += 1000;
+    await store.heartbeat([...ghosts, ...real, ...real]);
+    const beats = await Array.fromAsync(kv.list<number>({ prefix: ["beat"] }));
+    assert.equal(beats.length, real.length);
+    for (const e of beats) assert.equal(e.value, clock.t);
+    await store.heartbeat([]);
+  });
+});
+
+Deno.test("resume within grace keeps the peer id; after grace it fails, before or after sweep", async () => {
+  await withStore({ graceMs: 30_000, heartbeatTimeoutMs: 20_000 }, async ({ store, kv, clock }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i1" }));
+    const b = joined(await store.join("r", { name: "B", isolate: "i1" })).member.peer;
+    const peer = a.member.peer;
+
+    // A still-connected member can be resumed too (old socket not yet noticed dead).
+    const again = await store.resume("r", a.token, "i0");
+    assert.ok(again.ok);
+    assert.equal(again.member.isolate, "i0");
+
+    await store.disconnect("r", peer);
+    const gone = (await kv.get<Member>(["member", "r", peer])).value;
+    assert.equal(gone?.connected, false);
+    assert.equal(gone?.disconnectedAt, clock.t);
+    // Longer than the heartbeat timeout but within grace: a disconnected member is not swept.
+    clock.t += 25_000;
+    await store.heartbeat([{ room: "r", peer: b }]);
+    assert.deepEqual(await store.sweep("r"), []);
+    const r = await store.resume("r", a.token, "i2");
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.member.peer, peer);
+    assert.equal(r.member.isolate, "i2");
+    assert.equal(r.member.connected, true);
+    assert.equal(r.member.disconnectedAt, null);
+    assert.deepEqual(r.meta.members, [peer, b]);
+    assert.deepEqual((await kv.get<Member>(["member", "r", peer])).value, r.member);
+    assert.equal((await kv.get<number>(["beat", "r", peer])).value, clock.t);
+
+    // Grace expired, sweep not run yet: resume checks the clock itself.
+    await store.disconnect("r", peer);
+    clock.t += 30_001;
+    await store.heartbeat([{ room: "r", peer: b }]);
+    const late = await store.resume("r", a.token, "i3");
+    assert.equal(late.ok, false);
+    assert.ok(
+      !late.ok && late.code === "resume-failed" && /grace/.test(late.message),
+      JSON.stringify(late),
+    );
+    assert.deepEqual(await store.sweep("r"), [{ peer, reason: "grace-expired" }]);
+    const afterSweep = await store.resume("r", a.token, "i3");
+    assert.ok(
+      !afterSweep.ok && /not a member/.test(afterSweep.message),
+      JSON.stringify(afterSweep),
+    );
+  });
+});
+
+Deno.test("resume fails for a wrong, malformed or foreign token", async () => {
+  await withStore({}, async ({ store }) => {
+    const a = joined(await store.join("roomA", { name: "A", isolate: "i" }));
+    joined(await store.join("roomB", { name: "B", isolate: "i" }));
+    const secret = a.token.split(".")[1];
+    const wrongSecret = (secret[0] === "A" ? "B" : "A") + secret.slice(1);
+    const cases: [string, string, RegExp][] = [
+      ["roomA", `${a.member.peer}.${wrongSecret}`, /does not match/],
+      ["roomA", `${a.member.peer}.${secret}x`, /malformed/],
+      ["roomA", "", /malformed/],
+      ["roomA", `${a.member.peer}.${secret}.x`, /malformed/],
+      ["roomA", `AAAAAAAAAAAAAAAA.${secret}`, /not a member/],
+      ["roomB", a.token, /not a member/],
+      ["roomC", a.token, /room does not exist/],
+    ];
+    for (const [room, token, why] of cases) {
+      const r = await store.resume(room, token, "i2");
+      assert.ok(
+        !r.ok && r.code === "resume-failed" && why.test(r.message),
+        `${token}: ${JSON.stringify(r)}`,
+      );
+    }
+    assert.ok((await store.resume("roomA", a.token, "i2")).ok);
+  });
+});
+
+Deno.test("removing the last member deletes the room and all its keys, not other rooms'", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    const other = joined(await store.join("other", { name: "O", isolate: "i" })).member.peer;
+    const peers: string[] = [];
+    for (const name of ["A", "B", "C"]) {
+      peers.push(joined(await store.join("r", { name, isolate: "i" })).member.peer);
+    }
+    await store.reportLinks("r", peers[0], { [peers[1]]: "connected", [peers[2]]: "failed" });
+    await store.heartbeat(peers.map((peer) => ({ room: "r", peer })));
+    await store.disconnect("r", peers[1]);
+    for (const peer of peers) await store.remove("r", peer);
+    for (const prefix of PREFIXES) {
+      assert.deepEqual(await keysUnder(kv, [prefix, "r"]), [], prefix);
+      const rest = await keysUnder(kv, [prefix]);
+      assert.deepEqual(
+        rest.map((k) => k.slice(1)),
+        prefix === "room" ? [["other"]] : [["other", other]],
+      );
+    }
+    assert.deepEqual(await Array.fromAsync(store.rooms()), ["other"]);
+    assert.equal(await store.snapshot("r"), null);
+  });
+});
+
+Deno.test("sweep and remove clean orphan keys, also of a deleted room", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
+    // An orphan beat, as left by a heartbeat racing with a removal.
+    await kv.set(["beat", "r", "ghostghostghost0"], 1);
+    await kv.set(["beat", "dead", "ghostghostghost1"], 1);
+    assert.deepEqual(await store.sweep("r"), []);
+    assert.equal((await kv.get(["beat", "r", "ghostghostghost0"])).versionstamp, null);
+    assert.notEqual((await kv.get(["beat", "r", a])).versionstamp, null);
+    assert.equal(await store.remove("dead", "ghostghostghost1"), null);
+    assert.deepEqual(await keysUnder(kv, ["beat", "dead"]), []);
+    await kv.set(["links", "dead", "ghostghostghost1"], {});
+    assert.deepEqual(await store.sweep("dead"), []);
+    assert.deepEqual(await keysUnder(kv, ["links", "dead"]), []);
+  });
+});
+
+Deno.test("reportLinks keeps members only, keeps since on unchanged state; remove strips links", async () => {
+  await withStore({}, async ({ store, kv, clock }) => {
+    const [a, b, c] = [
+      joined(await store.join("r", { name: "A", isolate: "i" })).member.peer,
+      joined(await store.join("r", { name: "B", isolate: "i" })).member.peer,
+      joined(await store.join("r", { name: "C", isolate: "i" })).member.peer,
+    ];
+    const t0 = clock.t;
+    assert.equal(
+      await store.reportLinks("r", a, {
+        [b]: "connecting",
+        [c]: "connected",
+        [a]: "connected",
+        ghostghostghost0: "failed",
+      }),
+      true,
+    );
+    const links = async (p: string) => (await kv.get<Links>(["links", "r", p])).value;
+    assert.deepEqual(await links(a), {
+      [b]: { state: "connecting", since: t0 },
+      [c]: { state: "connected", since: t0 },
+    });
+    clock.t += 1000;
+    assert.equal(await store.reportLinks("r", a, { [b]: "connecting", [c]: "connected" }), false);
+    assert.equal(await store.reportLinks("r", a, { [b]: "connected", [c]: "connected" }), true);
+    assert.deepEqual(await links(a), {
+      [b]: { state: "connected", since: t0 + 1000 },
+      [c]: { state: "connected", since: t0 },
+    });
+    assert.equal(await store.reportLinks("r", b, { [a]: "connected", [c]: "failed" }), true);
+    assert.equal(await store.reportLinks("r", "ghostghostghost0", { [a]: "connected" }), false);
+    assert.equal(await store.reportLinks("nope", a, { [b]: "connected" }), false);
+
+    const snap = await store.snapshot("r");
+    assert.deepEqual(snap?.members.map((m) => m.peer), [a, b, c]);
+    assert.deepEqual(snap?.members[1].links, {
+      [a]: { state: "connected", since: t0 + 1000 },
+      [c]: { state: "failed", since: t0 + 1000 },
+    });
+    assert.equal(snap?.members[0].heartbeatAt, t0);
+
+    await store.remove("r", c);
+    assert.deepEqual(await links(a), { [b]: { state: "connected", since: t0 + 1000 } });
+    assert.deepEqual(await links(b), { [a]: { state: "connected", since: t0 + 1000 } });
+    // Dropping a peer from a report is a change too.
+    assert.equal(await store.reportLinks("r", a, {}), true);
+    assert.deepEqual(await links(a), {});
+  });
+});
+
+Deno.test("a removed peer never reappears in links under concurrent reports", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    for (let round = 0; round < 20; round++) {
+      const room = `r${round}`;
+      const [a, b, c] = await Promise.all(
+        ["A", "B", "C"].map(async (name) =>
+          joined(await store.join(room, { name, isolate: "i" })).member.peer
+        ),
+      );
+      await Promise.all([
+        store.reportLinks(room, a, { [b]: "connected", [c]: "connecting" }),
+        store.remove(room, c),
+        store.reportLinks(room, b, { [a]: "connected", [c]: "connected" }),
+        store.reportLinks(room, a, { [b]: "connected", [c]: "connected" }),
+      ]);
+      for (const p of [a, b]) {
+        const links = (await kv.get<Links>(["links", room, p])).value;
+        assert.ok(links && !(c in links), `${round}: ${JSON.stringify(links)}`);
+      }
+    }
+  });
+});
+
+Deno.test("peer ids and tokens are unique and well formed; the secret is never stored", async () => {
+  await withStore({ capacity: MAX_CAPACITY }, async ({ store, kv }) => {
+    const results: Extract<JoinResult, { ok: true }>[] = [];
+    for (let r = 0; r < 4; r++) {
+      for (let i = 0; i < 50; i++) {
+        results.push(joined(await store.join(`r${r}`, { name: `n${i}`, isolate: "i" })));
+      }
+    }
+    const peers = new Set(results.map((r) => r.member.peer));
+    const tokens = new Set(results.map((r) => r.token));
+    assert.equal(peers.size, results.length);
+    assert.equal(tokens.size, results.length);
+    const dump = JSON.stringify(await Array.fromAsync(kv.list({ prefix: [] })));
+    for (const r of results) {
+      assert.match(r.member.peer, /^[A-Za-z0-9_-]{16}$/);
+      const [peer, secret, ...rest] = r.token.split(".");
+      assert.equal(peer, r.member.peer);
+      assert.deepEqual(rest, []);
+      assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+      const stored = (await kv.get<Member>(["member", r.meta.id, peer])).value;
+      assert.ok(stored);
+      assert.equal(stored.tokenHash, await sha256Hex(secret));
+      assert.match(stored.tokenHash, /^[0-9a-f]{64}$/);
+      assert.ok(!JSON.stringify(stored).includes(secret));
+      assert.ok(!dump.includes(secret));
+    }
+  });
+});
+
+Deno.test("input validation: empty name, bad capacity", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    await assert.rejects(store.join("r", { name: "", isolate: "i" }), TypeError);
+    await assert.rejects(store.join("r", { name: "  ", isolate: "i" }), TypeError);
+    assert.equal((await kv.get(["room", "r"])).versionstamp, null);
+    assert.throws(() => new RoomStore({ kv, capacity: 0 }), RangeError);
+    assert.throws(() => new RoomStore({ kv, capacity: MAX_CAPACITY + 1 }), RangeError);
+    assert.throws(() => new RoomStore({ kv, capacity: 2.5 }), RangeError);
+  });
+});
+
+Deno.test("snapshot lists members in join order with heartbeat and links; rooms() lists ids", async () => {
+  await withStore({}, async ({ store, clock }) => {
+    assert.equal(await store.snapshot("r"), null);
+    const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
+    clock.t += 5;
+    const b = joined(await store.join("r", { name: "B", isolate: "j" })).member.peer;
+    joined(await store.join("s", { name: "S", isolate: "j" }));
+    clock.t += 5;
+    await store.heartbeat([{ room: "r", peer: a }]);
+    const snap = await store.snapshot("r");
+    assert.ok(snap);
+    assert.deepEqual(snap.meta.members, [a, b]);
+    assert.deepEqual(
+      snap.members.map((m) => [m.peer, m.name, m.isolate, m.heartbeatAt, m.links]),
+      [[a, "A", "i", clock.t, {}], [b, "B", "j", clock.t - 5, {}]],
+    );
+    assert.deepEqual((await Array.fromAsync(store.rooms())).sort(), ["r", "s"]);
+  });
+});
+
+Deno.test("retry gives up with a clear error; other errors pass through at once", async () => {
+  let calls = 0;
+  const lockedKv = {
+    get: () => {
+      calls++;
+      return Promise.reject(new TypeError("database is locked"));
+    },
+  } as unknown as Deno.Kv;
+  await assert.rejects(
+    new RoomStore({ kv: lockedKv }).setLocked("r", true),
+    (e: Error) =>
+      /setLocked: gave up after \d+ attempts/.test(e.message) &&
+      /database is locked/.test(String(e.cause)),
+  );
+  assert.ok(calls > 1);
+  calls = 0;
+  const brokenKv = {
+    get: () => {
+      calls++;
+      return Promise.reject(new Error("disk on fire"));
+    },
+  } as unknown as Deno.Kv;
+  await assert.rejects(new RoomStore({ kv: brokenKv }).setLocked("r", true), /disk on fire/);
+  assert.equal(calls, 1);
+});
