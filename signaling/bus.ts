@@ -52,7 +52,8 @@ export class Bus {
   #draining: Promise<void> | null = null;
   #drainAgain = false;
   #stopped = false;
-  #watch: ReadableStream<Deno.KvEntryMaybe<unknown>[]> | null = null;
+  #watch: ReadableStreamDefaultReader<Deno.KvEntryMaybe<unknown>[]> | null = null;
+  #watching: Promise<void> | null = null;
   #poll: ReturnType<typeof setInterval> | undefined;
   #pending = new Set<Promise<unknown>>();
   /** Messages written to KV, and batches (KV writes) they took. */
@@ -66,15 +67,16 @@ export class Bus {
   }
 
   start(): void {
-    this.#watch = this.#kv.watch([["bell", this.#isolate]]);
+    const reader = this.#kv.watch([["bell", this.#isolate]]).getReader();
+    this.#watch = reader;
     const watching = (async () => {
       try {
-        for await (const _ of this.#watch!) this.#drain();
+        while (!(await reader.read()).done) this.#drain();
       } catch (err) {
         if (!this.#stopped) console.error("Inbox watch failed; relying on polling:", err);
       }
     })();
-    this.#track(watching);
+    this.#watching = watching;
     this.#poll = setInterval(() => this.#drain(), this.#pollMs);
   }
 
@@ -90,7 +92,7 @@ export class Bus {
     }
   }
 
-  /** Writes queued messages and waits for everything in flight (tests, shutdown). */
+  /** Waits for the writes and inbox reads in flight (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
@@ -99,6 +101,7 @@ export class Bus {
     this.#stopped = true;
     clearInterval(this.#poll);
     await this.#watch?.cancel().catch(() => {});
+    await this.#watching;
     await this.settle();
   }
 
