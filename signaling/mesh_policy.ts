@@ -1,7 +1,7 @@
 /**
  * Full-mesh policy: which members to evict so that everyone left is connected to everyone else.
  * Pure and deterministic (no clock, no I/O); the caller passes `now` and applies the result.
- * The rules are specified in MESH_POLICY.md.
+ * The rules are specified in PROTOCOL.md ("Full-mesh guarantee").
  */
 import type { LinkReport, Links, PeerId } from "./types.ts";
 
@@ -75,7 +75,7 @@ interface Score {
   bad: number;
 }
 
-/** Whether `a` should be evicted before `b` (the order is specified in MESH_POLICY.md). */
+/** Whether `a` should be evicted before `b` (order: PROTOCOL.md, "Full-mesh guarantee"). */
 function worse(a: Score, b: Score): boolean {
   if (a.pairs !== b.pairs) return a.pairs > b.pairs;
   if (a.bad !== b.bad) return a.bad > b.bad;

@@ -270,7 +270,7 @@ Deno.test("the result does not depend on input order", () => {
   }
 });
 
-/** Independent statement of "overdue" from MESH_POLICY.md, as unordered id pairs. */
+/** Independent statement of "overdue" from PROTOCOL.md, "Full-mesh guarantee", as unordered id pairs. */
 function overduePairs(members: PolicyMember[], now: number): string[] {
   const out: string[] = [];
   for (const a of members) {

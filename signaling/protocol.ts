@@ -85,7 +85,7 @@ export type MemberView = Pick<Member, "peer" | "name" | "joinedAt" | "connected"
   links: Record<PeerId, LinkState>;
 };
 export interface SessionConfig {
-  /** Time to connect to everyone before `mesh-incomplete` eviction (MESH_POLICY.md). */
+  /** Time to connect to everyone before `mesh-incomplete` eviction (PROTOCOL.md, "Full-mesh guarantee"). */
   linkDeadlineMs: number;
   /** How long a dropped member keeps its place and may resume. */
   graceMs: number;
