@@ -4,13 +4,14 @@ import * as $0 from "./routes/[room].tsx";
 import * as $1 from "./routes/_404.tsx";
 import * as $2 from "./routes/_500.tsx";
 import * as $3 from "./routes/_app.tsx";
-import * as $4 from "./routes/api/rooms/[room]/ws.ts";
-import * as $5 from "./routes/healthz.ts";
-import * as $6 from "./routes/index.tsx";
-import * as $7 from "./routes/metrics.ts";
-import * as $8 from "./routes/new.ts";
+import * as $4 from "./routes/api/ice.ts";
+import * as $5 from "./routes/api/rooms/[room]/ws.ts";
+import * as $6 from "./routes/healthz.ts";
+import * as $7 from "./routes/index.tsx";
+import * as $8 from "./routes/metrics.ts";
+import * as $9 from "./routes/new.ts";
 import * as $$0 from "./islands/JoinForm.tsx";
-import * as $$1 from "./islands/PreJoin.tsx";
+import * as $$1 from "./islands/Meeting.tsx";
 
 import type { Manifest } from "./framework/types.ts";
 
@@ -20,15 +21,16 @@ const manifest: Manifest = {
     "./routes/_404.tsx": $1,
     "./routes/_500.tsx": $2,
     "./routes/_app.tsx": $3,
-    "./routes/api/rooms/[room]/ws.ts": $4,
-    "./routes/healthz.ts": $5,
-    "./routes/index.tsx": $6,
-    "./routes/metrics.ts": $7,
-    "./routes/new.ts": $8,
+    "./routes/api/ice.ts": $4,
+    "./routes/api/rooms/[room]/ws.ts": $5,
+    "./routes/healthz.ts": $6,
+    "./routes/index.tsx": $7,
+    "./routes/metrics.ts": $8,
+    "./routes/new.ts": $9,
   },
   islands: {
     "./islands/JoinForm.tsx": $$0,
-    "./islands/PreJoin.tsx": $$1,
+    "./islands/Meeting.tsx": $$1,
   },
   baseUrl: import.meta.url,
 };

@@ -1,6 +1,6 @@
-import { PageShell } from "../components/PageShell.tsx";
 import { type Handlers, Head, type PageProps } from "../framework/mod.ts";
-import PreJoin from "../islands/PreJoin.tsx";
+import Meeting from "../islands/Meeting.tsx";
+import { Logo } from "../components/Logo.tsx";
 import { isRoomId } from "../signaling/room_id.ts";
 
 export const handler: Handlers = {
@@ -11,12 +11,15 @@ export const handler: Handlers = {
 
 export default function Room({ params }: PageProps) {
   return (
-    <PageShell>
+    <div class="flex h-[100dvh] min-h-[32rem] flex-col px-3 sm:px-4">
       <Head>
-        <title>Join meeting · Mooz</title>
+        <title>Meeting · Mooz</title>
         <meta name="robots" content="noindex" />
       </Head>
-      <PreJoin room={params.room} />
-    </PageShell>
+      <header class="flex items-center justify-between py-3">
+        <Logo />
+      </header>
+      <Meeting room={params.room} />
+    </div>
   );
 }

@@ -9,7 +9,12 @@
  * does not fire across processes on a local file.
  *
  * Messages to one isolate are batched per event-loop turn, so a burst of ICE candidates costs
- * one KV write instead of one per candidate.
+ * one KV write instead of one per candidate. Writes happen one flush after another, so a sender's
+ * inbox keys grow in the order its messages were sent and the receiver reads them in that order.
+ *
+ * A batch is stored as UTF-8 JSON bytes, not as a structured value: its size in KV is then
+ * exactly the size measured here, while a structured value can take far more than its JSON (two
+ * bytes per character of a string holding one non-Latin-1 character, nine per number).
  */
 import type { JsonValue } from "./protocol.ts";
 import type { PeerId } from "./types.ts";
@@ -28,7 +33,10 @@ export type BusMessage =
     evictionCode?: string;
   };
 
-/** KV values are limited to 64 KiB; keep a batch well below with room for the envelope. */
+/**
+ * KV values are limited to 64 KiB; keep a batch well below. One message always fits: a signal's
+ * payload is at most 32 KiB of UTF-8 JSON (MAX_PAYLOAD_BYTES) plus a small envelope.
+ */
 const MAX_BATCH_BYTES = 48 * 1024;
 /** Inbox entries of a dead isolate are dropped by KV eventually; correctness never relies on it. */
 const INBOX_TTL_MS = 5 * 60_000;
@@ -47,6 +55,8 @@ export class Bus {
   readonly #pollMs: number;
   #outbox = new Map<string, BusMessage[]>();
   #flushScheduled = false;
+  /** The last flush; the next one starts after it, so batches are written in send order. */
+  #flushing: Promise<void> = Promise.resolve();
   #seq = 0;
   #lastTime = 0;
   #draining: Promise<void> | null = null;
@@ -88,15 +98,20 @@ export class Bus {
     queue.push(message);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setTimeout(() => this.#track(this.#flush()), 0);
+      // Tracked from now on, so settle() and stop() wait for it even before the timer fires.
+      const turn = new Promise((resolve) => setTimeout(resolve, 0));
+      this.#flushing = Promise.all([turn, this.#flushing]).then(() => this.#flush())
+        .catch((err) => console.error("Writing to the bus failed:", err));
+      this.#track(this.#flushing);
     }
   }
 
-  /** Waits for the writes and inbox reads in flight (tests, shutdown). */
+  /** Waits for the writes (also those queued this turn) and inbox reads in flight. */
   async settle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
+  /** Stops reading the inbox and sending; what was sent before is still written. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#poll);
@@ -123,14 +138,14 @@ export class Bus {
     await Promise.all([...outbox].map(async ([target, messages]) => {
       for (const batch of batches(messages)) {
         const op = this.#kv.atomic()
-          .set(this.#nextKey(target), batch, { expireIn: INBOX_TTL_MS })
+          .set(this.#nextKey(target), batch.bytes, { expireIn: INBOX_TTL_MS })
           .set(["bell", target], this.#seq, { expireIn: INBOX_TTL_MS });
         try {
           await commitWithRetry(op);
-          this.stats.sent += batch.length;
+          this.stats.sent += batch.count;
           this.stats.batches++;
         } catch (err) {
-          console.error(`Dropped ${batch.length} message(s) for isolate ${target}:`, err);
+          console.error(`Dropped ${batch.count} message(s) for isolate ${target}:`, err);
         }
       }
     }));
@@ -155,7 +170,7 @@ export class Bus {
 
   async #drainOnce(): Promise<void> {
     const entries = await Array.fromAsync(
-      this.#kv.list<BusMessage[]>({ prefix: ["inbox", this.#isolate] }),
+      this.#kv.list<Uint8Array>({ prefix: ["inbox", this.#isolate] }),
     );
     if (entries.length === 0) return;
     // Delete first: a message is delivered at most once even if a handler throws.
@@ -165,7 +180,14 @@ export class Bus {
       await commitWithRetry(op);
     }
     for (const entry of entries) {
-      for (const message of entry.value) {
+      let messages: BusMessage[];
+      try {
+        messages = JSON.parse(decoder.decode(entry.value));
+      } catch (err) {
+        console.error("Dropped an unreadable inbox entry:", err);
+        continue;
+      }
+      for (const message of messages) {
         this.stats.received++;
         try {
           this.#onMessage(message);
@@ -177,23 +199,35 @@ export class Bus {
   }
 }
 
-/** Splits messages into batches whose JSON stays under the KV value limit. */
-function batches(messages: BusMessage[]): BusMessage[][] {
-  const out: BusMessage[][] = [];
-  let current: BusMessage[] = [];
-  let size = 0;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Splits messages into batches, each a JSON array in UTF-8 under the KV value limit. */
+function batches(messages: BusMessage[]): { count: number; bytes: Uint8Array }[] {
+  const out: { count: number; bytes: Uint8Array }[] = [];
+  let parts: Uint8Array[] = [];
+  let size = 1; // "["
+  const close = () => {
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    parts.forEach((part, i) => {
+      bytes[at++] = i === 0 ? 0x5b : 0x2c; // "[" before the first, "," between
+      bytes.set(part, at);
+      at += part.length;
+    });
+    bytes[at] = 0x5d; // "]"
+    out.push({ count: parts.length, bytes });
+    parts = [];
+    size = 1;
+  };
   for (const m of messages) {
-    // KV stores strings as Latin-1 or UTF-16: two bytes a character bounds the stored size.
-    const bytes = JSON.stringify(m).length * 2;
-    if (current.length > 0 && size + bytes > MAX_BATCH_BYTES) {
-      out.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(m);
-    size += bytes;
+    const part = encoder.encode(JSON.stringify(m));
+    // Each part adds its bytes and one separator ("," or the closing "]").
+    if (parts.length > 0 && size + part.length + 1 > MAX_BATCH_BYTES) close();
+    parts.push(part);
+    size += part.length + 1;
   }
-  if (current.length) out.push(current);
+  if (parts.length) close();
   return out;
 }
 

@@ -59,6 +59,8 @@ export class SignalingClient {
   members: MemberView[] = [];
   /** Why the client closed, in words for the UI. */
   closeReason = "";
+  /** Why the client closed, for code: `left`, `closed`, `unreachable`, `expired`, an error code or `evicted`. */
+  closeKind = "";
   readonly #opts: ClientOptions;
   readonly #WebSocket: typeof WebSocket;
   #socket: WebSocket | null = null;
@@ -96,12 +98,12 @@ export class SignalingClient {
   /** Leaves the room at once (no grace period) and closes. */
   leave(): void {
     this.#sendRaw({ type: "leave" });
-    this.#finish("You left the meeting.");
+    this.#finish("left", "You left the meeting.");
   }
 
   /** Closes without leaving: the server keeps the place for the grace period. */
   close(): void {
-    this.#finish("Closed.");
+    this.#finish("closed", "Closed.");
   }
 
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
@@ -173,12 +175,12 @@ export class SignalingClient {
           this.peer = null;
           return;
         }
-        if (message.fatal) this.#finish(message.message);
+        if (message.fatal) this.#finish(message.code, message.message);
         else this.#emit("error", { code: message.code, message: message.message });
         return;
       case "evicted":
         this.#emit("evicted", message);
-        this.#finish(message.reason);
+        this.#finish("evicted", message.reason);
         return;
       case "pong":
         return;
@@ -191,10 +193,13 @@ export class SignalingClient {
     if (this.state === "joined") this.#droppedAt = now;
     // Never joined and never will: the server is unreachable or refused us before welcome.
     if (!this.#token && this.state === "connecting" && this.#attempt >= 3) {
-      return this.#finish("Cannot reach the meeting server. Check your connection and reload.");
+      return this.#finish(
+        "unreachable",
+        "Cannot reach the meeting server. Check your connection and reload.",
+      );
     }
     if (this.#droppedAt && now - this.#droppedAt > this.#graceMs) {
-      return this.#finish("The connection was lost for too long. Reload to join again.");
+      return this.#finish("expired", "The connection was lost for too long. Reload to join again.");
     }
     if (this.state === "joined") this.#setState("reconnecting");
     const delays = this.#opts.backoffMs ?? [250, 500, 1_000, 2_000, 4_000];
@@ -203,9 +208,10 @@ export class SignalingClient {
     this.#retryTimer = setTimeout(() => this.#open(), delay * (0.8 + Math.random() * 0.4));
   }
 
-  #finish(reason: string): void {
+  #finish(kind: string, reason: string): void {
     if (this.#final) return;
     this.#final = true;
+    this.closeKind = kind;
     this.closeReason = reason;
     clearTimeout(this.#retryTimer);
     const socket = this.#socket;

@@ -35,7 +35,7 @@ import type { PeerId, RemovalReason, RoomSnapshot } from "./types.ts";
 
 /** A socket's send buffer beyond this means the client stopped reading: cut it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
-/** A socket must send `join` this soon after opening. */
+/** A socket must send `join` this soon after opening (default of `HubOptions.joinTimeoutMs`). */
 const JOIN_TIMEOUT_MS = 10_000;
 /** Rate limit per socket: a burst of 100 frames, refilled at 50 per second. */
 const BUCKET_SIZE = 100;
@@ -48,6 +48,8 @@ interface Conn {
   socket: WebSocket;
   room: string;
   peer: PeerId | null;
+  /** Versionstamp of the member record this socket's join or resume wrote (store.disconnect). */
+  version: string | null;
   /** Frames are handled one after another, in order, even when handling awaits KV. */
   queue: Promise<void>;
   tokens: number;
@@ -75,6 +77,8 @@ export interface HubOptions {
   kv: Deno.Kv;
   /** Unique id of this isolate; random by default. */
   isolate?: string;
+  /** How soon a socket must send `join` after opening. Default 10 s; tests use less. */
+  joinTimeoutMs?: number;
 }
 
 export class SignalingHub {
@@ -82,6 +86,7 @@ export class SignalingHub {
   readonly store: RoomStore;
   readonly metrics: IsolateMetrics;
   readonly #config: SignalingConfig;
+  readonly #joinTimeoutMs: number;
   readonly #kv: Deno.Kv;
   readonly #bus: Bus;
   readonly #conns = new Set<Conn>();
@@ -92,6 +97,7 @@ export class SignalingHub {
 
   constructor(opts: HubOptions) {
     this.#config = opts.config;
+    this.#joinTimeoutMs = opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
     this.#kv = opts.kv;
     this.isolate = opts.isolate ?? randomId();
     this.metrics = emptyMetrics(this.isolate);
@@ -156,14 +162,21 @@ export class SignalingHub {
         "This origin may not connect. Add it to MOOZ_ALLOWED_ORIGINS on the server.",
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(req, {
-      idleTimeout: this.#config.idleTimeoutS,
-    });
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.#config.idleTimeoutS });
+    } catch {
+      // "Upgrade: websocket" without the rest of the handshake (Connection: Upgrade,
+      // Sec-WebSocket-Key): the client's fault, not a 500 with a logged stack trace.
+      return refuse(400, "bad-upgrade", "Malformed WebSocket handshake.");
+    }
+    const { socket, response } = upgraded;
     const now = Date.now();
     const conn: Conn = {
       socket,
       room,
       peer: null,
+      version: null,
       queue: Promise.resolve(),
       tokens: BUCKET_SIZE,
       refilledAt: now,
@@ -176,8 +189,10 @@ export class SignalingHub {
     this.#conns.add(conn);
     socket.onopen = () => {
       conn.joinTimer = setTimeout(() => {
-        if (!conn.peer) this.#fail(conn, "not-joined", "No join message within 10 s.");
-      }, JOIN_TIMEOUT_MS);
+        if (!conn.peer) {
+          this.#fail(conn, "not-joined", `No join message within ${this.#joinTimeoutMs / 1000} s.`);
+        }
+      }, this.#joinTimeoutMs);
     };
     socket.onmessage = (e) => this.#onFrame(conn, e.data);
     socket.onclose = () => this.#onClose(conn);
@@ -298,9 +313,11 @@ export class SignalingHub {
     const local = this.#rooms.get(room);
     if (local?.conns.get(peer) === conn) local.conns.delete(peer);
     if (conn.detached) return;
-    // The member keeps its place for the grace period and may resume.
+    // The member keeps its place for the grace period and may resume. Not if another socket
+    // resumed it meanwhile (its resume may be in flight right now): the versionstamp tells.
+    const version = conn.version ?? undefined;
     this.#track((async () => {
-      await this.store.disconnect(room, peer, this.isolate);
+      await this.store.disconnect(room, peer, this.isolate, version);
       this.#changed(room);
     })());
   }
@@ -308,12 +325,17 @@ export class SignalingHub {
   // ---- Messages ----
 
   async #handle(conn: Conn, message: ClientMessage): Promise<void> {
-    if (conn.closed || conn.detached) return;
+    // A `leave` still counts when the socket closed before it was handled (the client closes
+    // right after sending it, and earlier messages may still be awaiting KV): otherwise the
+    // member would linger as disconnected for the whole grace period.
+    if (conn.detached || (conn.closed && message.type !== "leave")) return;
     if (message.type === "join") return await this.#join(conn, message.name, message.resume);
-    if (message.type === "ping") return this.#send(conn, { type: "pong", t: message.t });
     const peer = conn.peer;
+    // PROTOCOL.md: anything but `join` first, `ping` included, is `not-joined`.
     if (!peer) return this.#reject(conn, "not-joined", "Send join first.");
     switch (message.type) {
+      case "ping":
+        return this.#send(conn, { type: "pong", t: message.t });
       case "signal":
         return this.#relay(conn, peer, message.to, message.payload);
       case "links":
@@ -331,11 +353,13 @@ export class SignalingHub {
   async #join(conn: Conn, name: string, resume: string | undefined): Promise<void> {
     if (conn.peer) return this.#reject(conn, "already-joined", "This socket has joined already.");
     const room = conn.room;
-    let peer: PeerId, token: string | undefined, previousIsolate: string | null = null;
+    let peer: PeerId, version: string, token: string | undefined;
+    let previousIsolate: string | null = null;
     if (resume) {
       const res = await this.store.resume(room, resume, this.isolate);
       if (!res.ok) return this.#reject(conn, "resume-failed", res.message);
       peer = res.member.peer;
+      version = res.versionstamp;
       previousIsolate = res.previousIsolate;
       this.metrics.resumes++;
     } else {
@@ -347,17 +371,19 @@ export class SignalingHub {
         return this.#reject(conn, res.code, hint);
       }
       peer = res.member.peer;
+      version = res.versionstamp;
       token = res.token;
       this.metrics.joins++;
     }
     if (conn.closed) {
       // The socket went away while we were joining: it is a disconnect like any other.
-      await this.store.disconnect(room, peer, this.isolate);
+      await this.store.disconnect(room, peer, this.isolate, version);
       this.#changed(room);
       return;
     }
     clearTimeout(conn.joinTimer);
     conn.peer = peer;
+    conn.version = version;
     const local = this.#localRoom(room);
     const older = local.conns.get(peer);
     if (older && older !== conn) {

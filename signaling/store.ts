@@ -33,13 +33,17 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/**
+ * `versionstamp` is the member record's as written: passed to `disconnect`, it makes the close of
+ * this socket a no-op once the member has been taken over (resumed) by another socket.
+ */
 export type JoinResult =
-  | { ok: true; member: Member; token: string; meta: RoomMeta }
+  | { ok: true; member: Member; token: string; meta: RoomMeta; versionstamp: string }
   | { ok: false; code: "room-full" | "room-locked" };
 
 export type ResumeResult =
   /** `previousIsolate` held the member's old socket, which the caller must close. */
-  | { ok: true; member: Member; meta: RoomMeta; previousIsolate: string }
+  | { ok: true; member: Member; meta: RoomMeta; previousIsolate: string; versionstamp: string }
   | { ok: false; code: "resume-failed"; message: string };
 
 /**
@@ -147,7 +151,7 @@ export class RoomStore {
         .set(linksKey(room, peer), links)
         .commit();
       if (!res.ok) return CONFLICT;
-      return { ok: true, member, token: token.text, meta };
+      return { ok: true, member, token: token.text, meta, versionstamp: res.versionstamp };
     });
   }
 
@@ -186,25 +190,39 @@ export class RoomStore {
         .set(beatKey(room, peer), now, { expireIn: this.#beatExpiryMs })
         .commit();
       if (!res.ok) return CONFLICT;
-      return { ok: true, member, meta, previousIsolate: old.isolate };
+      return {
+        ok: true,
+        member,
+        meta,
+        previousIsolate: old.isolate,
+        versionstamp: res.versionstamp,
+      };
     });
   }
 
-  /**
-   * Marks a member disconnected (its grace period starts). With `isolate`, only if the member is
-   * still held by that isolate: a late close of an old socket must not undo a resume elsewhere.
-   */
   /** Reads one key: tells whether the store answers (health checks). */
   async ping(): Promise<void> {
     await this.#kv.get(["health"]);
   }
 
-  async disconnect(room: string, peer: PeerId, isolate?: string): Promise<void> {
+  /**
+   * Marks a member disconnected (its grace period starts). With `isolate`, only if the member is
+   * still held by that isolate: a late close of an old socket must not undo a resume elsewhere.
+   * With `versionstamp` (from the socket's join or resume), only if the member record is still
+   * the one that socket wrote: a close racing with a resume on the same isolate must not undo it.
+   */
+  async disconnect(
+    room: string,
+    peer: PeerId,
+    isolate?: string,
+    versionstamp?: string,
+  ): Promise<void> {
     await retry("disconnect", async () => {
       const entry = await this.#kv.get<Member>(memberKey(room, peer));
       // Already disconnected: keep the first disconnectedAt, so repeated calls cannot extend grace.
       if (!entry.value || !entry.value.connected) return undefined;
       if (isolate !== undefined && entry.value.isolate !== isolate) return undefined;
+      if (versionstamp !== undefined && entry.versionstamp !== versionstamp) return undefined;
       const member: Member = { ...entry.value, connected: false, disconnectedAt: this.#now() };
       const res = await this.#kv.atomic().check(entry).set(entry.key, member).commit();
       return res.ok ? undefined : CONFLICT;

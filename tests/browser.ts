@@ -17,10 +17,11 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-export async function launchBrowser(): Promise<Browser> {
+/** Launches headless Chromium with the flags above, plus `extraArgs` for one test's needs. */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return await chromium.launch({
     executablePath: Deno.env.get("CHROME_PATH") ?? await findChromium(),
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 

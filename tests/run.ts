@@ -1,8 +1,16 @@
 /**
- * `deno task test`: makes sure Chromium is there for the browser tests, runs every test, and
- * ends with one plain line `N passed, N failed` that CI reads.
+ * `deno task test`: installs what the tests need while the network is there (Chromium, coturn,
+ * every npm and module dependency of the tests and of the server they spawn), then runs every
+ * test — inside a private network namespace with only loopback when `unshare -rn` works, so that
+ * the real-browser WebRTC tests can run and never reach another address — and ends with one plain
+ * line `N passed, N failed` that CI reads. Without `unshare` the tests run directly and the WebRTC
+ * ones skip themselves with a message (set MOOZ_TEST_NETNS=0 to choose that).
  */
 import { findChromium } from "./chromium.ts";
+import { findTurnserver } from "./coturn.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const deno = Deno.execPath();
 
 let chrome: string;
 try {
@@ -13,8 +21,69 @@ try {
   Deno.exit(1);
 }
 
-const child = new Deno.Command(Deno.execPath(), {
-  args: ["test", "--allow-all", ...Deno.args],
+try {
+  await findTurnserver();
+} catch (e) {
+  // Only the TURN tests need it; they fail with this same message.
+  console.error(`warning: ${(e as Error).message}`);
+}
+
+async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; output: string }> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const decoder = new TextDecoder();
+    return { ok: out.success, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
+  } catch (e) {
+    return { ok: false, output: (e as Error).message };
+  }
+}
+
+// Inside the namespace nothing can be fetched: fill node_modules and Deno's cache first, for the
+// test files (type-checked, not run) and for the server the tests spawn (`deno serve main.ts`).
+for (
+  const args of [
+    ["install", "--quiet"],
+    ["cache", "--quiet", "main.ts"],
+    ["test", "--allow-all", "--no-run", "--quiet", ...Deno.args],
+  ]
+) {
+  const { ok, output } = await quiet(deno, args);
+  // Not fatal: the test run itself reports what is wrong (a type error, a missing package).
+  if (!ok) console.error(`warning: \`deno ${args.join(" ")}\` failed:\n${output.trim()}`);
+}
+
+/** Whether `unshare -rn` can make a network namespace and bring its loopback up. */
+async function namespaceWorks(): Promise<boolean> {
+  if (Deno.env.get("MOOZ_TEST_NETNS") === "0") return false;
+  if (Deno.build.os !== "linux") return false;
+  return (await quiet("unshare", ["-rn", "sh", "-c", "ip link set lo up"])).ok;
+}
+
+const testArgs = ["test", "--allow-all", ...Deno.args];
+let command: string;
+let args: string[];
+if (await namespaceWorks()) {
+  console.log("Running the tests in a private network namespace with only loopback (unshare -rn).");
+  command = "unshare";
+  args = ["-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', deno, ...testArgs];
+} else {
+  console.log(
+    "`unshare -rn` is not available here: running the tests directly; the real-browser WebRTC " +
+      "tests will be skipped (they must never leave loopback).",
+  );
+  command = deno;
+  args = testArgs;
+}
+
+const child = new Deno.Command(command, {
+  args,
   env: { CHROME_PATH: chrome, NO_COLOR: "1" },
   stdout: "piped",
   stderr: "inherit",

@@ -1,0 +1,233 @@
+/**
+ * The real signaling server for the signaling bench: `deno serve main.ts` (optionally
+ * `--parallel`) as a subprocess on 127.0.0.1, with its rooms in a fresh temporary KV file that is
+ * deleted afterwards, plus readers for its memory (/proc VmRSS), CPU time (/proc stat) and
+ * `/metrics`. Separate from server.ts because this one needs env, `--parallel` and /proc access.
+ */
+
+export interface SignalingServer {
+  origin: string;
+  /** WebSocket URL of a room. */
+  wsUrl(room: string): string;
+  pid: number;
+  /** Server isolates: 1, or DENO_JOBS with --parallel. */
+  isolates: number;
+  /** Resident memory of the whole server process (every isolate), in KiB. */
+  rssKiB(): Promise<number>;
+  /** CPU time (user + system, every thread) the server process has used so far, in ms. */
+  cpuMs(): Promise<number>;
+  /** `/metrics` with every isolate's counters fresh (see `scrapeMetrics`). */
+  metrics(): Promise<ServerMetrics>;
+  /** The last few KiB of the server's stderr (for error reports). */
+  log(): string;
+  /** SIGTERM, then SIGKILL after 5 s; deletes the KV directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServerMetrics {
+  /** Signals relayed by path, summed over isolates: `local` (same isolate) or `bus` (via KV). */
+  relayed: Record<string, number>;
+  /** Open sockets per isolate. */
+  connections: number[];
+  /** Rejected inputs by code, summed over isolates (rate-limited, slow-consumer, ...). */
+  rejected: Record<string, number>;
+}
+
+export interface SignalingServerOptions {
+  parallel: boolean;
+  /** Isolates with --parallel (DENO_JOBS). */
+  jobs?: number;
+  /** Extra MOOZ_* settings. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** A port that was free a moment ago (the OS picks it; the tiny race is acceptable here). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+let clockTicks: number | undefined;
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 on Linux). */
+async function clkTck(): Promise<number> {
+  if (clockTicks === undefined) {
+    try {
+      const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stderr: "null" }).output();
+      clockTicks = Number(new TextDecoder().decode(out.stdout).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** User + system CPU time of a process (all its threads), in ms, from /proc/<pid>/stat. */
+export async function processCpuMs(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name (field 2) may contain spaces; fields after it are space-separated.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the file, 12th and 13th after the name.
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / await clkTck();
+}
+
+/** Resident set size of a process in KiB (VmRSS of /proc/<pid>/status). */
+export async function processRssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = status.match(/^VmRSS:\s+(\d+)\s+kB$/m);
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]);
+}
+
+/** Soft limit on open files of this process (each bench socket takes one here and one in the server). */
+export async function openFileLimit(): Promise<number> {
+  const limits = await Deno.readTextFile("/proc/self/limits").catch(() => "");
+  const soft = limits.match(/^Max open files\s+(\S+)/m)?.[1];
+  return soft === undefined || soft === "unlimited" ? Infinity : Number(soft);
+}
+
+/** One request on a fresh connection, so that with --parallel it may land on another isolate. */
+async function getFresh(url: string): Promise<{ status: number; text: string }[]> {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 1 });
+  try {
+    // /healthz says which isolate holds this connection; the next request on the same
+    // keep-alive connection goes to the same isolate.
+    const out = [];
+    for (const path of ["/healthz", url]) {
+      const res = await fetch(new URL(path, url), {
+        client,
+        signal: AbortSignal.timeout(5_000),
+      });
+      out.push({ status: res.status, text: await res.text() });
+    }
+    return out;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Each isolate publishes its counters to KV on its heartbeat (5 s) and whenever it answers
+ * /metrics, so one scrape shows the answering isolate fresh and the others up to 5 s stale. Scraping
+ * on fresh connections until every isolate has answered makes the last scrape fresh for all.
+ */
+async function scrapeMetrics(origin: string, isolates: number): Promise<ServerMetrics> {
+  const seen = new Set<string>();
+  let text = "";
+  for (let attempt = 0; attempt < 40 && seen.size < isolates; attempt++) {
+    const [health, metrics] = await getFresh(`${origin}/metrics`);
+    if (health.status !== 200 || metrics.status !== 200) continue;
+    seen.add(JSON.parse(health.text).isolate);
+    text = metrics.text;
+  }
+  const result: ServerMetrics = { relayed: {}, connections: [], rejected: {} };
+  for (const line of text.split("\n")) {
+    const m = line.match(/^(\w+)\{([^}]*)\} (\S+)$/);
+    if (!m) continue;
+    const [, name, labels, value] = m;
+    const n = Number(value);
+    if (name === "mooz_isolate_connections") result.connections.push(n);
+    const key = labels.match(/(?:path|code)="([^"]*)"/)?.[1];
+    if (key === undefined) continue;
+    if (name === "mooz_messages_relayed_total") {
+      result.relayed[key] = (result.relayed[key] ?? 0) + n;
+    }
+    if (name === "mooz_inputs_rejected_total") {
+      result.rejected[key] = (result.rejected[key] ?? 0) + n;
+    }
+  }
+  return result;
+}
+
+export async function startSignalingServer(
+  root: URL,
+  opts: SignalingServerOptions,
+): Promise<SignalingServer> {
+  const port = freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const jobs = opts.parallel ? opts.jobs ?? 2 : 1;
+  // A fresh store per run: earlier rooms would change join costs, and nothing outlives the bench.
+  const kvDir = await Deno.makeTempDir({ prefix: "mooz-bench-kv-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "serve",
+      "--allow-all",
+      `--port=${port}`,
+      "--host=127.0.0.1",
+      ...(opts.parallel ? ["--parallel"] : []),
+      "main.ts",
+    ],
+    cwd: root,
+    env: { MOOZ_KV: `${kvDir}/rooms.sqlite`, DENO_JOBS: String(jobs), ...opts.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+
+  // stderr must be drained or the server blocks once the pipe fills; keep only the tail.
+  let tail = "";
+  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (tail = (tail + chunk).slice(-4096)) }),
+  ).catch(() => {});
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        const timer = setTimeout(() => {
+          if (!exited) child.kill("SIGKILL");
+        }, 5_000);
+        await status;
+        clearTimeout(timer);
+      }
+      await drained;
+      await Deno.remove(kvDir, { recursive: true }).catch(() => {});
+    })();
+
+  try {
+    // Ready when /healthz answers: the hub exists and its KV file is open. With --parallel, probe
+    // on fresh connections until every isolate has answered, so each has created its hub before
+    // the baseline memory reading.
+    const deadline = performance.now() + (opts.timeoutMs ?? 30_000);
+    const ready = new Set<string>();
+    while (ready.size < jobs) {
+      if (exited) throw new Error(`server exited during startup:\n${tail}`);
+      if (performance.now() > deadline) {
+        throw new Error(`server did not answer on every isolate in time:\n${tail}`);
+      }
+      try {
+        const [health] = await getFresh(`${origin}/healthz`);
+        if (health.status === 200) ready.add(JSON.parse(health.text).isolate);
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // not listening yet
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    origin,
+    wsUrl: (room) => `ws://127.0.0.1:${port}/api/rooms/${room}/ws`,
+    pid: child.pid,
+    isolates: jobs,
+    rssKiB: () => processRssKiB(child.pid),
+    cpuMs: () => processCpuMs(child.pid),
+    metrics: () => scrapeMetrics(origin, jobs),
+    log: () => tail,
+    stop,
+  };
+}

@@ -1,0 +1,125 @@
+import { useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
+import { linkify } from "../../mesh/chat.ts";
+import { MAX_CHAT_LENGTH } from "../../mesh/types.ts";
+import type { ChatMessage } from "../../mesh/types.ts";
+import { Icon } from "./icons.tsx";
+
+const time = (ms: number) =>
+  new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+
+/** Chat text as text nodes and links; never HTML. */
+function MessageText({ text }: { text: string }) {
+  return (
+    <>
+      {linkify(text).map((part, i) =>
+        part.kind === "link"
+          ? (
+            <a
+              key={i}
+              href={part.href}
+              target="_blank"
+              rel="noopener noreferrer nofollow"
+              class="text-indigo-300 underline hover:text-indigo-200"
+            >
+              {part.text}
+            </a>
+          )
+          : part.text
+      )}
+    </>
+  );
+}
+
+export function ChatPanel(
+  { messages, self, onSend, onClose }: {
+    messages: ChatMessage[];
+    self: string | null;
+    onSend(text: string): boolean;
+    onClose(): void;
+  },
+) {
+  const draft = useSignal("");
+  const list = useRef<HTMLDivElement>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => input.current?.focus(), []);
+  useEffect(() => {
+    const el = list.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages.length]);
+
+  function send(e?: Event) {
+    e?.preventDefault();
+    if (onSend(draft.value)) draft.value = "";
+  }
+
+  return (
+    <aside
+      id="chat-panel"
+      aria-label="Chat"
+      class="flex h-full w-full flex-col rounded-2xl bg-slate-900 ring-1 ring-slate-800"
+    >
+      <div class="flex items-center justify-between border-b border-slate-800 px-4 py-3">
+        <h2 class="font-semibold text-white">Chat</h2>
+        <button
+          type="button"
+          onClick={onClose}
+          aria-label="Close chat"
+          class="rounded-lg p-1 text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+        >
+          <Icon name="close" />
+        </button>
+      </div>
+      <div
+        ref={list}
+        role="log"
+        aria-label="Messages"
+        class="flex-1 overflow-y-auto px-4 py-3"
+      >
+        <ol class="space-y-3">
+          {messages.length === 0 && (
+            <li class="text-sm text-slate-400">
+              No messages yet. Messages go straight to the others and are not stored anywhere.
+            </li>
+          )}
+          {messages.map((m) => (
+            <li key={m.id} data-from={m.from} class="text-sm">
+              <p class="text-xs text-slate-400">
+                <span class="font-semibold text-slate-200">{m.from === self ? "You" : m.name}</span>
+                {" "}
+                · {time(m.sentAt)}
+              </p>
+              <p class="whitespace-pre-wrap break-words text-slate-100">
+                <MessageText text={m.text} />
+              </p>
+            </li>
+          ))}
+        </ol>
+      </div>
+      <form onSubmit={send} class="flex items-end gap-2 border-t border-slate-800 p-3">
+        <label for="chat-input" class="sr-only">Message</label>
+        <textarea
+          ref={input}
+          id="chat-input"
+          rows={1}
+          maxLength={MAX_CHAT_LENGTH}
+          value={draft}
+          placeholder="Message everyone"
+          onInput={(e) => (draft.value = e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey) send(e);
+          }}
+          class="max-h-32 min-h-[2.5rem] flex-1 resize-none rounded-xl bg-slate-950 px-3 py-2 text-sm text-white placeholder-slate-500 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+        />
+        <button
+          type="submit"
+          class="rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-50"
+          disabled={draft.value.trim() === ""}
+        >
+          Send
+        </button>
+      </form>
+    </aside>
+  );
+}

@@ -1,0 +1,296 @@
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { audioLevel, LocalMedia } from "../../mesh/media.ts";
+import { Button } from "../Button.tsx";
+import { Icon } from "./icons.tsx";
+import { StreamVideo } from "./media_elements.tsx";
+
+const NAME_KEY = "mooz:name";
+const MAX_NAME = 64;
+
+function storedName(): string {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? "";
+  } catch {
+    return ""; // storage disabled (private mode, policy): start empty
+  }
+}
+
+export interface JoinChoice {
+  name: string;
+  micOn: boolean;
+}
+
+/** The screen before the meeting: name, camera preview, mic meter, device choice, invite link. */
+export function PreJoin(
+  { room, media, joining, error, onJoin }: {
+    room: string;
+    /** Null while rendering on the server, before the browser's media exists. */
+    media: LocalMedia | null;
+    joining: boolean;
+    error: string;
+    onJoin(choice: JoinChoice): void;
+  },
+) {
+  const name = useSignal("");
+  const link = useSignal(`/${room}`);
+  const copied = useSignal("");
+  const micOn = useSignal(false);
+  const camOn = useSignal(false);
+  const level = useSignal(0);
+  const devices = useSignal<MediaDeviceInfo[]>([]);
+  const notices = useSignal<string[]>([]);
+  const ready = useSignal(false);
+  const stream = useSignal<MediaStream | null>(null);
+  const nameError = useSignal("");
+
+  const sync = () => {
+    if (!media) return;
+    micOn.value = media.audio !== null && media.audio.enabled;
+    camOn.value = media.video !== null;
+    notices.value = media.notices.map((n) => n.message);
+    // A new object so the preview notices track changes.
+    stream.value = media.video ? new MediaStream([media.video]) : null;
+  };
+
+  useEffect(() => {
+    name.value = storedName();
+    link.value = `${location.origin}/${room}`;
+    if (!media) return;
+    let meter: ReturnType<typeof audioLevel> | null = null;
+    let frame = 0;
+    let stopped = false;
+    (async () => {
+      await media.open({ audio: true, video: true });
+      if (stopped) return;
+      sync();
+      devices.value = await LocalMedia.devices();
+      ready.value = true;
+      const tick = () => {
+        if (stopped) return;
+        const track = media.audio;
+        if (track && !meter) meter = audioLevel(track);
+        level.value = track?.enabled && meter ? meter.read() : 0;
+        frame = requestAnimationFrame(tick);
+      };
+      tick();
+    })();
+    return () => {
+      stopped = true;
+      cancelAnimationFrame(frame);
+      meter?.close();
+    };
+  }, [media]);
+
+  async function toggleMic() {
+    if (!media) return;
+    if (!media.audio) await media.setTrack("audio", true);
+    else media.audio.enabled = !media.audio.enabled;
+    sync();
+  }
+
+  async function toggleCamera() {
+    if (!media) return;
+    await media.setTrack("video", !media.video);
+    sync();
+  }
+
+  async function pick(kind: "audio" | "video", id: string) {
+    if (!media) return;
+    await media.useDevice(kind, id);
+    sync();
+  }
+
+  async function copyLink() {
+    try {
+      await navigator.clipboard.writeText(link.value);
+      copied.value = "Link copied. Send it to the people you want to meet.";
+    } catch {
+      copied.value = "Copying was blocked by the browser: select the link and copy it yourself.";
+    }
+  }
+
+  function submit(e: Event) {
+    e.preventDefault();
+    const trimmed = name.value.trim();
+    if (!trimmed) {
+      nameError.value = "Enter your name so the others know who joined.";
+      return;
+    }
+    try {
+      localStorage.setItem(NAME_KEY, trimmed);
+    } catch {
+      // Not remembering the name is fine.
+    }
+    onJoin({ name: trimmed, micOn: micOn.value });
+  }
+
+  const select = (kind: "audio" | "video") => {
+    const list = devices.value.filter((d) =>
+      d.kind === (kind === "audio" ? "audioinput" : "videoinput")
+    );
+    const track = kind === "audio" ? media?.audio : media?.video;
+    const current = track?.getSettings().deviceId ?? "";
+    const label = kind === "audio" ? "Microphone device" : "Camera device";
+    const id = `prejoin-${kind}-device`;
+    return (
+      <div class="min-w-0 flex-1">
+        <label for={id} class="block text-xs font-medium text-slate-400">{label}</label>
+        <select
+          id={id}
+          value={current}
+          disabled={list.length === 0}
+          onChange={(e) => pick(kind, e.currentTarget.value)}
+          class="mt-1 w-full truncate rounded-lg bg-slate-950 px-2 py-2 text-sm text-slate-100 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+        >
+          {list.length === 0 && <option value="">None found</option>}
+          {list.map((d, i) => (
+            <option key={d.deviceId} value={d.deviceId}>
+              {d.label || `${kind === "audio" ? "Microphone" : "Camera"} ${i + 1}`}
+            </option>
+          ))}
+        </select>
+      </div>
+    );
+  };
+
+  const toggleClass = (on: boolean) =>
+    `flex h-11 w-11 items-center justify-center rounded-full focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 ${
+      on
+        ? "bg-slate-800/90 text-white hover:bg-slate-700"
+        : "bg-rose-600 text-white hover:bg-rose-500"
+    }`;
+
+  return (
+    <section
+      class="flex flex-1 flex-col items-center justify-center py-6 sm:py-10"
+      aria-labelledby="prejoin-title"
+    >
+      <div class="grid w-full max-w-4xl gap-6 md:grid-cols-2">
+        <div>
+          <div class="relative aspect-video overflow-hidden rounded-2xl bg-slate-900 ring-1 ring-slate-800">
+            {stream.value
+              ? <StreamVideo stream={stream.value} mirror label="Camera preview" />
+              : (
+                <div
+                  role="img"
+                  aria-label="Camera preview"
+                  class="flex h-full w-full items-center justify-center text-sm text-slate-400"
+                >
+                  {ready.value ? "Camera is off" : "Starting camera…"}
+                </div>
+              )}
+            <div class="absolute inset-x-0 bottom-3 flex justify-center gap-3">
+              <button
+                type="button"
+                aria-label="Microphone"
+                aria-pressed={micOn.value}
+                title={micOn.value ? "Mute microphone" : "Unmute microphone"}
+                onClick={toggleMic}
+                class={toggleClass(micOn.value)}
+              >
+                <Icon name={micOn.value ? "mic" : "micOff"} />
+              </button>
+              <button
+                type="button"
+                aria-label="Camera"
+                aria-pressed={camOn.value}
+                title={camOn.value ? "Turn camera off" : "Turn camera on"}
+                onClick={toggleCamera}
+                class={toggleClass(camOn.value)}
+              >
+                <Icon name={camOn.value ? "cam" : "camOff"} />
+              </button>
+            </div>
+          </div>
+          <div class="mt-3 flex items-center gap-3">
+            <Icon name="mic" class="h-4 w-4 text-slate-400" />
+            <div
+              role="meter"
+              aria-label="Microphone level"
+              aria-valuemin={0}
+              aria-valuemax={100}
+              aria-valuenow={Math.round(level.value * 100)}
+              class="h-2 flex-1 overflow-hidden rounded-full bg-slate-800"
+            >
+              <div
+                class="h-full origin-left rounded-full bg-emerald-400 transition-transform duration-75"
+                ref={(el) => {
+                  // Set through the CSSOM: the page's CSP refuses inline style attributes.
+                  if (el) el.style.transform = `scaleX(${level.value})`;
+                }}
+              />
+            </div>
+          </div>
+          <div class="mt-3 flex gap-3">
+            {select("audio")}
+            {select("video")}
+          </div>
+          <div role="status" class="mt-3 space-y-1 text-sm text-amber-200">
+            {notices.value.map((n) => <p key={n}>{n}</p>)}
+            {ready.value && !micOn.value && !camOn.value && notices.value.length > 0 && (
+              <p class="text-slate-300">You can still join to listen, watch and chat.</p>
+            )}
+          </div>
+        </div>
+        <div class="rounded-2xl bg-slate-900 p-6 shadow-xl ring-1 ring-slate-800 sm:p-8">
+          <h1 id="prejoin-title" class="text-2xl font-bold text-white">Ready to join?</h1>
+          <p class="mt-1 break-all text-sm text-slate-400">
+            Meeting <span class="font-mono text-slate-300">{room}</span>
+          </p>
+          <form class="mt-6" onSubmit={submit} noValidate>
+            <label for="prejoin-name" class="block text-sm font-medium text-slate-200">
+              Your name
+            </label>
+            <input
+              id="prejoin-name"
+              name="name"
+              type="text"
+              required
+              maxLength={MAX_NAME}
+              autoComplete="name"
+              placeholder="How others will see you"
+              value={name}
+              onInput={(e) => {
+                name.value = e.currentTarget.value;
+                nameError.value = "";
+              }}
+              aria-invalid={nameError.value ? "true" : "false"}
+              aria-describedby="prejoin-error"
+              class="mt-2 w-full rounded-xl bg-slate-950 px-4 py-3 text-base text-white placeholder-slate-500 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+            />
+            <Button type="submit" class="mt-4 w-full" disabled={joining || !ready.value}>
+              {joining ? "Joining…" : "Join meeting"}
+            </Button>
+            <p id="prejoin-error" role="alert" class="mt-3 min-h-[1.25rem] text-sm text-rose-300">
+              {nameError.value || error}
+            </p>
+          </form>
+          <div class="mt-2 border-t border-slate-800 pt-4">
+            <label for="prejoin-link" class="block text-sm font-medium text-slate-200">
+              Invite link
+            </label>
+            <div class="mt-2 flex gap-2">
+              <input
+                id="prejoin-link"
+                readOnly
+                value={link}
+                onFocus={(e) => e.currentTarget.select()}
+                class="min-w-0 flex-1 rounded-xl bg-slate-950 px-3 py-2 font-mono text-sm text-slate-300 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
+              />
+              <Button
+                type="button"
+                variant="secondary"
+                class="px-4 py-2 text-sm"
+                onClick={copyLink}
+              >
+                Copy link
+              </Button>
+            </div>
+            <p role="status" class="mt-2 min-h-[1.25rem] text-sm text-emerald-300">{copied}</p>
+          </div>
+        </div>
+      </div>
+    </section>
+  );
+}

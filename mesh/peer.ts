@@ -1,0 +1,288 @@
+/**
+ * One WebRTC link to one other participant, negotiated with the "perfect negotiation" pattern
+ * (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): either side may offer at any
+ * time; on a collision the polite side yields. Roles come from the peer ids, so both sides agree
+ * without talking: the greater id is impolite.
+ *
+ * Media layout, chosen so that turning the camera or microphone on and off never renegotiates:
+ * the impolite side opens one audio and one video transceiver (sendrecv) for the cameras, and the
+ * polite side attaches its own tracks to those two when the first offer arrives. A screen share
+ * adds its own transceivers, reused for later shares. Chat and status go over a pre-negotiated
+ * data channel (id 0), which costs no extra signaling.
+ */
+import { type LinkState, MAX_PEER_MESSAGE_BYTES, type PeerId, type PeerMessage } from "./types.ts";
+import { encodePeerMessage, parsePeerMessage } from "./wire.ts";
+
+/** What travels through the signaling server between two links; opaque to the server. */
+export type SignalPayload =
+  | { description: RTCSessionDescriptionInit }
+  | { candidate: RTCIceCandidateInit };
+
+/** Delays before each ICE restart attempt after the link failed; then it stays failed. */
+const RESTART_DELAYS_MS = [0, 1_000, 2_000, 4_000, 8_000];
+/** A `disconnected` link often recovers by itself; restart ICE only if it lasts this long. */
+const DISCONNECTED_GRACE_MS = 3_000;
+const MAX_SDP = 32 * 1024;
+
+export interface LocalTracks {
+  stream: MediaStream;
+  audio: MediaStreamTrack | null;
+  video: MediaStreamTrack | null;
+}
+
+export interface PeerLinkOptions {
+  self: PeerId;
+  remote: PeerId;
+  rtc: RTCConfiguration;
+  local: LocalTracks;
+  send(payload: SignalPayload): void;
+  onState(state: LinkState): void;
+  /** A remote stream started or changed (camera or screen; the caller tells them apart). */
+  onStream(stream: MediaStream): void;
+  onMessage(message: PeerMessage): void;
+  onChannelOpen(): void;
+}
+
+/** Validates a payload from the other browser (relayed, unchecked, by the server). */
+export function parseSignalPayload(value: unknown): SignalPayload | null {
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as Record<string, unknown>;
+  const d = v.description as Record<string, unknown> | undefined;
+  if (d && typeof d === "object") {
+    if (!["offer", "answer", "pranswer", "rollback"].includes(d.type as string)) return null;
+    if (d.sdp !== undefined && (typeof d.sdp !== "string" || d.sdp.length > MAX_SDP)) return null;
+    return { description: { type: d.type as RTCSdpType, sdp: d.sdp as string | undefined } };
+  }
+  const c = v.candidate as Record<string, unknown> | undefined;
+  if (c && typeof c === "object" && typeof c.candidate === "string" && c.candidate.length < 2048) {
+    return {
+      candidate: {
+        candidate: c.candidate,
+        sdpMid: typeof c.sdpMid === "string" ? c.sdpMid : null,
+        sdpMLineIndex: typeof c.sdpMLineIndex === "number" ? c.sdpMLineIndex : null,
+        usernameFragment: typeof c.usernameFragment === "string" ? c.usernameFragment : null,
+      },
+    };
+  }
+  return null;
+}
+
+export class PeerLink {
+  readonly pc: RTCPeerConnection;
+  readonly polite: boolean;
+  state: LinkState = "connecting";
+  readonly #o: PeerLinkOptions;
+  #channel: RTCDataChannel | null = null;
+  #makingOffer = false;
+  #ignoreOffer = false;
+  /** Candidates that arrived before the remote description they belong to. */
+  #pendingCandidates: RTCIceCandidateInit[] = [];
+  #camera: { audio: RTCRtpTransceiver; video: RTCRtpTransceiver } | null = null;
+  #screen: RTCRtpTransceiver[] = [];
+  #restarts = 0;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(opts: PeerLinkOptions) {
+    this.#o = opts;
+    this.polite = opts.self < opts.remote;
+    this.pc = new RTCPeerConnection(opts.rtc);
+
+    this.pc.onnegotiationneeded = () => void this.#offer();
+    this.pc.onicecandidate = ({ candidate }) => {
+      if (candidate) opts.send({ candidate: candidate.toJSON() });
+    };
+    this.pc.ontrack = (e) => {
+      for (const stream of e.streams) opts.onStream(stream);
+    };
+    this.pc.onconnectionstatechange = () => this.#onConnectionState();
+
+    if (!this.polite) {
+      this.#openChannel();
+      const { audio, video, stream } = opts.local;
+      this.#camera = {
+        audio: this.pc.addTransceiver(audio ?? "audio", {
+          direction: "sendrecv",
+          streams: [stream],
+        }),
+        video: this.pc.addTransceiver(video ?? "video", {
+          direction: "sendrecv",
+          streams: [stream],
+        }),
+      };
+    }
+  }
+
+  /**
+   * The chat and status channel. Only the impolite side creates it up front: were both to, the
+   * polite side's own first offer would collide and be rolled back, and Chromium then rejects the
+   * data section in its answer (`m=application 0`) and both sides renegotiate forever. The polite
+   * side creates it once the first offer (which carries the data section) is applied.
+   */
+  #openChannel(): void {
+    const channel = this.pc.createDataChannel("mooz", { negotiated: true, id: 0 });
+    channel.onopen = () => this.#o.onChannelOpen();
+    channel.onmessage = (e) => {
+      const message = parsePeerMessage(e.data);
+      if (message) this.#o.onMessage(message);
+    };
+    this.#channel = channel;
+  }
+
+  get channelOpen(): boolean {
+    return this.#channel?.readyState === "open";
+  }
+
+  /** Sends on the data channel; false when it is not open (yet). */
+  sendMessage(message: PeerMessage): boolean {
+    if (this.#channel?.readyState !== "open") return false;
+    // The negotiated SCTP limit (Chromium: 256 KiB) bounds one message; history is trimmed to it.
+    const limit = Math.min(MAX_PEER_MESSAGE_BYTES, this.pc.sctp?.maxMessageSize || 65_536);
+    this.#channel.send(encodePeerMessage(message, limit));
+    return true;
+  }
+
+  /** Handles a payload from the other side. */
+  async receive(payload: SignalPayload): Promise<void> {
+    if (this.#closed) return;
+    const pc = this.pc;
+    if ("description" in payload) {
+      const description = payload.description;
+      const collision = description.type === "offer" &&
+        (this.#makingOffer || pc.signalingState !== "stable");
+      this.#ignoreOffer = !this.polite && collision;
+      if (this.#ignoreOffer) return;
+      await pc.setRemoteDescription(description);
+      for (const c of this.#pendingCandidates.splice(0)) await this.#addCandidate(c);
+      if (description.type === "offer") {
+        if (this.polite && !this.#channel) this.#openChannel();
+        if (this.polite && !this.#camera) await this.#adoptCameraTransceivers();
+        await pc.setLocalDescription();
+        this.#o.send({ description: pc.localDescription!.toJSON() });
+      }
+    } else if (!pc.remoteDescription) {
+      this.#pendingCandidates.push(payload.candidate);
+    } else {
+      await this.#addCandidate(payload.candidate);
+    }
+  }
+
+  async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (err) {
+      // Candidates of an offer we ignored (we are impolite and won the collision) are expected
+      // to fail; anything else is worth knowing.
+      if (!this.#ignoreOffer) console.warn("Dropped an ICE candidate:", err);
+    }
+  }
+
+  /** The polite side sends its camera on the transceivers the impolite side opened. */
+  async #adoptCameraTransceivers(): Promise<void> {
+    const find = (kind: string) =>
+      this.pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.mid !== null);
+    const audio = find("audio"), video = find("video");
+    if (!audio || !video) return;
+    this.#camera = { audio, video };
+    const { stream } = this.#o.local;
+    for (
+      const [t, track] of [[audio, this.#o.local.audio], [video, this.#o.local.video]] as const
+    ) {
+      t.direction = "sendrecv";
+      t.sender.setStreams(stream);
+      await t.sender.replaceTrack(track);
+    }
+  }
+
+  async #offer(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      this.#makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.#o.send({ description: this.pc.localDescription!.toJSON() });
+    } catch (err) {
+      console.warn("Creating an offer failed:", err);
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  /** Puts a new camera or microphone track (or null: off) on the link, without renegotiating. */
+  async replaceTrack(kind: "audio" | "video", track: MediaStreamTrack | null): Promise<void> {
+    const transceiver = this.#camera?.[kind];
+    if (transceiver) await transceiver.sender.replaceTrack(track);
+  }
+
+  /** The camera's video sender, for the bandwidth policy. */
+  get cameraSender(): RTCRtpSender | null {
+    return this.#camera?.video.sender ?? null;
+  }
+
+  get screenSender(): RTCRtpSender | null {
+    return this.#screen.find((t) => t.sender.track?.kind === "video")?.sender ?? null;
+  }
+
+  /** Starts sending a screen share (renegotiates once; later shares reuse the transceivers). */
+  shareScreen(stream: MediaStream | null): void {
+    const tracks = stream?.getTracks() ?? [];
+    for (const t of this.#screen) {
+      const track = tracks.find((x) => x.kind === t.receiver.track.kind) ?? null;
+      void t.sender.replaceTrack(track);
+      if (track && stream) t.sender.setStreams(stream);
+      t.direction = track ? "sendonly" : "inactive";
+    }
+    for (const track of tracks) {
+      if (this.#screen.some((t) => t.receiver.track.kind === track.kind)) continue;
+      this.#screen.push(
+        this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream!] }),
+      );
+    }
+  }
+
+  #setState(state: LinkState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.#o.onState(state);
+  }
+
+  #onConnectionState(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#restartTimer);
+    switch (this.pc.connectionState) {
+      case "connected":
+        this.#restarts = 0;
+        this.#setState("connected");
+        return;
+      case "disconnected":
+        this.#setState("connecting");
+        this.#restartTimer = setTimeout(() => this.#restartIce(), DISCONNECTED_GRACE_MS);
+        return;
+      case "failed":
+        this.#restartIce();
+        return;
+      default:
+        if (this.state !== "failed") this.#setState("connecting");
+    }
+  }
+
+  /** ICE restart with backoff; after the last attempt the link is reported failed. */
+  #restartIce(): void {
+    if (this.#closed) return;
+    if (this.#restarts >= RESTART_DELAYS_MS.length) {
+      this.#setState("failed");
+      return;
+    }
+    this.#setState(this.pc.connectionState === "failed" ? "failed" : "connecting");
+    const delay = RESTART_DELAYS_MS[this.#restarts++];
+    this.#restartTimer = setTimeout(() => {
+      if (!this.#closed && this.pc.connectionState !== "connected") this.pc.restartIce();
+    }, delay);
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.#channel?.close();
+    this.pc.close();
+  }
+}
