@@ -192,6 +192,7 @@ export interface SignalingReport {
   modes: ModeResult[];
 }
 
+export const DEBUG: number[][] = [];
 const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay));
 
 /** Polls `done` every 20 ms until true or `timeoutMs` passed; returns whether it became true. */
@@ -336,6 +337,7 @@ class Swarm {
       if (w && now >= w.from && now <= w.to) {
         w.delivered++;
         w.latencies.push(now - payload.t);
+        if (now - payload.t > 500) DEBUG.push([Math.round(payload.t - w.from), Math.round(now - payload.t)]);
       }
       return;
     }

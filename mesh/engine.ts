@@ -400,7 +400,10 @@ export class Meeting {
       const remote = this.#remotes.get(m.peer);
       const state = this.#peerState.get(m.peer);
       if (!remote || !state) continue;
-      const live = [...remote.streams.values()].filter((s) => s.getTracks().length > 0);
+      // A stopped share leaves an ended track behind; only live tracks count.
+      const live = [...remote.streams.values()].filter((s) =>
+        s.getTracks().some((t) => t.readyState === "live")
+      );
       const screenId = state.status.screenStream;
       const screen = screenId ? live.find((s) => s.id === screenId) ?? null : null;
       const camera = live.find((s) => s.id === state.status.cameraStream) ??

@@ -7,8 +7,8 @@
  * Media layout, chosen so that turning the camera or microphone on and off never renegotiates:
  * the impolite side opens one audio and one video transceiver (sendrecv) for the cameras, and the
  * polite side attaches its own tracks to those two when the first offer arrives. A screen share
- * adds its own transceivers, reused for later shares. Chat and status go over a pre-negotiated
- * data channel (id 0), which costs no extra signaling.
+ * adds its own transceivers. Chat and status go over a pre-negotiated data channel (id 0), which
+ * costs no extra signaling.
  */
 import { type LinkState, MAX_PEER_MESSAGE_BYTES, type PeerId, type PeerMessage } from "./types.ts";
 import { encodePeerMessage, parsePeerMessage } from "./wire.ts";
@@ -222,21 +222,19 @@ export class PeerLink {
     return this.#screen.find((t) => t.sender.track?.kind === "video")?.sender ?? null;
   }
 
-  /** Starts sending a screen share (renegotiates once; later shares reuse the transceivers). */
+  /**
+   * Starts or (with null) stops sending a screen share; each renegotiates once. A share gets new
+   * transceivers and the ended one is stopped (its m-line is recycled): reusing a transceiver for
+   * a later share would make Chromium deliver the new track in the old remote stream, so the
+   * other side could not tell the new share by its stream id.
+   */
   shareScreen(stream: MediaStream | null): void {
-    const tracks = stream?.getTracks() ?? [];
-    for (const t of this.#screen) {
-      const track = tracks.find((x) => x.kind === t.receiver.track.kind) ?? null;
-      void t.sender.replaceTrack(track);
-      if (track && stream) t.sender.setStreams(stream);
-      t.direction = track ? "sendonly" : "inactive";
-    }
-    for (const track of tracks) {
-      if (this.#screen.some((t) => t.receiver.track.kind === track.kind)) continue;
-      this.#screen.push(
-        this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream!] }),
-      );
-    }
+    for (const t of this.#screen) t.stop();
+    this.#screen = stream
+      ? stream.getTracks().map((track) =>
+        this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
+      )
+      : [];
   }
 
   #setState(state: LinkState): void {

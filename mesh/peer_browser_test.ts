@@ -72,10 +72,16 @@ const SETUP = `
     const tick = () => cond() ? resolve(true) : Date.now() - t0 > ms ? reject(new Error("timeout: " + cond)) : setTimeout(tick, 20);
     tick();
   });
-  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] } };
+  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] }, errors: [] };
+  const stable = () => a.pc.signalingState === "stable" && b.pc.signalingState === "stable";
   const make = (self, remote, side) => new PeerLink({
     self, remote, rtc: {}, local: { stream: media, audio: media.getAudioTracks()[0], video: media.getVideoTracks()[0] },
-    send: (p) => { if (p.description?.type === "offer") log.offers[side]++; setTimeout(() => links[side === "a" ? "b" : "a"].receive(p), 0); },
+    send: (p) => {
+      if (p.description?.type === "offer") log.offers[side]++;
+      // Descriptions can be held back (DESCRIPTION_DELAY) so candidates overtake them.
+      const delay = p.description ? (globalThis.DESCRIPTION_DELAY ?? 0) : 0;
+      setTimeout(() => links[side === "a" ? "b" : "a"].receive(p).catch((e) => log.errors.push(String(e))), delay);
+    },
     onState: () => {}, onStream: (s) => log.streams[side].push(s), onMessage: (m) => log.messages[side].push(m), onChannelOpen: () => {},
   });
   const links = {};
@@ -104,5 +110,73 @@ Deno.test({
     assert.equal(result.streamB, result.mine);
     // One audio and one video transceiver carry both directions: no duplicate m-lines.
     assert.deepEqual(result.transceivers, [2, 2]);
+  },
+});
+
+Deno.test({
+  name: "ICE candidates that arrive before their description are buffered, not lost",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      globalThis.DESCRIPTION_DELAY = 300;
+      ${SETUP}
+      await wait(() => a.state === "connected" && b.state === "connected" && a.channelOpen);
+      return { errors: log.errors, offers: log.offers };
+    })()`);
+    assert.deepEqual(result.errors, []);
+    // The impolite side offers once; the polite side never has to.
+    assert.deepEqual(result.offers, { a: 0, b: 1 });
+  },
+});
+
+Deno.test({
+  name: "camera off/on needs no renegotiation; a screen share renegotiates and stops everywhere",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      ${SETUP}
+      await wait(() => a.state === "connected" && b.state === "connected" && stable());
+      const before = { ...log.offers };
+      await a.replaceTrack("video", null);
+      const [fresh] = (await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 } })).getVideoTracks();
+      await a.replaceTrack("video", fresh);
+      await new Promise((r) => setTimeout(r, 300));
+      const afterCamera = { ...log.offers };
+
+      const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      a.shareScreen(screen);
+      await wait(() => log.streams.b.some((s) => s.id === screen.id) && stable());
+      const remoteScreen = log.streams.b.find((s) => s.id === screen.id);
+      await wait(() => remoteScreen.getVideoTracks().length === 1);
+      a.shareScreen(null);
+      const live = (s) => s.getVideoTracks().some((t) => t.readyState === "live");
+      await wait(() => !live(remoteScreen) && stable());
+      // A second share arrives as a new stream the receiver can tell apart.
+      const again = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      a.shareScreen(again);
+      await wait(() => log.streams.b.some((s) => s.id === again.id && live(s)) && stable());
+      return { before, afterCamera, errors: log.errors };
+    })()`);
+    assert.deepEqual(result.afterCamera, result.before, "camera changes must not renegotiate");
+    assert.deepEqual(result.errors, []);
+  },
+});
+
+Deno.test({
+  name: "both sides sharing at the same moment (glare) settle with both screens received",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      ${SETUP}
+      await wait(() => a.state === "connected" && b.state === "connected" && stable());
+      const sa = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      const sb = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      a.shareScreen(sa);
+      b.shareScreen(sb);
+      await wait(() => log.streams.b.some((s) => s.id === sa.id) && log.streams.a.some((s) => s.id === sb.id) && stable());
+      return { errors: log.errors, states: [a.state, b.state] };
+    })()`);
+    assert.deepEqual(result.errors, []);
+    assert.deepEqual(result.states, ["connected", "connected"]);
   },
 });
