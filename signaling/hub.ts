@@ -70,6 +70,8 @@ interface LocalRoom {
   members: Map<PeerId, { isolate: string; connected: boolean }>;
   timer?: ReturnType<typeof setTimeout>;
   refresh?: { propagate: boolean };
+  /** The refresh in progress; the next one waits for it, so rosters never go back in time. */
+  refreshing?: Promise<void>;
 }
 
 export interface HubOptions {
@@ -507,7 +509,12 @@ export class SignalingHub {
       return;
     }
     local.refresh = { propagate };
-    setTimeout(() => this.#track(this.#refresh(local)), 0);
+    const previous = local.refreshing;
+    local.refreshing = this.#track((async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await previous?.catch(() => {});
+      await this.#refresh(local);
+    })());
   }
 
   async #refresh(local: LocalRoom): Promise<void> {
@@ -545,6 +552,7 @@ export class SignalingHub {
   /** Arms the room's timer for the next moment a decision could change. */
   #schedule(local: LocalRoom, snapshot: RoomSnapshot): void {
     clearTimeout(local.timer);
+    if (this.#stopped) return;
     const mine = snapshot.members.some((m) => m.isolate === this.isolate);
     if (!mine && local.conns.size === 0) return this.#dropRoom(local);
     const { graceMs, heartbeatTimeoutMs, linkDeadlineMs } = this.#config;

@@ -6,11 +6,12 @@ import { configFromEnv } from "./config.ts";
 import { SignalingHub } from "./hub.ts";
 
 let hub: Promise<SignalingHub> | null = null;
+let kv: Deno.Kv | null = null;
 
 export function getHub(): Promise<SignalingHub> {
   hub ??= (async () => {
     const config = configFromEnv();
-    const kv = await Deno.openKv(config.kv);
+    kv = await Deno.openKv(config.kv);
     const created = new SignalingHub({ config, kv });
     created.start();
     return created;
@@ -28,4 +29,6 @@ export async function stopHub(): Promise<void> {
   const current = hub;
   hub = null;
   if (current) await (await current).stop();
+  kv?.close();
+  kv = null;
 }
