@@ -192,7 +192,6 @@ export interface SignalingReport {
   modes: ModeResult[];
 }
 
-export const DEBUG: number[][] = [];
 const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay));
 
 /** Polls `done` every 20 ms until true or `timeoutMs` passed; returns whether it became true. */
@@ -337,7 +336,6 @@ class Swarm {
       if (w && now >= w.from && now <= w.to) {
         w.delivered++;
         w.latencies.push(now - payload.t);
-        if (now - payload.t > 500) DEBUG.push([Math.round(payload.t - w.from), Math.round(now - payload.t)]);
       }
       return;
     }

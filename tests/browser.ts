@@ -25,6 +25,9 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> 
   });
 }
 
+/** Fake camera and microphone, granted without a prompt. */
+export const FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
+
 let appPromise: ReturnType<typeof createApp> | undefined;
 
 /** Serves the real app on 127.0.0.1 and a free port; the app is built once per test file. */
@@ -76,9 +79,10 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 export async function withPage(
   fn: (page: Page, origin: string, errors: string[]) => Promise<void>,
   viewport = { width: 1280, height: 800 },
+  extraArgs: string[] = [],
 ): Promise<void> {
   const server = await startServer();
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(extraArgs);
   try {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();

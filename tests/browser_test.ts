@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
-import { axeViolations, withPage } from "./browser.ts";
+import { axeViolations, FAKE_MEDIA, withPage } from "./browser.ts";
 
 const PHONE = { width: 390, height: 844 };
 
@@ -59,23 +59,49 @@ Deno.test("the Join island hydrates and answers a click in the browser", async (
   });
 });
 
-Deno.test("New meeting opens a fresh room whose pre-join screen remembers the name", async () => {
-  await withPage(async (page, origin, errors) => {
-    await page.goto(origin + "/");
-    await page.getByRole("button", { name: "New meeting" }).click();
-    await page.waitForURL((url) => isRoomId(url.pathname.slice(1)));
-    const room = new URL(page.url()).pathname.slice(1);
-    await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
-    assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
+Deno.test("New meeting opens a room where one can join, leave and rejoin by name", async () => {
+  await withPage(
+    async (page, origin, errors) => {
+      await page.goto(origin + "/");
+      await page.getByRole("button", { name: "New meeting" }).click();
+      await page.waitForURL((url) => isRoomId(url.pathname.slice(1)));
+      const room = new URL(page.url()).pathname.slice(1);
+      await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
+      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
+      // The fake camera and microphone are on.
+      await page.locator('button[aria-label="Camera"][aria-pressed="true"]').waitFor();
+      await page.locator('button[aria-label="Microphone"][aria-pressed="true"]').waitFor();
 
-    await page.getByLabel("Your name").fill("Ada Lovelace");
+      await page.getByLabel("Your name").fill("Ada Lovelace");
+      await page.getByRole("button", { name: "Join meeting" }).click();
+      await page.locator("main[data-phase=joined]").waitFor();
+      await page.getByRole("figure", { name: "Ada Lovelace (you)" }).waitFor();
+      await page.getByRole("button", { name: "Leave meeting" }).click();
+      await page.getByRole("heading", { name: "You left the meeting" }).waitFor();
+      await page.getByRole("button", { name: "Rejoin" }).click();
+      await page.waitForFunction(() =>
+        (document.getElementById("prejoin-name") as HTMLInputElement)?.value === "Ada Lovelace"
+      );
+      assertNoErrors(errors);
+    },
+    undefined,
+    FAKE_MEDIA,
+  );
+});
+
+Deno.test("without camera and microphone one can still join, with a notice saying why", async () => {
+  // No fake devices: headless Chromium has neither camera nor microphone.
+  await withPage(async (page, origin) => {
+    await page.goto(`${origin}/${newRoomId()}`);
+    const notice = page.getByRole("status").filter({ hasText: /microphone|camera/i }).first();
+    await notice.waitFor();
+    assert.match(await notice.textContent() ?? "", /can still join|denied|No (camera|microphone)/);
+    await page.getByLabel("Your name").fill("Grace");
     await page.getByRole("button", { name: "Join meeting" }).click();
-    await page.getByText("Ready to join as Ada Lovelace").waitFor();
-    await page.reload();
-    await page.waitForFunction(() =>
-      (document.getElementById("prejoin-name") as HTMLInputElement).value === "Ada Lovelace"
-    );
-    assertNoErrors(errors);
+    await page.locator("main[data-phase=joined]").waitFor();
+    const tile = page.getByRole("figure", { name: "Grace (you)" });
+    assert.equal(await tile.getAttribute("data-video-off"), "true");
+    assert.equal(await tile.getAttribute("data-muted"), "true");
   });
 });
 

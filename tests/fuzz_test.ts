@@ -458,6 +458,12 @@ function textFrame(rng: Rng, ctx: Ctx): Frame {
         () => sized('["', '"]', bytes, pad),
       ])();
     }],
+    ["signal-peer", 4, () =>
+      JSON.stringify({
+        type: "signal",
+        to: ctx.peers.length > 0 ? rng.pick(ctx.peers) : randomId(rng),
+        payload: rng.chance(0.1) ? "x".repeat(rng.int(MAX_PAYLOAD_BYTES - 2)) : jsonValue(rng),
+      })],
     ["payload-size", 2, () => {
       // Payload re-encoded as JSON at 32 KiB exactly, or one byte over.
       const over = rng.int(2);
@@ -963,7 +969,16 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
   const t0 = performance.now();
   await withLiveServer({
     parallel: true,
-    env: { DENO_JOBS: "2", MOOZ_HEARTBEAT_MS: "1000" },
+    env: {
+      DENO_JOBS: "2",
+      MOOZ_HEARTBEAT_MS: "1000",
+      // Attackers who drop keep their place this long: short, so places free up and the join
+      // spam gets into the healthy room again and again (and grace expiry runs meanwhile).
+      MOOZ_RESUME_GRACE_MS: "3000",
+      // Attackers in the healthy room never connect to anyone: the full-mesh policy evicts them
+      // during the attack, and must never pick a healthy member.
+      MOOZ_LINK_DEADLINE_MS: "5000",
+    },
   }, async (server) => {
     const ws = trackedWebSocket();
     const healthy: Healthy[] = [];
@@ -1214,6 +1229,8 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
       console.log(
         `rejected by the server: ${JSON.stringify(Object.fromEntries(rejected(after!)))}`,
       );
+      const evictions = after!.by("mooz_evictions_total", "reason");
+      console.log(`evictions: ${JSON.stringify(Object.fromEntries(evictions))}`);
       console.log(`server log lines mentioning a failure: ${logged}`);
     } catch (err) {
       console.error(`fuzz seed ${SEED} failed (reproduce with MOOZ_FUZZ_SEED=${SEED})`);
