@@ -1,17 +1,53 @@
 /**
- * `deno task bench`: page weight, server render time and single-core throughput of Mooz.
- * Prints a report (ending with a Markdown table for the README) and writes .bench/results.json.
- * `deno task bench --quick` runs short versions of the timed benches (for a smoke test).
+ * `deno task bench`: page weight, server render time and single-core throughput of Mooz, and the
+ * signaling server under 2,000 sockets (signaling.ts). Prints a report (ending with Markdown
+ * tables for the README) and writes .bench/results.json.
+ *
+ * - `--pages` / `--signaling`: run only that part (default: both).
+ * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
+ *   at a time).
+ * - `--quick`: short versions of the timed benches (for a smoke test).
  */
 import { type LoadResult, loadTest } from "./http_load.ts";
 import { measurePageWeight, type PageWeight } from "./page_weight.ts";
 import { measureRender } from "./render.ts";
 import { buildOnce, type RunningServer, startServer } from "./server.ts";
+import {
+  DEFAULT_SIGNALING,
+  runSignalingBench,
+  type SignalingOptions,
+  type SignalingReport,
+  signalingTable,
+} from "./signaling.ts";
 import { int, kib, ms } from "./stats.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const quick = Deno.args.includes("--quick");
+// Neither flag means both.
+const onlyPages = Deno.args.includes("--pages");
+const onlySignaling = Deno.args.includes("--signaling");
+const runPages = onlyPages || !onlySignaling;
+const runSignaling = onlySignaling || !onlyPages;
+
+/** `--name N`: a positive integer option, or `fallback` when absent. */
+function intArg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const value = Number(Deno.args[i + 1]);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`--${name} needs a whole number of at least 1, got ${Deno.args[i + 1]}`);
+  }
+  return value;
+}
+
+const SIGNALING: SignalingOptions = {
+  ...DEFAULT_SIGNALING,
+  ...(quick ? { rooms: 50, relayS: 2, scaleS: 1 } : {}),
+  rooms: intArg("rooms", quick ? 50 : DEFAULT_SIGNALING.rooms),
+  peers: intArg("peers", DEFAULT_SIGNALING.peers),
+  concurrency: intArg("concurrency", DEFAULT_SIGNALING.concurrency),
+};
 const RENDER = quick ? { warmup: 50, iterations: 200 } : { warmup: 500, iterations: 2_000 };
 const LOAD = {
   concurrency: 32,
@@ -56,94 +92,110 @@ function printWeight(w: PageWeight) {
   if (w.skipped.length) console.log(`    not fetched (other origin): ${w.skipped.join(", ")}`);
 }
 
-const room = `/${newRoomId()}`;
 const facts = await machine();
 console.log(
   `Mooz bench: ${facts.nproc} × ${facts.cpu}, Deno ${facts.deno}${quick ? " (quick)" : ""}`,
 );
 
+// Both parts need the prebuilt islands: without them the server builds in memory at start-up.
 console.log("\n[build] deno task build");
 console.log(`  ${await buildOnce(ROOT)}`);
 
-console.log(`\n[render] in-process handler, ${RENDER.warmup} warm-up + ${RENDER.iterations} timed`);
-const render = await measureRender(["/", room], RENDER);
-for (const r of render) {
-  const s = r.ms;
+/** Render time, page weight and HTTP throughput; returns the results and the README table. */
+async function pagesBench() {
+  const room = `/${newRoomId()}`;
   console.log(
-    `  ${r.path.padEnd(26)} median ${ms(s.median)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  max ${
-      ms(s.max)
-    }  first ${ms(r.firstMs)}  (${int(r.bodyBytes)} B)`,
+    `\n[render] in-process handler, ${RENDER.warmup} warm-up + ${RENDER.iterations} timed`,
   );
-}
-
-let server: RunningServer | undefined;
-// Ctrl-C skips `finally`, so stop the server from the signal too.
-const onSigint = () => void server?.stop().finally(() => Deno.exit(130));
-Deno.addSignalListener("SIGINT", onSigint);
-let weights: PageWeight[];
-let load: LoadResult;
-try {
-  server = await startServer(ROOT);
-  console.log(`\n[server] deno serve main.ts (one isolate) pid ${server.pid} at ${server.origin}`);
-
-  console.log("\n[page weight] first load, gzip -9 per file");
-  weights = [
-    await measurePageWeight(server.origin, "/"),
-    await measurePageWeight(server.origin, room),
-  ];
-  weights.forEach(printWeight);
-
-  const secs = LOAD.durationMs / 1000;
-  console.log(
-    `\n[http] GET / with ${LOAD.concurrency} keep-alive clients, ${
-      LOAD.warmupMs / 1000
-    } s warm-up + ${secs} s`,
-  );
-  load = await loadTest({ ...LOAD, url: `${server.origin}/` });
-  const l = load.latencyMs;
-  console.log(
-    `  ${int(load.rps)} req/s  (${int(load.requests)} requests, ${load.errors} errors)  ` +
-      `latency p50 ${ms(l.median)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`,
-  );
-  if (load.errors) {
-    console.log(`  errors: ${load.errorSamples.join("; ")}\n  server log:\n${server.log()}`);
+  const render = await measureRender(["/", room], RENDER);
+  for (const r of render) {
+    const s = r.ms;
+    console.log(
+      `  ${r.path.padEnd(26)} median ${ms(s.median)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  max ${
+        ms(s.max)
+      }  first ${ms(r.firstMs)}  (${int(r.bodyBytes)} B)`,
+    );
   }
-  if (load.capped) console.log(`  stopped early by the ${int(LOAD.maxRequests)}-request cap`);
-  console.log(
-    `  note: client and server share this ${facts.nproc}-core machine; the server uses one isolate.`,
-  );
-} finally {
-  await server?.stop();
-  Deno.removeSignalListener("SIGINT", onSigint);
+
+  let server: RunningServer | undefined;
+  // Ctrl-C skips `finally`, so stop the server from the signal too.
+  const onSigint = () => void server?.stop().finally(() => Deno.exit(130));
+  Deno.addSignalListener("SIGINT", onSigint);
+  let weights: PageWeight[];
+  let load: LoadResult;
+  try {
+    server = await startServer(ROOT);
+    console.log(
+      `\n[server] deno serve main.ts (one isolate) pid ${server.pid} at ${server.origin}`,
+    );
+
+    console.log("\n[page weight] first load, gzip -9 per file");
+    weights = [
+      await measurePageWeight(server.origin, "/"),
+      await measurePageWeight(server.origin, room),
+    ];
+    weights.forEach(printWeight);
+
+    const secs = LOAD.durationMs / 1000;
+    console.log(
+      `\n[http] GET / with ${LOAD.concurrency} keep-alive clients, ${
+        LOAD.warmupMs / 1000
+      } s warm-up + ${secs} s`,
+    );
+    load = await loadTest({ ...LOAD, url: `${server.origin}/` });
+    const l = load.latencyMs;
+    console.log(
+      `  ${int(load.rps)} req/s  (${int(load.requests)} requests, ${load.errors} errors)  ` +
+        `latency p50 ${ms(l.median)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  max ${ms(l.max)}`,
+    );
+    if (load.errors) {
+      console.log(`  errors: ${load.errorSamples.join("; ")}\n  server log:\n${server.log()}`);
+    }
+    if (load.capped) console.log(`  stopped early by the ${int(LOAD.maxRequests)}-request cap`);
+    console.log(
+      `  note: client and server share this ${facts.nproc}-core machine; the server uses one isolate.`,
+    );
+  } finally {
+    await server?.stop();
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+
+  // The README table: one column per page.
+  const [home, roomWeight] = weights;
+  const [homeRender, roomRender] = render;
+  const weightRow = (w: PageWeight) => `${kib(w.js.raw)} / ${kib(w.js.gzip)} (${w.js.files} files)`;
+  const htmlRow = (w: PageWeight) => `${kib(w.html.raw)} / ${kib(w.html.gzip)}`;
+  const renderRow = (r: typeof homeRender) =>
+    `${ms(r.ms.median)} / ${ms(r.ms.p90)} / ${ms(r.ms.p99)}`;
+  const table = [
+    "| Metric | `/` | `/{room}` |",
+    "| --- | --- | --- |",
+    `| JS on first load, raw / gzip | ${weightRow(home)} | ${weightRow(roomWeight)} |`,
+    `| Inline script (code + JSON state) | ${int(home.inline.code)} B + ${
+      int(home.inline.data)
+    } B | ${int(roomWeight.inline.code)} B + ${int(roomWeight.inline.data)} B |`,
+    `| HTML document, raw / gzip | ${htmlRow(home)} | ${htmlRow(roomWeight)} |`,
+    `| Server render, median / p90 / p99 | ${renderRow(homeRender)} | ${renderRow(roomRender)} |`,
+    `| Requests/s, 1 isolate, ${load.concurrency} keep-alive clients | ${
+      int(load.rps)
+    } (${load.errors} errors) | n/a |`,
+    `| Latency under that load, p50 / p99 | ${ms(load.latencyMs.median)} / ${
+      ms(load.latencyMs.p99)
+    } | n/a |`,
+  ].join("\n");
+  return { render, weights, load, table };
 }
 
-// The README table: one column per page.
-const [home, roomWeight] = weights;
-const [homeRender, roomRender] = render;
-const weightRow = (w: PageWeight) => `${kib(w.js.raw)} / ${kib(w.js.gzip)} (${w.js.files} files)`;
-const htmlRow = (w: PageWeight) => `${kib(w.html.raw)} / ${kib(w.html.gzip)}`;
-const renderRow = (r: typeof homeRender) =>
-  `${ms(r.ms.median)} / ${ms(r.ms.p90)} / ${ms(r.ms.p99)}`;
-const table = [
-  "| Metric | `/` | `/{room}` |",
-  "| --- | --- | --- |",
-  `| JS on first load, raw / gzip | ${weightRow(home)} | ${weightRow(roomWeight)} |`,
-  `| Inline script (code + JSON state) | ${int(home.inline.code)} B + ${
-    int(home.inline.data)
-  } B | ${int(roomWeight.inline.code)} B + ${int(roomWeight.inline.data)} B |`,
-  `| HTML document, raw / gzip | ${htmlRow(home)} | ${htmlRow(roomWeight)} |`,
-  `| Server render, median / p90 / p99 | ${renderRow(homeRender)} | ${renderRow(roomRender)} |`,
-  `| Requests/s, 1 isolate, ${load.concurrency} keep-alive clients | ${
-    int(load.rps)
-  } (${load.errors} errors) | n/a |`,
-  `| Latency under that load, p50 / p99 | ${ms(load.latencyMs.median)} / ${
-    ms(load.latencyMs.p99)
-  } | n/a |`,
-  "",
-  `Machine: ${facts.nproc} × ${facts.cpu} (nproc ${facts.nproc}), ${facts.memGiB} GiB, ${facts.os}, ` +
-  `Deno ${facts.deno}. Load client and server share the machine; gzip is level 9 per file.`,
-].join("\n");
-console.log(`\n${table}`);
+const pages = runPages ? await pagesBench() : undefined;
+let signaling: SignalingReport | undefined;
+if (runSignaling) signaling = await runSignalingBench(ROOT, SIGNALING);
+
+const machineLine =
+  `Machine: ${facts.nproc} × ${facts.cpu} (nproc ${facts.nproc}), ${facts.memGiB} GiB, ` +
+  `${facts.os}, Deno ${facts.deno}. Load client and server share the machine.`;
+if (pages) console.log(`\n${pages.table}\n\ngzip is level 9 per file.`);
+if (signaling) console.log(`\n${signalingTable(signaling)}`);
+console.log(`\n${machineLine}`);
 
 const out = new URL(".bench/results.json", ROOT);
 await Deno.mkdir(new URL(".bench/", ROOT), { recursive: true });
@@ -151,10 +203,11 @@ const results = {
   date: new Date().toISOString(),
   quick,
   machine: facts,
-  options: { render: RENDER, load: LOAD },
-  pageWeight: weights,
-  render,
-  http: load,
+  options: { render: RENDER, load: LOAD, signaling: signaling?.options },
+  pageWeight: pages?.weights,
+  render: pages?.render,
+  http: pages?.load,
+  signaling,
 };
 await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nWrote ${out.pathname}`);

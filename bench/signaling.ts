@@ -14,12 +14,7 @@
  *   as messages/s and server CPU time per delivered message.
  */
 import { newRoomId } from "../signaling/room_id.ts";
-import {
-  clientMessage,
-  type ErrorCode,
-  PROTOCOL_VERSION,
-  type ServerMessage,
-} from "../signaling/protocol.ts";
+import { clientMessage, PROTOCOL_VERSION, type ServerMessage } from "../signaling/protocol.ts";
 import {
   openFileLimit,
   processCpuMs,
@@ -80,6 +75,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const WELCOME_TIMEOUT_MS = 10_000;
 const RAMP_TIMEOUT_MS = 60_000;
 const PAIRS_TIMEOUT_MS = 20_000;
+/** Stop waiting for the exchanges when none has completed for this long (signals were lost). */
+const PAIRS_STALL_MS = 3_000;
 const DRAIN_TIMEOUT_MS = 3_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 /** Sockets each side of the bench needs besides the clients (server files, KV, pipes). */
@@ -100,7 +97,8 @@ const SDP = [
 
 /** Signal payloads. `p` names the pair (`newcomer>older`) so either side can find its record. */
 type Payload =
-  | { k: "offer" | "answer"; p: string; sdp: string }
+  | { k: "offer"; p: string; sdp: string }
+  | { k: "answer"; p: string; sdp: string }
   | { k: "cand"; p: string; from: "new" | "old"; c: string }
   | { k: "relay"; t: number; c: string };
 
@@ -115,6 +113,9 @@ interface Pair {
 class Peer {
   ws: WebSocket | null = null;
   id = "";
+  /** Settles when this peer's join has succeeded or failed. */
+  readonly settled: Promise<void>;
+  settle!: () => void;
   openedAt = 0;
   welcomedAt = 0;
   closed = false;
@@ -128,7 +129,9 @@ class Peer {
   delivered = 0;
   credit = 0;
 
-  constructor(readonly room: string) {}
+  constructor(readonly room: string, readonly previous: Peer | null) {
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+  }
 
   send(text: string): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
@@ -166,8 +169,8 @@ export interface ModeResult {
   mode: ServerMode;
   label: string;
   isolates: number;
-  rooms: number;
-  peers: number;
+  /** 1-minute load average when the mode started (other work on the machine adds noise). */
+  loadAverage: number;
   connections: number;
   joinFailures: number;
   joinFailureSamples: string[];
@@ -177,7 +180,12 @@ export interface ModeResult {
   joinMs: Summary;
   rampS: number;
   joinsPerS: number;
+  /** CPU during the ramp, in % of one core: server process and this bench process. */
+  rampServerCpuPct: number;
+  rampBenchCpuPct: number;
   pairs: { expected: number; completed: number; ms: Summary };
+  /** Error frames of the ramp and the exchanges (unknown-peer = a signal was refused). */
+  joinErrors: Record<string, number>;
   memory: { baselineKiB: number; loadedKiB: number; perConnKiB: number };
   relayAll: RelayResult;
   scale: { activeRooms: number; idleRooms: number; withIdle: RelayResult; noIdle: RelayResult };
@@ -185,13 +193,23 @@ export interface ModeResult {
   server: ServerMetrics;
 }
 
+/** A bare Deno WebSocket echo server, measured like Mooz: what any Deno WebSocket costs. */
+export interface FloorResult {
+  connections: number;
+  baselineKiB: number;
+  loadedKiB: number;
+  perConnKiB: number;
+}
+
 export interface SignalingReport {
   options: SignalingOptions;
   openFileLimit: number;
   notes: string[];
+  floor: FloorResult | null;
   modes: ModeResult[];
 }
 
+const round1 = (x: number) => Math.round(x * 10) / 10;
 const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay));
 
 /** Polls `done` every 20 ms until true or `timeoutMs` passed; returns whether it became true. */
@@ -202,6 +220,28 @@ async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>
     await sleep(20);
   }
   return true;
+}
+
+/** Like `waitFor`, but also gives up once `progress()` has not changed for `stallMs`. */
+async function waitForProgress(
+  done: () => boolean,
+  progress: () => number,
+  timeoutMs: number,
+  stallMs: number,
+): Promise<boolean> {
+  let last = progress();
+  let lastChange = performance.now();
+  return await waitFor(() => {
+    const now = progress();
+    if (now !== last) [last, lastChange] = [now, performance.now()];
+    return done() || performance.now() - lastChange > stallMs;
+  }, timeoutMs) && done();
+}
+
+/** The 1-minute load average: other work on the machine makes every figure here noisier. */
+async function loadAverage(): Promise<number> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+  return Number(text.split(" ")[0]) || 0;
 }
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
@@ -231,7 +271,9 @@ class Swarm {
   constructor(readonly server: SignalingServer, readonly opts: SignalingOptions) {
     this.rooms = Array.from({ length: opts.rooms }, () => {
       const room = newRoomId();
-      return Array.from({ length: opts.peers }, () => new Peer(room));
+      const peers: Peer[] = [];
+      for (let i = 0; i < opts.peers; i++) peers.push(new Peer(room, peers[i - 1] ?? null));
+      return peers;
     });
   }
 
@@ -240,8 +282,10 @@ class Swarm {
   }
 
   /**
-   * Joins every peer, `concurrency` at a time, first peer of every room first: members of one
-   * room arrive far apart, as people do, and never race for the same room record.
+   * Joins every peer, `concurrency` at a time, first peer of every room first, so members of one
+   * room arrive apart, as people do. A member starts only once the previous member of its room
+   * has its welcome (with few rooms it waits, with many it never does): each newcomer then finds
+   * every earlier member in its welcome and negotiates each pair exactly once.
    */
   async ramp(): Promise<{ seconds: number }> {
     const jobs: Peer[] = [];
@@ -253,12 +297,15 @@ class Swarm {
     const worker = async () => {
       while (next < jobs.length && performance.now() < deadline) {
         const peer = jobs[next++];
+        await peer.previous?.settled;
         try {
           await this.join(peer);
           lastWelcome = Math.max(lastWelcome, peer.welcomedAt);
         } catch (err) {
           this.joinFailures.push(err instanceof Error ? err.message : String(err));
           peer.ws?.close();
+        } finally {
+          peer.settle();
         }
       }
     };
@@ -420,7 +467,6 @@ class Swarm {
     for (const [code, n] of Object.entries(this.errors)) {
       if (n > (errorsBefore[code] ?? 0)) errors[code] = n - (errorsBefore[code] ?? 0);
     }
-    const round = (x: number) => Math.round(x * 10) / 10;
     return {
       senders: active.length,
       connected: this.joined.length,
@@ -431,9 +477,9 @@ class Swarm {
       latencyMs: summarize(w.latencies),
       lost: active.reduce((sum, p) => sum + Math.max(0, p.sent - p.delivered), 0),
       errors,
-      serverCpuPct: round(serverCpu / cpuWindowMs * 100),
-      benchCpuPct: round(benchCpu / cpuWindowMs * 100),
-      serverCpuUsPerMsg: round(serverCpu * 1000 / Math.max(1, w.delivered)),
+      serverCpuPct: round1(serverCpu / cpuWindowMs * 100),
+      benchCpuPct: round1(benchCpu / cpuWindowMs * 100),
+      serverCpuUsPerMsg: round1(serverCpu * 1000 / Math.max(1, w.delivered)),
     };
   }
 
@@ -467,14 +513,17 @@ const MODE_LABELS: Record<ServerMode, string> = {
   parallel: "--parallel (2 isolates)",
 };
 
+function describeErrors(errors: Record<string, number>): string {
+  return Object.entries(errors).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+}
+
 function relayLine(r: RelayResult): string {
-  const errors = Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
   const l = r.latencyMs;
   return `${int(r.deliveredPerS)} msg/s delivered (offered ${int(r.offeredPerS)}/s by ${
     int(r.senders)
   } senders, ${int(r.connected)} connected)  latency p50 ${ms(l.median)} p99 ${ms(l.p99)}\n` +
     `      server CPU ${r.serverCpuPct}% (${r.serverCpuUsPerMsg} µs/msg), bench CPU ${r.benchCpuPct}%` +
-    `, lost ${r.lost}, errors: ${errors}`;
+    `, lost ${r.lost}, errors: ${describeErrors(r.errors)}`;
 }
 
 async function runMode(
@@ -484,6 +533,7 @@ async function runMode(
   log: (line: string) => void,
 ): Promise<ModeResult> {
   const label = MODE_LABELS[mode];
+  const load = await loadAverage();
   const server = await startSignalingServer(root, {
     parallel: mode === "parallel",
     jobs: 2,
@@ -496,33 +546,48 @@ async function runMode(
   Deno.addSignalListener("SIGINT", onSigint);
   const swarm = new Swarm(server, opts);
   try {
-    log(`\n[signaling: ${label}] deno serve main.ts pid ${server.pid} at ${server.origin}`);
+    log(
+      `\n[signaling: ${label}] deno serve main.ts pid ${server.pid} at ${server.origin} ` +
+        `(load average ${load})`,
+    );
     const baselineKiB = await server.rssKiB();
 
+    const rampCpu = { server: await server.cpuMs(), bench: await processCpuMs(Deno.pid) };
     const { seconds: rampS } = await swarm.ramp();
+    // CPU ms over ramp seconds: 1,000 ms per second is 100% of one core.
+    const rampServerCpuPct = round1((await server.cpuMs() - rampCpu.server) / (rampS * 10));
+    const rampBenchCpuPct = round1((await processCpuMs(Deno.pid) - rampCpu.bench) / (rampS * 10));
     const connections = swarm.joinMs.length;
     const joinsPerS = connections / rampS;
     const j = summarize(swarm.joinMs);
     log(
       `  ramp: ${int(connections)} joined in ${rampS.toFixed(2)} s = ${int(joinsPerS)} joins/s ` +
-        `(${opts.concurrency} at a time), join p50 ${ms(j.median)} p99 ${ms(j.p99)}` +
+        `(${opts.concurrency} at a time; CPU: server ${rampServerCpuPct}%, bench ${rampBenchCpuPct}%)` +
+        `, join p50 ${ms(j.median)} p99 ${ms(j.p99)}` +
         (swarm.joinFailures.length ? `, ${swarm.joinFailures.length} failed` : ""),
     );
     if (swarm.joinFailures.length) {
       log(`  join failures: ${[...new Set(swarm.joinFailures)].slice(0, 5).join("; ")}`);
     }
 
+    // Each newcomer negotiates with every member already there: n(n-1)/2 pairs per room.
     const expectedPairs = swarm.rooms.reduce((sum, room) => {
       const n = room.filter((p) => p.id).length;
       return sum + n * (n - 1) / 2;
     }, 0);
-    await waitFor(() => swarm.pairMs.length >= expectedPairs, PAIRS_TIMEOUT_MS);
+    await waitForProgress(
+      () => swarm.pairMs.length >= expectedPairs,
+      () => swarm.pairMs.length,
+      PAIRS_TIMEOUT_MS,
+      PAIRS_STALL_MS,
+    );
     const pairMs = summarize(swarm.pairMs);
+    const joinErrors = { ...swarm.errors };
     log(
       `  pairs: ${int(swarm.pairMs.length)}/${int(expectedPairs)} exchanged offer, answer and ` +
         `${opts.candidates}+${opts.candidates} candidates: p50 ${ms(pairMs.median)} p99 ${
           ms(pairMs.p99)
-        } max ${ms(pairMs.max)}`,
+        } max ${ms(pairMs.max)}, errors: ${describeErrors(joinErrors)}`,
     );
 
     const loadedKiB = await server.rssKiB();
@@ -568,8 +633,7 @@ async function runMode(
       mode,
       label,
       isolates: server.isolates,
-      rooms: opts.rooms,
-      peers: opts.peers,
+      loadAverage: load,
       connections,
       joinFailures: swarm.joinFailures.length,
       joinFailureSamples: [...new Set(swarm.joinFailures)].slice(0, 5),
@@ -577,8 +641,11 @@ async function runMode(
       joinMs: j,
       rampS: Math.round(rampS * 1000) / 1000,
       joinsPerS: Math.round(joinsPerS),
+      rampServerCpuPct,
+      rampBenchCpuPct,
       pairs: { expected: expectedPairs, completed: swarm.pairMs.length, ms: pairMs },
-      memory: { baselineKiB, loadedKiB, perConnKiB: Math.round(perConnKiB * 10) / 10 },
+      joinErrors,
+      memory: { baselineKiB, loadedKiB, perConnKiB: round1(perConnKiB) },
       relayAll,
       scale: { activeRooms, idleRooms: idle.length, withIdle, noIdle },
       server: metrics,
@@ -590,6 +657,55 @@ async function runMode(
     await swarm.close();
     await server.stop();
     Deno.removeSignalListener("SIGINT", onSigint);
+  }
+}
+
+/**
+ * RSS per connection of `bench/ws_floor.ts` (a bare echo server), with the same ramp: each socket
+ * sends one frame and waits for its echo, like a join waits for its welcome.
+ */
+async function measureFloor(
+  root: URL,
+  sockets: number,
+  concurrency: number,
+): Promise<FloorResult> {
+  const server = await startSignalingServer(root, { parallel: false, entry: "bench/ws_floor.ts" });
+  const open: WebSocket[] = [];
+  try {
+    const baselineKiB = await server.rssKiB();
+    let next = 0;
+    const worker = async () => {
+      while (next < sockets) {
+        next++;
+        const ws = new WebSocket(server.wsUrl(newRoomId()));
+        open.push(ws);
+        await withTimeout(
+          new Promise((resolve, reject) => {
+            ws.onopen = () => ws.send(clientMessage({ type: "join", v: 1, name: "Bench" }));
+            ws.onmessage = resolve;
+            ws.onclose = () => reject(new Error("closed"));
+          }),
+          CONNECT_TIMEOUT_MS,
+          "echo",
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const loadedKiB = await server.rssKiB();
+    return {
+      connections: sockets,
+      baselineKiB,
+      loadedKiB,
+      perConnKiB: round1((loadedKiB - baselineKiB) / sockets),
+    };
+  } finally {
+    let closing = open.filter((ws) => ws.readyState <= WebSocket.OPEN).length;
+    for (const ws of open) {
+      ws.onclose = () => closing--;
+      ws.close();
+    }
+    await waitFor(() => closing <= 0, CLOSE_TIMEOUT_MS);
+    await server.stop();
   }
 }
 
@@ -610,31 +726,57 @@ export async function runSignalingBench(
     );
     opts.rooms = Math.max(1, fit);
   }
+  const sockets = opts.rooms * opts.peers;
   log(
-    `\n[signaling] ${opts.rooms} rooms × ${opts.peers} peers = ${
-      int(opts.rooms * opts.peers)
-    } sockets (ulimit -n ${limit}), ${opts.concurrency} joining at a time, relay at ` +
-      `${opts.ratePerS}/s per socket (limit 50/s)`,
+    `\n[signaling] ${opts.rooms} rooms × ${opts.peers} peers = ${int(sockets)} sockets ` +
+      `(ulimit -n ${limit}), ${opts.concurrency} joining at a time, relay at ${opts.ratePerS}/s ` +
+      `per socket (limit 50/s), load generator: this process`,
   );
   notes.forEach((n) => log(`  note: ${n}`));
+
+  const floor = await measureFloor(root, sockets, opts.concurrency);
+  log(
+    `\n[signaling: floor] bare Deno WebSocket echo server (bench/ws_floor.ts): RSS ${
+      int(floor.baselineKiB)
+    } KiB before, ${int(floor.loadedKiB)} KiB with ${int(sockets)} sockets = ${
+      floor.perConnKiB.toFixed(1)
+    } KiB per connection`,
+  );
+
   const modes: ModeResult[] = [];
   for (const mode of opts.modes) modes.push(await runMode(root, mode, opts, log));
-  return { options: opts, openFileLimit: limit, notes, modes };
+  return { options: opts, openFileLimit: limit, notes, floor, modes };
 }
 
 /** Ratio to the predecessor, e.g. "4.1×". */
 const times = (value: number, base: number) => `${(value / base).toFixed(1)}×`;
 
+/** Whether a mode lost anything: failed joins, unfinished exchanges, refused or lost signals. */
+function problems(m: ModeResult): string[] {
+  const out: string[] = [];
+  if (m.joinFailures) out.push(`${m.joinFailures} joins failed`);
+  if (m.pairs.completed < m.pairs.expected) {
+    out.push(`${m.pairs.expected - m.pairs.completed} of ${m.pairs.expected} exchanges unfinished`);
+  }
+  const errors = { ...m.joinErrors };
+  for (const r of [m.relayAll, m.scale.withIdle, m.scale.noIdle]) {
+    for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
+    if (r.lost) out.push(`${r.lost} relayed signals lost`);
+  }
+  if (Object.keys(errors).length) out.push(`error frames: ${describeErrors(errors)}`);
+  return out;
+}
+
 /** The README table: predecessor, then one column per server mode. */
 export function signalingTable(report: SignalingReport): string {
-  const { modes, options } = report;
+  const { modes, options, floor } = report;
   const col = (f: (m: ModeResult) => string) => modes.map(f).join(" | ");
   const p = PREDECESSOR;
   const sockets = int(options.rooms * options.peers);
   const scale = modes[0]?.scale;
   const rows = [
-    `| Metric (${sockets} sockets, ${options.rooms} rooms × ${options.peers}) | Predecessor ` +
-    `(Socket.IO, 1 process) | ${col((m) => `Mooz, ${m.label}`)} | Target |`,
+    `| ${sockets} sockets, ${options.rooms} rooms × ${options.peers} | Predecessor (Socket.IO, ` +
+    `1 process) | ${col((m) => `Mooz, ${m.label}`)} | Target |`,
     `| --- | --- | ${col(() => "---")} | --- |`,
     `| Joins/s (${options.concurrency} joining at a time) | ~${p.joinsPerS} | ${
       col((m) => `${int(m.joinsPerS)} (${times(m.joinsPerS, p.joinsPerS)})`)
@@ -644,48 +786,58 @@ export function signalingTable(report: SignalingReport): string {
     } | |`,
     `| Signaling complete per pair (offer, answer, ${options.candidates}+${options.candidates} ` +
     `candidates), p50 / p99 | ${p.pairP50Ms} ms / ${p.pairP99Ms} ms | ${
-      col((m) => `${ms(m.pairs.ms.median)} / ${ms(m.pairs.ms.p99)}`)
+      col((m) =>
+        `${ms(m.pairs.ms.median)} / ${ms(m.pairs.ms.p99)}` +
+        (m.pairs.completed < m.pairs.expected
+          ? ` (${m.pairs.expected - m.pairs.completed} unfinished)`
+          : "")
+      )
     } | |`,
-    `| Server memory per connection | ~${p.memoryPerConnKB} KB | ${
+    `| Server RSS per connection (all open − before) / sockets | ~${p.memoryPerConnKB} KB | ${
       col((m) =>
         `${m.memory.perConnKiB.toFixed(1)} KiB (${times(m.memory.perConnKiB, p.memoryPerConnKB)})`
       )
     } | ≤ 1/3 (15 KB) |`,
+    ...(floor
+      ? [
+        `| Same for a bare Deno WebSocket echo server (floor) | n/a | ${
+          col(() => `${floor.perConnKiB.toFixed(1)} KiB`)
+        } | |`,
+      ]
+      : []),
     `| Relay throughput, every socket sending (≤ ${options.ratePerS}/s each) | ${
       int(p.relayPerS)
     } msg/s | ${
       col((m) =>
-        `${int(m.relayAll.deliveredPerS)} msg/s (${times(m.relayAll.deliveredPerS, p.relayPerS)})`
+        `${int(m.relayAll.deliveredPerS)} msg/s (${
+          times(m.relayAll.deliveredPerS, p.relayPerS)
+        }), server CPU ${m.relayAll.serverCpuPct}%`
       )
     } | ≥ 3× |`,
-    `| Relay latency under that load, p50 / p99 | n/a | ${
+    `| Relay latency at that load, p50 / p99 | n/a | ${
       col((m) => `${ms(m.relayAll.latencyMs.median)} / ${ms(m.relayAll.latencyMs.p99)}`)
     } | |`,
   ];
   if (scale) {
     rows.push(
-      `| Relay, ${scale.activeRooms} rooms sending + 0 idle rooms: msg/s, server CPU per msg | n/a | ${
+      `| Relay, ${scale.activeRooms} rooms sending + 0 idle: msg/s, server CPU per msg | n/a | ${
         col((m) => `${int(m.scale.noIdle.deliveredPerS)}, ${m.scale.noIdle.serverCpuUsPerMsg} µs`)
       } | |`,
-      `| Same + ${scale.idleRooms} idle rooms (${
-        int(scale.idleRooms * options.peers)
-      } sockets) | ` +
-        `n/a (every message scanned every socket) | ${
+      `| Same + ${scale.idleRooms} idle rooms (${int(scale.idleRooms * options.peers)} more ` +
+        `sockets) | scanned every socket per message | ${
           col((m) =>
             `${int(m.scale.withIdle.deliveredPerS)}, ${m.scale.withIdle.serverCpuUsPerMsg} µs`
           )
         } | flat |`,
     );
   }
-  const errors = modes.flatMap((m) =>
-    [m.relayAll, m.scale.withIdle, m.scale.noIdle].flatMap((r) => Object.entries(r.errors))
-  );
+  const issues = modes.flatMap((m) => problems(m).map((issue) => `${m.label}: ${issue}`));
   return [
     ...rows,
     "",
-    `Relay messages are ~190 B ICE-candidate payloads; offers and answers ~2 KB. Load generator ` +
-    `and server share the machine. ${
-      errors.length === 0 ? "No error frames and no lost messages in any phase." : ""
-    }`.trim(),
+    "Relay messages are ~190 B ICE-candidate payloads, offers and answers ~2 KB. The load " +
+    "generator (one Deno process) and the server share the machine. " +
+    (issues.length ? `Problems: ${issues.join("; ")}.` : "No failed joins, unfinished " +
+      "exchanges, error frames or lost signals in any phase."),
   ].join("\n");
 }

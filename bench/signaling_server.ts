@@ -20,7 +20,7 @@ export interface SignalingServer {
   metrics(): Promise<ServerMetrics>;
   /** The last few KiB of the server's stderr (for error reports). */
   log(): string;
-  /** SIGTERM, then SIGKILL after 5 s; deletes the KV directory. Idempotent. */
+  /** SIGTERM, then SIGKILL after 2 s; deletes the KV directory. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -35,6 +35,8 @@ export interface ServerMetrics {
 
 export interface SignalingServerOptions {
   parallel: boolean;
+  /** Module to serve; default `main.ts` (the app). */
+  entry?: string;
   /** Isolates with --parallel (DENO_JOBS). */
   jobs?: number;
   /** Extra MOOZ_* settings. */
@@ -158,7 +160,7 @@ export async function startSignalingServer(
       `--port=${port}`,
       "--host=127.0.0.1",
       ...(opts.parallel ? ["--parallel"] : []),
-      "main.ts",
+      opts.entry ?? "main.ts",
     ],
     cwd: root,
     env: { MOOZ_KV: `${kvDir}/rooms.sqlite`, DENO_JOBS: String(jobs), ...opts.env },
@@ -185,9 +187,11 @@ export async function startSignalingServer(
         try {
           child.kill("SIGTERM");
         } catch { /* already gone */ }
+        // Short: once the signaling hub has started, `deno serve` does not exit on SIGTERM (its
+        // timers keep the event loop alive after the HTTP server has shut down).
         const timer = setTimeout(() => {
           if (!exited) child.kill("SIGKILL");
-        }, 5_000);
+        }, 2_000);
         await status;
         clearTimeout(timer);
       }

@@ -339,7 +339,8 @@ export class SignalingHub {
       case "ping":
         return this.#send(conn, { type: "pong", t: message.t });
       case "signal":
-        return this.#relay(conn, peer, message.to, message.payload);
+        if (this.#relay(conn.room, peer, message.to, message.payload)) return;
+        return await this.#relayUncached(conn, peer, message.to, message.payload);
       case "links":
         if (await this.store.reportLinks(conn.room, peer, message.links)) this.#changed(conn.room);
         return;
@@ -422,20 +423,50 @@ export class SignalingHub {
     this.#changed(room);
   }
 
-  #relay(conn: Conn, from: PeerId, to: PeerId, payload: JsonValue): void {
-    const local = this.#rooms.get(conn.room);
-    const target = local?.conns.get(to);
-    if (to !== from && target && !target.detached) {
+  /**
+   * Passes a signal on: straight to the target's socket when it is on this isolate, else over
+   * the bus to the isolate holding it (`member`, by default from the cached roster). False when
+   * the target cannot be reached that way.
+   */
+  #relay(
+    room: string,
+    from: PeerId,
+    to: PeerId,
+    payload: JsonValue,
+    member = this.#rooms.get(room)?.members.get(to),
+  ): boolean {
+    if (to === from) return false;
+    const target = this.#rooms.get(room)?.conns.get(to);
+    if (target && !target.detached) {
       this.metrics.relayed.local = (this.metrics.relayed.local ?? 0) + 1;
       this.#send(target, { type: "signal", from, payload });
-      return;
+      return true;
     }
-    const member = to === from ? undefined : local?.members.get(to);
     if (member?.connected && member.isolate !== this.isolate) {
       this.metrics.relayed.bus = (this.metrics.relayed.bus ?? 0) + 1;
-      this.#bus.send(member.isolate, { kind: "signal", room: conn.room, from, to, payload });
-      return;
+      this.#bus.send(member.isolate, { kind: "signal", room, from, to, payload });
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * The cached roster lags joins and resumes on other isolates: their news comes over the bus and
+   * is applied by an asynchronous refresh, so the answer to a newcomer's offer can arrive before
+   * the newcomer is in the cache. Look the target up in the store before refusing the signal, and
+   * note what was found so the signals that follow (the ICE candidates) take the fast path.
+   * (Frames of one socket are handled in order, so later signals wait for this lookup.)
+   */
+  async #relayUncached(conn: Conn, from: PeerId, to: PeerId, payload: JsonValue): Promise<void> {
+    const snapshot = to === from ? null : await this.store.snapshot(conn.room);
+    const member = snapshot?.members.find((m) => m.peer === to);
+    if (member) {
+      this.#rooms.get(conn.room)?.members.set(to, {
+        isolate: member.isolate,
+        connected: member.connected,
+      });
+    }
+    if (member && this.#relay(conn.room, from, to, payload, member)) return;
     const why = member ? "is reconnecting; it will renegotiate when back" : "is not in this room";
     this.#reject(conn, "unknown-peer", `Peer ${to} ${why}.`);
   }

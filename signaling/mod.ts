@@ -8,12 +8,29 @@ import { SignalingHub } from "./hub.ts";
 let hub: Promise<SignalingHub> | null = null;
 let kv: Deno.Kv | null = null;
 
+const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/**
+ * The hub's timers and KV watch would keep the process alive after `deno serve` was asked to
+ * stop; on a stop signal, close sockets and release them so the process can exit.
+ */
+function onStopSignal(): void {
+  void stopHub();
+}
+
 export function getHub(): Promise<SignalingHub> {
   hub ??= (async () => {
     const config = configFromEnv();
     kv = await Deno.openKv(config.kv);
     const created = new SignalingHub({ config, kv });
     created.start();
+    for (const signal of SIGNALS) {
+      try {
+        Deno.addSignalListener(signal, onStopSignal);
+      } catch {
+        // Signals are not available everywhere (Windows has no SIGTERM, Deploy none at all).
+      }
+    }
     return created;
   })().catch((err) => {
     hub = null; // let the next request try again (e.g. remote KV briefly unreachable)
@@ -24,10 +41,17 @@ export function getHub(): Promise<SignalingHub> {
   return hub;
 }
 
-/** Stops this isolate's hub (tests); the next `getHub()` creates a new one. */
+/** Stops this isolate's hub (tests, shutdown); the next `getHub()` creates a new one. */
 export async function stopHub(): Promise<void> {
   const current = hub;
   hub = null;
+  for (const signal of SIGNALS) {
+    try {
+      Deno.removeSignalListener(signal, onStopSignal);
+    } catch {
+      // Never added.
+    }
+  }
   if (current) await (await current).stop();
   kv?.close();
   kv = null;

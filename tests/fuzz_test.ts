@@ -554,11 +554,13 @@ interface Attack {
   closeCodes: Map<number | string, number>;
   frameKinds: Map<string, number>;
   httpStatuses: Map<string, number>;
-  /** Connections that sent something invalid and heard nothing back at all. */
+  /** Connections that sent something invalid and got neither an error frame nor a close. */
   silent: number;
   probes: number;
   /** Floods past the abuse threshold, each of which got its socket closed. */
   floodsClosed: number;
+  /** Silent members of the healthy room that the full-mesh policy evicted. */
+  lurkersEvicted: number;
 }
 
 function count<K>(map: Map<K, number>, key: K, by = 1): void {
@@ -860,6 +862,40 @@ async function probe(a: Attack, worker: number): Promise<void> {
   }
 }
 
+/**
+ * Joins the healthy room and connects to nobody, while claiming to be connected to everyone: the
+ * full-mesh policy must evict it (mesh-incomplete, 4100), never a healthy member.
+ */
+async function lurker(a: Attack, room: string, healthyPeers: string[]): Promise<void> {
+  const rng = new Rng(SEED, 800_000);
+  while (!done(a)) {
+    const socket = await openAttacker(a, room);
+    if (!socket) continue;
+    const ctx: Ctx = { peers: [], self: null };
+    watch(a, socket, ctx);
+    await socket.sendJson({ type: "join", v: 1, name: validName(rng) });
+    const answer = await socket.waitFor((m) => m.type === "welcome" || m.type === "error", 8_000)
+      .catch(() => null);
+    if (answer?.type === "welcome") {
+      await socket.sendJson({
+        type: "links",
+        links: Object.fromEntries(healthyPeers.map((p) => [p, "connected"])),
+      });
+      const evicted = await socket.waitFor((m) => m.type === "evicted", 15_000).catch(() => null);
+      if (evicted?.code === "mesh-incomplete") {
+        await socket.closed;
+        if (socket.closeCode === 4100) a.lurkersEvicted++;
+        else violation(a, `the lurker's eviction closed with ${socket.closeCode}, not 4100`);
+      } else if (!done(a)) {
+        violation(a, `the lurker was not evicted as mesh-incomplete: ${JSON.stringify(evicted)}`);
+      }
+    }
+    if (!socket.isClosed) socket.abort();
+    await socket.closed;
+    if (answer?.type !== "welcome") await delay(200); // room full: try again a bit later
+  }
+}
+
 /** Garbage HTTP to the socket URL: never a 5xx, never an upgrade where one is refused. */
 async function http(a: Attack): Promise<void> {
   const rng = new Rng(SEED, 900_000);
@@ -998,6 +1034,7 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
       silent: 0,
       probes: 0,
       floodsClosed: 0,
+      lurkersEvicted: 0,
     };
     const workers: Promise<void>[] = [];
     try {
@@ -1075,6 +1112,7 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
       }
       for (let w = 0; w < PROBES; w++) workers.push(probe(attack, w));
       workers.push(http(attack));
+      workers.push(lurker(attack, room, peers));
 
       // ---- Meanwhile: the server answers, and the healthy room keeps receiving.
       const healthLatencies: number[] = [];
@@ -1093,6 +1131,8 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
         assert.ok(Date.now() - lastProgress < 5_000, "healthy signals stopped arriving for 5 s");
         for (const h of healthy) {
           assert.equal(h.client.state, "joined", `healthy member ${h.client.peer} is still joined`);
+          assert.deepEqual(h.evictions, [], "healthy members were never evicted");
+          assert.deepEqual(h.errors, [], "healthy members got no errors");
         }
         if (attack.violations.length > 20) break;
         await delay(500); // sampling period
@@ -1116,7 +1156,8 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
             inspect(attack.frameKinds)
           }\n` +
           `HTTP: ${inspect(attack.httpStatuses)}\n` +
-          `floods past the abuse threshold, each closed: ${attack.floodsClosed}`,
+          `floods past the abuse threshold, each closed: ${attack.floodsClosed}, ` +
+          `silent members evicted: ${attack.lurkersEvicted}`,
       );
 
       // ---- Every healthy signal arrived, once, in order.
@@ -1199,6 +1240,7 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
         assert.ok(attack.closeCodes.has(code), `attackers were closed with ${code}`);
       }
       assert.ok(attack.floodsClosed > 0, "floods past the rate limit got sockets closed");
+      assert.ok(attack.lurkersEvicted > 0, "a silent member of the healthy room was evicted");
       const rejected = (m: Metrics) => m.by("mooz_inputs_rejected_total", "code");
       let after: Metrics | undefined;
       const grew = [

@@ -131,6 +131,7 @@ meetingTest(
     const link = await ada.page.getByRole("textbox", { name: "Invite link" }).inputValue();
     assert.match(link, new RegExp(`^${w.origin}/[a-z0-9-]+$`), `odd invite link ${link}`);
     await join(ada.page, w.origin, link, "Ada", ON);
+    w.log(`Ada started ${link} and joined`);
     const people = [ada];
     for (const name of ["Bob", "Cy", "Dee"]) people.push(await w.join(name, ON, { room: link }));
 

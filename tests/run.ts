@@ -75,8 +75,11 @@ if (await namespaceWorks()) {
   args = ["-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', deno, ...testArgs];
 } else {
   console.log(
-    "`unshare -rn` is not available here: running the tests directly; the real-browser WebRTC " +
-      "tests will be skipped (they must never leave loopback).",
+    (Deno.env.get("MOOZ_TEST_NETNS") === "0"
+      ? "MOOZ_TEST_NETNS=0"
+      : "`unshare -rn` does not work here") +
+      ": running the tests directly; the real-browser WebRTC tests will be skipped (they must " +
+      "never leave loopback).",
   );
   command = deno;
   args = testArgs;

@@ -1,0 +1,106 @@
+/**
+ * Time to full mesh in real Chromium: N-1 participants are in the meeting, the last one clicks
+ * "Join", and the clock stops when every page shows every link connected. Median of several
+ * runs for 2, 4 and 6 participants.
+ *
+ * WebRTC between pages must stay on loopback, so this runs inside a private network namespace
+ * with only loopback: `deno task bench` starts it as `unshare -rn … deno run bench/mesh.ts`, and
+ * it prints its result as JSON on the last line.
+ */
+import { type Browser, chromium, type Page } from "playwright-core";
+import { newRoomId } from "../signaling/room_id.ts";
+import { findChromium } from "../tests/chromium.ts";
+import { startLiveServer } from "../tests/live_server.ts";
+
+export interface MeshResult {
+  participants: number;
+  runs: number[];
+  medianMs: number;
+}
+
+const ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--allow-loopback-in-peer-connection",
+  "--autoplay-policy=no-user-gesture-required",
+];
+const TIMEOUT_MS = 60_000;
+
+async function openPrejoin(browser: Browser, url: string, name: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 960, height: 600 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByLabel("Your name").fill(name);
+  // The button is enabled once the camera and microphone are open.
+  await page.locator('button[type=submit]:not([disabled])').waitFor({ timeout: TIMEOUT_MS });
+  return page;
+}
+
+async function join(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Join meeting" }).click();
+}
+
+/** Resolves when the page shows `others` remote camera tiles, all connected. */
+function fullyLinked(page: Page, others: number): Promise<unknown> {
+  return page.waitForFunction(
+    (n) =>
+      document.querySelectorAll('figure[data-kind=camera]:not([data-peer=self])').length === n &&
+      document.querySelectorAll(
+          'figure[data-kind=camera]:not([data-peer=self])[data-link=connected]',
+        ).length === n,
+    others,
+    { timeout: TIMEOUT_MS, polling: 10 },
+  );
+}
+
+async function once(browser: Browser, origin: string, n: number): Promise<number> {
+  const url = `${origin}/${newRoomId()}`;
+  const pages: Page[] = [];
+  try {
+    for (let i = 0; i < n - 1; i++) {
+      const page = await openPrejoin(browser, url, `P${i + 1}`);
+      await join(page);
+      pages.push(page);
+      await Promise.all(pages.map((p) => fullyLinked(p, pages.length - 1)));
+    }
+    const last = await openPrejoin(browser, url, `P${n}`);
+    pages.push(last);
+    const started = performance.now();
+    await join(last);
+    await Promise.all(pages.map((p) => fullyLinked(p, n - 1)));
+    return performance.now() - started;
+  } finally {
+    await Promise.all(pages.map((p) => p.context().close()));
+  }
+}
+
+export async function measureMesh(sizes = [2, 4, 6], runs = 3): Promise<MeshResult[]> {
+  const server = await startLiveServer({ parallel: true, env: { MOOZ_STUN_URLS: "" } });
+  const browser = await chromium.launch({ executablePath: await findChromium(), args: ARGS });
+  try {
+    const results: MeshResult[] = [];
+    for (const n of sizes) {
+      const times: number[] = [];
+      for (let r = 0; r < runs; r++) times.push(await once(browser, server.origin, n));
+      const sorted = [...times].sort((a, b) => a - b);
+      results.push({ participants: n, runs: times, medianMs: sorted[Math.floor(sorted.length / 2)] });
+    }
+    return results;
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+if (import.meta.main) {
+  const results = await measureMesh();
+  console.log(JSON.stringify(results));
+}
