@@ -40,7 +40,7 @@ async function openPrejoin(browser: Browser, url: string, name: string): Promise
   await page.goto(url);
   await page.getByLabel("Your name").fill(name);
   // The button is enabled once the camera and microphone are open.
-  await page.locator('button[type=submit]:not([disabled])').waitFor({ timeout: TIMEOUT_MS });
+  await page.locator("button[type=submit]:not([disabled])").waitFor({ timeout: TIMEOUT_MS });
   return page;
 }
 
@@ -52,9 +52,9 @@ async function join(page: Page): Promise<void> {
 function fullyLinked(page: Page, others: number): Promise<unknown> {
   return page.waitForFunction(
     (n) =>
-      document.querySelectorAll('figure[data-kind=camera]:not([data-peer=self])').length === n &&
+      document.querySelectorAll("figure[data-kind=camera]:not([data-peer=self])").length === n &&
       document.querySelectorAll(
-          'figure[data-kind=camera]:not([data-peer=self])[data-link=connected]',
+          "figure[data-kind=camera]:not([data-peer=self])[data-link=connected]",
         ).length === n,
     others,
     { timeout: TIMEOUT_MS, polling: 10 },
@@ -91,7 +91,11 @@ export async function measureMesh(sizes = [2, 4, 6], runs = 3): Promise<MeshResu
       const times: number[] = [];
       for (let r = 0; r < runs; r++) times.push(await once(browser, server.origin, n));
       const sorted = [...times].sort((a, b) => a - b);
-      results.push({ participants: n, runs: times, medianMs: sorted[Math.floor(sorted.length / 2)] });
+      results.push({
+        participants: n,
+        runs: times,
+        medianMs: sorted[Math.floor(sorted.length / 2)],
+      });
     }
     return results;
   } finally {

@@ -74,6 +74,7 @@ export class PeerLink {
   readonly #o: PeerLinkOptions;
   #channel: RTCDataChannel | null = null;
   #makingOffer = false;
+  #offerSkipped = false;
   #ignoreOffer = false;
   /** Candidates that arrived before the remote description they belong to. */
   #pendingCandidates: RTCIceCandidateInit[] = [];
@@ -159,6 +160,10 @@ export class PeerLink {
         if (this.polite && !this.#camera) await this.#adoptCameraTransceivers();
         await pc.setLocalDescription();
         this.#o.send({ description: pc.localDescription!.toJSON() });
+        if (this.#offerSkipped) {
+          this.#offerSkipped = false;
+          void this.#offer();
+        }
       }
     } else if (!pc.remoteDescription) {
       this.#pendingCandidates.push(payload.candidate);
@@ -196,6 +201,13 @@ export class PeerLink {
 
   async #offer(): Promise<void> {
     if (this.#closed) return;
+    // The polite side never opens the negotiation: its first offer would only collide with the
+    // impolite side's. Whatever it added meanwhile (a screen share) is offered after its first
+    // answer; Chromium does not fire negotiationneeded again for it.
+    if (this.polite && !this.pc.remoteDescription) {
+      this.#offerSkipped = true;
+      return;
+    }
     try {
       this.#makingOffer = true;
       await this.pc.setLocalDescription();

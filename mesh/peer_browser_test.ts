@@ -180,3 +180,21 @@ Deno.test({
     assert.deepEqual(result.states, ["connected", "connected"]);
   },
 });
+
+Deno.test({
+  name: "a screen shared by the polite side before the first offer arrives is offered afterwards",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      globalThis.DESCRIPTION_DELAY = 200;
+      ${SETUP}
+      const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      a.shareScreen(screen); // a is polite and has no remote description yet
+      await wait(() => log.streams.b.some((s) => s.id === screen.id) && stable() && a.channelOpen);
+      return { errors: log.errors, offers: log.offers };
+    })()`);
+    assert.deepEqual(result.errors, []);
+    // The impolite side opened; the polite side offered its share once, after that.
+    assert.deepEqual(result.offers, { a: 1, b: 1 });
+  },
+});

@@ -72,7 +72,7 @@ Deno.test("a valid room id shows the pre-join screen", async () => {
   const text = textOf(res.body);
   assert.match(text, /Ready to join\?/);
   assert.ok(text.includes(id), "the room id is shown");
-  assert.match(res.body, /data-island="PreJoin"/);
+  assert.match(res.body, /data-island="Meeting"/);
   assert.match(res.body, /<meta name="robots" content="noindex"\/?>/);
 });
 
