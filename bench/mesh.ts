@@ -7,40 +7,37 @@
  * with only loopback: `deno task bench` starts it as `unshare -rn … deno run bench/mesh.ts`, and
  * it prints its result as JSON on the last line.
  */
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { newRoomId } from "../signaling/room_id.ts";
-import { findChromium } from "../tests/chromium.ts";
+import { launchBrowser, WEBRTC_LOOPBACK } from "../tests/chromium.ts";
 import { startLiveServer } from "../tests/live_server.ts";
 
 export interface MeshResult {
   participants: number;
+  /** Whether cameras were on (every browser encodes one video per peer and decodes as many). */
+  video: boolean;
   runs: number[];
   medianMs: number;
 }
 
-const ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-  "--allow-loopback-in-peer-connection",
-  "--autoplay-policy=no-user-gesture-required",
-];
 const TIMEOUT_MS = 60_000;
 
-async function openPrejoin(browser: Browser, url: string, name: string): Promise<Page> {
+async function openPrejoin(
+  browser: Browser,
+  url: string,
+  name: string,
+  video: boolean,
+): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 960, height: 600 } });
   const page = await context.newPage();
   await page.goto(url);
   await page.getByLabel("Your name").fill(name);
   // The button is enabled once the camera and microphone are open.
   await page.locator("button[type=submit]:not([disabled])").waitFor({ timeout: TIMEOUT_MS });
+  if (!video) {
+    await page.getByRole("button", { name: "Camera" }).click();
+    await page.locator('button[aria-label="Camera"][aria-pressed="false"]').waitFor();
+  }
   return page;
 }
 
@@ -61,17 +58,17 @@ function fullyLinked(page: Page, others: number): Promise<unknown> {
   );
 }
 
-async function once(browser: Browser, origin: string, n: number): Promise<number> {
+async function once(browser: Browser, origin: string, n: number, video: boolean): Promise<number> {
   const url = `${origin}/${newRoomId()}`;
   const pages: Page[] = [];
   try {
     for (let i = 0; i < n - 1; i++) {
-      const page = await openPrejoin(browser, url, `P${i + 1}`);
+      const page = await openPrejoin(browser, url, `P${i + 1}`, video);
       await join(page);
       pages.push(page);
       await Promise.all(pages.map((p) => fullyLinked(p, pages.length - 1)));
     }
-    const last = await openPrejoin(browser, url, `P${n}`);
+    const last = await openPrejoin(browser, url, `P${n}`, video);
     pages.push(last);
     const started = performance.now();
     await join(last);
@@ -82,20 +79,19 @@ async function once(browser: Browser, origin: string, n: number): Promise<number
   }
 }
 
-export async function measureMesh(sizes = [2, 4, 6], runs = 3): Promise<MeshResult[]> {
+export async function measureMesh(sizes = [2, 4, 6], runs = 5): Promise<MeshResult[]> {
   const server = await startLiveServer({ parallel: true, env: { MOOZ_STUN_URLS: "" } });
-  const browser = await chromium.launch({ executablePath: await findChromium(), args: ARGS });
+  const browser = await launchBrowser(WEBRTC_LOOPBACK);
   try {
     const results: MeshResult[] = [];
-    for (const n of sizes) {
-      const times: number[] = [];
-      for (let r = 0; r < runs; r++) times.push(await once(browser, server.origin, n));
-      const sorted = [...times].sort((a, b) => a - b);
-      results.push({
-        participants: n,
-        runs: times,
-        medianMs: sorted[Math.floor(sorted.length / 2)],
-      });
+    for (const video of [true, false]) {
+      for (const n of sizes) {
+        const times: number[] = [];
+        for (let r = 0; r < runs; r++) times.push(await once(browser, server.origin, n, video));
+        const sorted = [...times].sort((a, b) => a - b);
+        const medianMs = sorted[Math.floor(sorted.length / 2)];
+        results.push({ participants: n, video, runs: times, medianMs });
+      }
     }
     return results;
   } finally {
@@ -105,6 +101,7 @@ export async function measureMesh(sizes = [2, 4, 6], runs = 3): Promise<MeshResu
 }
 
 if (import.meta.main) {
-  const results = await measureMesh();
+  const sizes = Deno.args.length ? Deno.args.map(Number) : undefined;
+  const results = await measureMesh(sizes);
   console.log(JSON.stringify(results));
 }

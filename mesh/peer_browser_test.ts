@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as esbuild from "esbuild";
-import { launchBrowser } from "../tests/browser.ts";
+import { launchBrowser, onlyLoopback, WEBRTC_LOOPBACK } from "../tests/chromium.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -34,11 +34,7 @@ async function inPage<T>(fn: string): Promise<T> {
     () =>
       new Response("<!doctype html><title>t</title>", { headers: { "content-type": "text/html" } }),
   );
-  const browser = await launchBrowser([
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-  ]);
+  const browser = await launchBrowser(WEBRTC_LOOPBACK);
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -54,12 +50,7 @@ async function inPage<T>(fn: string): Promise<T> {
   }
 }
 
-const onlyLoopback = async () => {
-  const out = await new Deno.Command("ip", { args: ["-o", "addr"] }).output().catch(() => null);
-  return out !== null && new TextDecoder().decode(out.stdout).split("\n").filter(Boolean)
-    .every((l) => / lo /.test(l));
-};
-const ignore = !(await onlyLoopback());
+const ignore = !onlyLoopback();
 if (ignore) {
   console.warn("PeerLink browser tests need a loopback-only network namespace (see tests/run.ts).");
 }

@@ -1,32 +1,11 @@
 /** Real-browser test helpers: the real app on a loopback port and headless Chromium driving it. */
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import config from "../fresh.config.ts";
 import manifest from "../fresh.gen.ts";
 import { createApp } from "../framework/mod.ts";
-import { findChromium } from "./chromium.ts";
+import { launchBrowser } from "./chromium.ts";
 
-/** Flags that work headless as root on a machine with no outside network. */
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Launches headless Chromium with the flags above, plus `extraArgs` for one test's needs. */
-export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
-  return await chromium.launch({
-    executablePath: Deno.env.get("CHROME_PATH") ?? await findChromium(),
-    args: [...CHROMIUM_ARGS, ...extraArgs],
-  });
-}
-
-/** Fake camera and microphone, granted without a prompt. */
-export const FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
+export { FAKE_MEDIA, launchBrowser, WEBRTC_LOOPBACK } from "./chromium.ts";
 
 let appPromise: ReturnType<typeof createApp> | undefined;
 

@@ -1,7 +1,8 @@
 /**
- * Finds the Chromium the browser tests drive, installing Debian's package when it is missing and
- * we are root. Never downloads a browser build of its own.
+ * Finds the Chromium the browser tests and benchmarks drive, installing Debian's package when it
+ * is missing and we are root (never a browser build of its own), and launches it headless.
  */
+import { type Browser, chromium } from "playwright-core";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
@@ -46,4 +47,50 @@ export async function findChromium(): Promise<string> {
     "The browser tests need Chromium. Install it (Debian/Ubuntu: `sudo apt-get install chromium`) " +
       "or set CHROME_PATH to a Chromium or Chrome binary, then run `deno task test` again.",
   );
+}
+
+/** Flags that work headless as root on a machine with no outside network. */
+const HEADLESS_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Fake camera and microphone, granted without a prompt. */
+export const FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
+
+/**
+ * WebRTC between pages of one machine: loopback candidates (only inside a loopback-only network
+ * namespace, see tests/run.ts), fake devices, a fake screen, and sound without a click.
+ */
+export const WEBRTC_LOOPBACK = [
+  ...FAKE_MEDIA,
+  "--allow-loopback-in-peer-connection",
+  "--auto-select-desktop-capture-source=Entire screen",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+/** Launches headless Chromium with the flags above, plus `extraArgs` for one test's needs. */
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  return await chromium.launch({
+    executablePath: Deno.env.get("CHROME_PATH") ?? await findChromium(),
+    args: [...HEADLESS_ARGS, ...extraArgs],
+  });
+}
+
+/** True inside a network namespace whose only interface is loopback, and loopback is up. */
+export function onlyLoopback(): boolean {
+  let interfaces: Deno.NetworkInterfaceInfo[];
+  try {
+    interfaces = Deno.networkInterfaces();
+  } catch {
+    return false;
+  }
+  return interfaces.length > 0 && interfaces.every((i) => i.name === "lo") &&
+    interfaces.some((i) => i.address === "127.0.0.1");
 }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import type { Page } from "playwright-core";
 import { type IceConfig, iceServersFor } from "../signaling/ice.ts";
-import { launchBrowser } from "./browser.ts";
+import { launchBrowser, onlyLoopback, WEBRTC_LOOPBACK } from "./chromium.ts";
 import { startCoturn, stunBindingOverTcp, type TurnServer } from "./coturn.ts";
 
 function configFor(turn: TurnServer, secret = turn.secret): IceConfig {
@@ -177,13 +177,6 @@ Deno.test("coturn allocates a relay with issued credentials; refuses wrong and e
 
 // --- Real Chromium ------------------------------------------------------------------------------
 
-/** True inside a network namespace whose only interface is loopback (and it is up). */
-function onlyLoopback(): boolean {
-  const interfaces = Deno.networkInterfaces();
-  return interfaces.length > 0 && interfaces.every((i) => i.name === "lo") &&
-    interfaces.some((i) => i.address === "127.0.0.1");
-}
-
 const isolated = onlyLoopback();
 if (!isolated) {
   console.warn(
@@ -298,11 +291,7 @@ async function withLoopbackPage(fn: (page: Page) => Promise<void>) {
         headers: { "Content-Type": "text/html" },
       }),
   );
-  const browser = await launchBrowser([
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-  ]);
+  const browser = await launchBrowser(WEBRTC_LOOPBACK);
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${server.addr.port}/`);

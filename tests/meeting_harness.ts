@@ -14,25 +14,14 @@
  */
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { newRoomId } from "../signaling/room_id.ts";
-import { launchBrowser, watchErrors } from "./browser.ts";
+import { watchErrors } from "./browser.ts";
+import { launchBrowser, onlyLoopback, WEBRTC_LOOPBACK } from "./chromium.ts";
 import { type LiveServer, startLiveServer } from "./live_server.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Where these tests may run
 
-/** True inside a network namespace whose only interface is loopback, and loopback is up. */
-export function loopbackOnly(): boolean {
-  let interfaces: Deno.NetworkInterfaceInfo[];
-  try {
-    interfaces = Deno.networkInterfaces();
-  } catch {
-    return false;
-  }
-  return interfaces.length > 0 && interfaces.every((i) => i.name === "lo") &&
-    interfaces.some((i) => i.address === "127.0.0.1");
-}
-
-export const ISOLATED = loopbackOnly();
+export const ISOLATED = onlyLoopback();
 
 const warned = new Set<string>();
 /** Prints once per file why its WebRTC tests are skipped; returns whether to skip. */
@@ -137,12 +126,8 @@ export async function writeFakeCameraClip(path: string): Promise<void> {
 /** Chromium flags for WebRTC between pages on loopback with fake devices. */
 export function webrtcArgs(cameraClip: string): string[] {
   return [
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
+    ...WEBRTC_LOOPBACK,
     `--use-file-for-fake-video-capture=${cameraClip}`,
-    "--auto-select-desktop-capture-source=Entire screen",
-    "--autoplay-policy=no-user-gesture-required",
     // Every participant's window must keep rendering and running timers at full speed.
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",
