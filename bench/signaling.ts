@@ -16,6 +16,7 @@
 import { newRoomId } from "../signaling/room_id.ts";
 import { clientMessage, PROTOCOL_VERSION, type ServerMessage } from "../signaling/protocol.ts";
 import {
+  machineCpuMs,
   openFileLimit,
   processCpuMs,
   type ServerMetrics,
@@ -158,9 +159,8 @@ export interface RelayResult {
   lost: number;
   /** Error frames received by code (rate-limited would mean the bench overran the limit). */
   errors: Record<string, number>;
-  /** CPU over the window: server process and this bench process, in % of one core. */
-  serverCpuPct: number;
-  benchCpuPct: number;
+  /** CPU over the window. */
+  cpu: CpuUse;
   /** Server CPU time per delivered message. */
   serverCpuUsPerMsg: number;
 }
@@ -180,9 +180,8 @@ export interface ModeResult {
   joinMs: Summary;
   rampS: number;
   joinsPerS: number;
-  /** CPU during the ramp, in % of one core: server process and this bench process. */
-  rampServerCpuPct: number;
-  rampBenchCpuPct: number;
+  /** CPU during the ramp. */
+  rampCpu: CpuUse;
   pairs: { expected: number; completed: number; ms: Summary };
   /** Error frames of the ramp and the exchanges (unknown-peer = a signal was refused). */
   joinErrors: Record<string, number>;
@@ -254,6 +253,46 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** CPU used over a phase, in % of one core: the server, this bench, and all other processes. */
+export interface CpuUse {
+  server: number;
+  bench: number;
+  /** Other work on the machine competes for the same cores: high values make a run unreliable. */
+  other: number;
+  /** The server's CPU time over the phase, in ms. */
+  serverMs: number;
+}
+
+async function cpuReading(server: SignalingServer) {
+  const [serverMs, benchMs, machineMs] = await Promise.all([
+    server.cpuMs(),
+    processCpuMs(Deno.pid),
+    machineCpuMs(),
+  ]);
+  return { serverMs, benchMs, machineMs, at: performance.now() };
+}
+
+/** Starts measuring; the returned function ends the measurement. */
+async function cpuMeter(server: SignalingServer): Promise<() => Promise<CpuUse>> {
+  const start = await cpuReading(server);
+  return async () => {
+    const end = await cpuReading(server);
+    // CPU ms per wall ms × 100 = % of one core.
+    const pct = (ms: number) => round1(ms / (end.at - start.at) * 100);
+    const serverMs = end.serverMs - start.serverMs;
+    const benchMs = end.benchMs - start.benchMs;
+    return {
+      server: pct(serverMs),
+      bench: pct(benchMs),
+      other: pct(Math.max(0, end.machineMs - start.machineMs - serverMs - benchMs)),
+      serverMs,
+    };
+  };
+}
+
+const describeCpu = (c: CpuUse) =>
+  `CPU: server ${c.server}%, bench ${c.bench}%, other processes ${c.other}%`;
 
 /** Every client of one server run, and what they measure. */
 class Swarm {
@@ -449,17 +488,15 @@ class Swarm {
       }
     };
     const timer = setInterval(tick, 10);
-    let cpu: { server: number; bench: number; at: number };
+    let cpu: CpuUse;
     try {
       await sleep(w.from - performance.now());
-      cpu = { server: await this.server.cpuMs(), bench: await processCpuMs(Deno.pid), at: w.from };
+      const stopMeter = await cpuMeter(this.server);
       await sleep(w.to - performance.now());
+      cpu = await stopMeter();
     } finally {
       clearInterval(timer);
     }
-    const serverCpu = await this.server.cpuMs() - cpu.server;
-    const benchCpu = await processCpuMs(Deno.pid) - cpu.bench;
-    const cpuWindowMs = performance.now() - cpu.at;
     // Let what is in flight arrive, so `lost` only counts real losses.
     await waitFor(() => active.every((p) => p.delivered >= p.sent), DRAIN_TIMEOUT_MS);
     this.window = null;
@@ -477,9 +514,8 @@ class Swarm {
       latencyMs: summarize(w.latencies),
       lost: active.reduce((sum, p) => sum + Math.max(0, p.sent - p.delivered), 0),
       errors,
-      serverCpuPct: round1(serverCpu / cpuWindowMs * 100),
-      benchCpuPct: round1(benchCpu / cpuWindowMs * 100),
-      serverCpuUsPerMsg: round1(serverCpu * 1000 / Math.max(1, w.delivered)),
+      cpu,
+      serverCpuUsPerMsg: round1(cpu.serverMs * 1000 / Math.max(1, w.delivered)),
     };
   }
 
@@ -522,7 +558,7 @@ function relayLine(r: RelayResult): string {
   return `${int(r.deliveredPerS)} msg/s delivered (offered ${int(r.offeredPerS)}/s by ${
     int(r.senders)
   } senders, ${int(r.connected)} connected)  latency p50 ${ms(l.median)} p99 ${ms(l.p99)}\n` +
-    `      server CPU ${r.serverCpuPct}% (${r.serverCpuUsPerMsg} µs/msg), bench CPU ${r.benchCpuPct}%` +
+    `      ${describeCpu(r.cpu)}; server ${r.serverCpuUsPerMsg} µs CPU/msg` +
     `, lost ${r.lost}, errors: ${describeErrors(r.errors)}`;
 }
 
@@ -552,17 +588,15 @@ async function runMode(
     );
     const baselineKiB = await server.rssKiB();
 
-    const rampCpu = { server: await server.cpuMs(), bench: await processCpuMs(Deno.pid) };
+    const stopRampMeter = await cpuMeter(server);
     const { seconds: rampS } = await swarm.ramp();
-    // CPU ms over ramp seconds: 1,000 ms per second is 100% of one core.
-    const rampServerCpuPct = round1((await server.cpuMs() - rampCpu.server) / (rampS * 10));
-    const rampBenchCpuPct = round1((await processCpuMs(Deno.pid) - rampCpu.bench) / (rampS * 10));
+    const rampCpu = await stopRampMeter();
     const connections = swarm.joinMs.length;
     const joinsPerS = connections / rampS;
     const j = summarize(swarm.joinMs);
     log(
       `  ramp: ${int(connections)} joined in ${rampS.toFixed(2)} s = ${int(joinsPerS)} joins/s ` +
-        `(${opts.concurrency} at a time; CPU: server ${rampServerCpuPct}%, bench ${rampBenchCpuPct}%)` +
+        `(${opts.concurrency} at a time; ${describeCpu(rampCpu)})` +
         `, join p50 ${ms(j.median)} p99 ${ms(j.p99)}` +
         (swarm.joinFailures.length ? `, ${swarm.joinFailures.length} failed` : ""),
     );
@@ -641,8 +675,7 @@ async function runMode(
       joinMs: j,
       rampS: Math.round(rampS * 1000) / 1000,
       joinsPerS: Math.round(joinsPerS),
-      rampServerCpuPct,
-      rampBenchCpuPct,
+      rampCpu,
       pairs: { expected: expectedPairs, completed: swarm.pairMs.length, ms: pairMs },
       joinErrors,
       memory: { baselineKiB, loadedKiB, perConnKiB: round1(perConnKiB) },
@@ -811,10 +844,10 @@ export function signalingTable(report: SignalingReport): string {
       col((m) =>
         `${int(m.relayAll.deliveredPerS)} msg/s (${
           times(m.relayAll.deliveredPerS, p.relayPerS)
-        }), server CPU ${m.relayAll.serverCpuPct}%`
+        }), server CPU ${m.relayAll.cpu.server}%`
       )
     } | ≥ 3× |`,
-    `| Relay latency at that load, p50 / p99 | n/a | ${
+    `| Relay latency at that load (server saturated), p50 / p99 | n/a | ${
       col((m) => `${ms(m.relayAll.latencyMs.median)} / ${ms(m.relayAll.latencyMs.p99)}`)
     } | |`,
   ];
@@ -829,14 +862,25 @@ export function signalingTable(report: SignalingReport): string {
             `${int(m.scale.withIdle.deliveredPerS)}, ${m.scale.withIdle.serverCpuUsPerMsg} µs`
           )
         } | flat |`,
+      `| Relay latency with ${scale.activeRooms} rooms sending, 0 idle, p50 / p99 | n/a | ${
+        col((m) => `${ms(m.scale.noIdle.latencyMs.median)} / ${ms(m.scale.noIdle.latencyMs.p99)}`)
+      } | |`,
     );
   }
   const issues = modes.flatMap((m) => problems(m).map((issue) => `${m.label}: ${issue}`));
+  // Other work on the machine takes cores from the server and the load generator alike.
+  const otherCpu = Math.max(
+    0,
+    ...modes.flatMap((m) =>
+      [m.rampCpu, m.relayAll.cpu, m.scale.withIdle.cpu, m.scale.noIdle.cpu].map((c) => c.other)
+    ),
+  );
   return [
     ...rows,
     "",
     "Relay messages are ~190 B ICE-candidate payloads, offers and answers ~2 KB. The load " +
-    "generator (one Deno process) and the server share the machine. " +
+    "generator (one Deno process) and the server share the machine; other processes used up " +
+    `to ${otherCpu}% of a core during the measured phases. ` +
     (issues.length ? `Problems: ${issues.join("; ")}.` : "No failed joins, unfinished " +
       "exchanges, error frames or lost signals in any phase."),
   ].join("\n");

@@ -76,6 +76,18 @@ export async function processCpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / await clkTck();
 }
 
+/**
+ * CPU time every process on the machine has used since boot, in ms (all cores, from /proc/stat):
+ * minus the server's and the bench's own, what other work took while a phase was measured.
+ */
+export async function machineCpuMs(): Promise<number> {
+  const stat = await Deno.readTextFile("/proc/stat");
+  // cpu  user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+  const [user, nice, system, , , irq, softirq, steal] = stat.split("\n")[0].trim().split(/\s+/)
+    .slice(1).map(Number);
+  return (user + nice + system + irq + softirq + (steal || 0)) * 1000 / await clkTck();
+}
+
 /** Resident set size of a process in KiB (VmRSS of /proc/<pid>/status). */
 export async function processRssKiB(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);

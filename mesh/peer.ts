@@ -75,6 +75,9 @@ export class PeerLink {
   #channel: RTCDataChannel | null = null;
   #makingOffer = false;
   #offerSkipped = false;
+  #settingRemoteAnswer = false;
+  /** The payload being applied; the next one waits for it. */
+  #inbox: Promise<void> = Promise.resolve();
   #ignoreOffer = false;
   /** Candidates that arrived before the remote description they belong to. */
   #pendingCandidates: RTCIceCandidateInit[] = [];
@@ -143,17 +146,32 @@ export class PeerLink {
     return true;
   }
 
-  /** Handles a payload from the other side. */
-  async receive(payload: SignalPayload): Promise<void> {
+  /**
+   * Handles a payload from the other side. Payloads are applied one after another: an offer that
+   * arrives while the answer before it is still being applied must not be taken for a collision.
+   */
+  receive(payload: SignalPayload): Promise<void> {
+    const run = this.#inbox.then(() => this.#receive(payload));
+    this.#inbox = run.catch(() => {});
+    return run;
+  }
+
+  async #receive(payload: SignalPayload): Promise<void> {
     if (this.#closed) return;
     const pc = this.pc;
     if ("description" in payload) {
       const description = payload.description;
-      const collision = description.type === "offer" &&
-        (this.#makingOffer || pc.signalingState !== "stable");
-      this.#ignoreOffer = !this.polite && collision;
+      // As in the specification's example: an answer being applied counts as stable.
+      const readyForOffer = !this.#makingOffer &&
+        (pc.signalingState === "stable" || this.#settingRemoteAnswer);
+      this.#ignoreOffer = !this.polite && description.type === "offer" && !readyForOffer;
       if (this.#ignoreOffer) return;
-      await pc.setRemoteDescription(description);
+      this.#settingRemoteAnswer = description.type === "answer";
+      try {
+        await pc.setRemoteDescription(description);
+      } finally {
+        this.#settingRemoteAnswer = false;
+      }
       for (const c of this.#pendingCandidates.splice(0)) await this.#addCandidate(c);
       if (description.type === "offer") {
         if (this.polite && !this.#channel) this.#openChannel();
