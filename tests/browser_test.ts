@@ -67,10 +67,10 @@ Deno.test("New meeting opens a room where one can join, leave and rejoin by name
       await page.waitForURL((url) => isRoomId(url.pathname.slice(1)));
       const room = new URL(page.url()).pathname.slice(1);
       await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
-      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
-      // The fake camera and microphone are on.
+      // The fake camera and microphone are on (so the island has hydrated).
       await page.locator('button[aria-label="Camera"][aria-pressed="true"]').waitFor();
       await page.locator('button[aria-label="Microphone"][aria-pressed="true"]').waitFor();
+      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
 
       await page.getByLabel("Your name").fill("Ada Lovelace");
       await page.getByRole("button", { name: "Join meeting" }).click();
