@@ -171,6 +171,7 @@ export async function startSignalingServer(
       "--allow-all",
       `--port=${port}`,
       "--host=127.0.0.1",
+      ...(Deno.env.get("TMP_BENCH_FLAGS")?.split(" ").filter(Boolean) ?? []),
       ...(opts.parallel ? ["--parallel"] : []),
       opts.entry ?? "main.ts",
     ],

@@ -14,8 +14,11 @@ export interface BuildManifest {
   islands: Record<string, string>;
   /** File name -> file names it imports statically (direct imports only). */
   imports: Record<string, string[]>;
-  /** Class-like tokens found in the island sources, for the style engine. */
-  classes: string[];
+  /**
+   * Island name -> class-like tokens in the sources of its bundle (its module, the chunks it
+   * imports, and what they were built from), for the style engine.
+   */
+  classes: Record<string, string[]>;
 }
 
 export interface BuildResult {
@@ -85,7 +88,7 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
     runtime: "",
     islands: {},
     imports: {},
-    classes: [],
+    classes: {},
   };
   const islandByEntry = new Map(Object.keys(opts.islands).map((n) => [entryName(n), n]));
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
@@ -105,16 +108,36 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
   manifest.inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.split("/").includes("node_modules") && !p.includes(":"))
     .sort();
-  const classes = new Set<string>();
-  for (const input of manifest.inputs) {
-    if (input.startsWith("framework/")) continue;
-    for (const c of scanClassCandidates(await Deno.readTextFile(`${opts.root}/${input}`))) {
-      classes.add(c);
-    }
-  }
-  manifest.classes = [...classes].sort();
+  manifest.classes = await islandClasses(opts.root, result.metafile, manifest);
   manifest.inputsHash = await hashInputs(opts.root, manifest.inputs, opts.islands);
   return { manifest, files };
+}
+
+/** The class candidates of each island: tokens of the project files bundled into what it loads. */
+async function islandClasses(
+  root: string,
+  metafile: esbuild.Metafile,
+  manifest: BuildManifest,
+): Promise<Record<string, string[]>> {
+  const ownFiles = new Set(manifest.inputs.filter((p) => !p.startsWith("framework/")));
+  const tokens = new Map<string, string[]>();
+  for (const file of ownFiles) {
+    tokens.set(file, scanClassCandidates(await Deno.readTextFile(`${root}/${file}`)));
+  }
+  const inputsOf = new Map(
+    Object.entries(metafile.outputs).map((
+      [out, meta],
+    ) => [baseName(out), Object.keys(meta.inputs)]),
+  );
+  const classes: Record<string, string[]> = {};
+  for (const [island, file] of Object.entries(manifest.islands)) {
+    const set = new Set<string>();
+    for (const output of preloadList(manifest.imports, [file])) {
+      for (const input of inputsOf.get(output) ?? []) tokens.get(input)?.forEach((t) => set.add(t));
+    }
+    classes[island] = [...set].sort();
+  }
+  return classes;
 }
 
 function baseName(path: string): string {

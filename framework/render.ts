@@ -148,7 +148,7 @@ export function renderPage(input: RenderInput): string {
     };${imports}boot({${table}});</script>`;
   }
 
-  const css = input.styles.extract(html, render.found.length > 0);
+  const css = input.styles.extract(html, render.found.map(([name]) => name));
   headEnd += `<style nonce="${nonce}">${ISLAND_TAG}{display:contents}${css}</style>`;
   html = insertBefore(html, "</head>", headEnd);
   html = insertBefore(html, "</body>", bodyEnd);

@@ -113,7 +113,7 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
   const notFoundMiddlewares = rootMiddlewares(manifest);
   const build = await prepareBuild(manifest, config, root);
   const assets = clientAssets(build);
-  const styles = createStyleEngine(config.twind ?? {}, build?.manifest.classes ?? []);
+  const styles = createStyleEngine(config.twind ?? {}, build?.manifest.classes ?? {});
   const serveStatic = createStaticHandler({ root: `${root}/${config.staticDir ?? "static"}` });
   const islands = new Map<ComponentType, string>();
   for (const [file, mod] of Object.entries(manifest.islands)) {

@@ -70,29 +70,34 @@ Deno.test("scanClassCandidates: skips code outside strings and non-class text", 
 });
 
 Deno.test("createStyleEngine: CSS has rules for the page's classes only", () => {
-  const engine = createStyleEngine({}, []);
-  const css = engine.extract(pageWith("p-2 text-red-500 sm:p-4"), false);
+  const engine = createStyleEngine({}, {});
+  const css = engine.extract(pageWith("p-2 text-red-500 sm:p-4"), []);
   for (const c of ["p-2", "text-red-500", "sm:p-4"]) assert.ok(hasRule(css, c), c);
   assert.ok(!hasRule(css, "p-3"));
   assert.ok(!hasRule(css, "hello"), "text content is not a class");
 });
 
-Deno.test("createStyleEngine: island candidates only when withIslands", () => {
-  const engine = createStyleEngine({}, ["text-purple-700", "not-a-class?", "mooz:name"]);
+Deno.test("createStyleEngine: a page gets the candidates of its own islands only", () => {
+  const engine = createStyleEngine({}, {
+    Picker: ["text-purple-700", "not-a-class?", "mooz:name"],
+    Other: ["text-teal-600"],
+  });
   const html = pageWith("p-2");
-  const without = engine.extract(html, false);
-  const withIslands = engine.extract(html, true);
+  const without = engine.extract(html, []);
+  const withPicker = engine.extract(html, ["Picker"]);
   assert.ok(!hasRule(without, "text-purple-700"));
-  assert.ok(hasRule(withIslands, "text-purple-700"));
-  assert.ok(hasRule(without, "p-2") && hasRule(withIslands, "p-2"));
+  assert.ok(hasRule(withPicker, "text-purple-700"));
+  assert.ok(!hasRule(withPicker, "text-teal-600"), "another island's classes stay out");
+  assert.ok(hasRule(engine.extract(html, ["Other", "Picker"]), "text-teal-600"));
+  assert.ok(hasRule(without, "p-2") && hasRule(withPicker, "p-2"));
   // Extracting a page must not add its classes to the island sheet for later pages.
-  assert.ok(!hasRule(engine.extract(pageWith("m-1"), true), "p-2"));
+  assert.ok(!hasRule(engine.extract(pageWith("m-1"), ["Picker"]), "p-2"));
 });
 
 Deno.test("createStyleEngine: responsive rules follow base rules in one sheet", () => {
   // The base class is on the page, the `sm:` class only in an island source.
-  const engine = createStyleEngine({}, ["sm:text-lg"]);
-  const css = engine.extract(pageWith("text-sm"), true);
+  const engine = createStyleEngine({}, { Island: ["sm:text-lg"] });
+  const css = engine.extract(pageWith("text-sm"), ["Island"]);
   const base = css.indexOf(selector("text-sm") + "{");
   const responsive = css.indexOf(selector("sm:text-lg") + "{");
   assert.ok(base !== -1 && responsive !== -1, css);
@@ -101,16 +106,16 @@ Deno.test("createStyleEngine: responsive rules follow base rules in one sheet", 
 });
 
 Deno.test("createStyleEngine: the theme option is used", () => {
-  const engine = createStyleEngine({ theme: { extend: { colors: { brand: "#123456" } } } }, []);
-  assert.match(engine.extract(pageWith("text-brand"), false), /\.text-brand\{[^}]*18,52,86/);
+  const engine = createStyleEngine({ theme: { extend: { colors: { brand: "#123456" } } } }, {});
+  assert.match(engine.extract(pageWith("text-brand"), []), /\.text-brand\{[^}]*18,52,86/);
 });
 
 Deno.test("createStyleEngine: same class set, same CSS", () => {
-  const engine = createStyleEngine({}, ["text-purple-700"]);
-  const first = engine.extract(pageWith("p-2 m-1", "one"), false);
-  assert.equal(engine.extract(pageWith("p-2 m-1", "two"), false), first);
-  // The cache key includes withIslands and the classes themselves.
-  assert.notEqual(engine.extract(pageWith("p-2 m-1"), true), first);
-  assert.notEqual(engine.extract(pageWith("p-2 m-2"), false), first);
-  assert.equal(engine.extract(pageWith("p-2 m-1", "three"), false), first);
+  const engine = createStyleEngine({}, { Island: ["text-purple-700"] });
+  const first = engine.extract(pageWith("p-2 m-1", "one"), []);
+  assert.equal(engine.extract(pageWith("p-2 m-1", "two"), []), first);
+  // The cache key includes the page's islands and the classes themselves.
+  assert.notEqual(engine.extract(pageWith("p-2 m-1"), ["Island"]), first);
+  assert.notEqual(engine.extract(pageWith("p-2 m-2"), []), first);
+  assert.equal(engine.extract(pageWith("p-2 m-1", "three"), []), first);
 });
