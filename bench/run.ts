@@ -3,7 +3,9 @@
  * signaling server under 2,000 sockets (signaling.ts). Prints a report (ending with Markdown
  * tables for the README) and writes .bench/results.json.
  *
- * - `--pages` / `--signaling`: run only that part (default: both).
+ * - `--pages` / `--signaling` / `--mesh`: run only that part (default: all three). `--mesh` is
+ *   time to full mesh in real Chromium (bench/mesh.ts), run inside a loopback-only network
+ *   namespace (`unshare -rn`); where that is not possible it is skipped with a note.
  * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
  *   at a time).
  * - `--quick`: short versions of the timed benches (for a smoke test).
@@ -19,16 +21,20 @@ import {
   type SignalingReport,
   signalingTable,
 } from "./signaling.ts";
+import type { MeshResult } from "./mesh.ts";
 import { int, kib, ms } from "./stats.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const quick = Deno.args.includes("--quick");
-// Neither flag means both.
+// No part named means all of them.
 const onlyPages = Deno.args.includes("--pages");
 const onlySignaling = Deno.args.includes("--signaling");
-const runPages = onlyPages || !onlySignaling;
-const runSignaling = onlySignaling || !onlyPages;
+const onlyMesh = Deno.args.includes("--mesh");
+const none = !onlyPages && !onlySignaling && !onlyMesh;
+const runPages = onlyPages || none;
+const runSignaling = onlySignaling || none;
+const runMesh = onlyMesh || none;
 
 /** `--name N`: a positive integer option, or `fallback` when absent. */
 function intArg(name: string, fallback: number): number {
@@ -190,6 +196,37 @@ const pages = runPages ? await pagesBench() : undefined;
 let signaling: SignalingReport | undefined;
 if (runSignaling) signaling = await runSignalingBench(ROOT, SIGNALING);
 
+/**
+ * Time to full mesh, in a child process inside a loopback-only network namespace: WebRTC between
+ * the pages must never reach another address. The child prints its results as JSON.
+ */
+async function meshBench(): Promise<MeshResult[] | undefined> {
+  console.log("\n[mesh] time to full mesh in Chromium (unshare -rn, loopback only)");
+  const script = `ip link set lo up && exec "$0" run -A bench/mesh.ts${quick ? " 2" : ""}`;
+  const child = await new Deno.Command("unshare", {
+    args: ["-rn", "sh", "-c", script, Deno.execPath()],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output().catch((err) => ({ success: false, stdout: new Uint8Array(), err }));
+  const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
+  if (!child.success) {
+    console.log("  skipped: `unshare -rn` is not available here (needs root or user namespaces)");
+    return undefined;
+  }
+  const results = JSON.parse(lines.at(-1)!) as MeshResult[];
+  for (const r of results) {
+    console.log(
+      `  ${r.participants} participants, cameras ${r.video ? "on " : "off"}: median ${
+        ms(r.medianMs)
+      }  runs ${r.runs.map((t) => ms(t)).join(", ")}`,
+    );
+  }
+  return results;
+}
+
+const mesh = runMesh ? await meshBench() : undefined;
+
 const machineLine =
   `Machine: ${facts.nproc} × ${facts.cpu} (nproc ${facts.nproc}), ${facts.memGiB} GiB, ` +
   `${facts.os}, Deno ${facts.deno}. Load client and server share the machine.`;
@@ -208,6 +245,7 @@ const results = {
   render: pages?.render,
   http: pages?.load,
   signaling,
+  mesh,
 };
 await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nWrote ${out.pathname}`);
