@@ -4,6 +4,7 @@
  * deleted afterwards, plus readers for its memory (/proc VmRSS), CPU time (/proc stat) and
  * `/metrics`. Separate from server.ts because this one needs env, `--parallel` and /proc access.
  */
+import { serveV8FlagsArg } from "../framework/v8_flags.ts";
 
 export interface SignalingServer {
   origin: string;
@@ -171,7 +172,8 @@ export async function startSignalingServer(
       "--allow-all",
       `--port=${port}`,
       "--host=127.0.0.1",
-      ...(Deno.env.get("TMP_BENCH_FLAGS")?.split(" ").filter(Boolean) ?? []),
+      // The V8 flags of `deno task start`, so the bench measures what production runs.
+      serveV8FlagsArg(),
       ...(opts.parallel ? ["--parallel"] : []),
       opts.entry ?? "main.ts",
     ],

@@ -6,6 +6,7 @@
  */
 import { buildIslands, loadBuild, writeBuild } from "./build.ts";
 import { islandName, writeManifest } from "./manifest.ts";
+import { serveV8FlagsArg } from "./v8_flags.ts";
 
 const root = Deno.cwd();
 
@@ -55,6 +56,7 @@ async function start(): Promise<void> {
       "--allow-env",
       "--allow-run",
       "--allow-sys",
+      serveV8FlagsArg(),
       `--port=${port}`,
       `--host=${host}`,
       "main.ts",

@@ -6,9 +6,15 @@ export interface StaticOptions {
   root: string;
   /** Cache-Control for files; default "public, max-age=0, must-revalidate". */
   cacheControl?: string;
+  /**
+   * How old the cached listing of root's entries may be before a request for a name not in it
+   * reads root again. Default 1000 ms; tests use 0.
+   */
+  listingMaxAgeMs?: number;
 }
 
 const DEFAULT_CACHE_CONTROL = "public, max-age=0, must-revalidate";
+const DEFAULT_LISTING_MAX_AGE_MS = 1_000;
 
 /**
  * Splits a URL pathname into percent-decoded path segments, or returns null
@@ -49,11 +55,16 @@ export function createStaticHandler(
   opts: StaticOptions,
 ): (req: Request) => Promise<Response | null> {
   const cacheControl = opts.cacheControl ?? DEFAULT_CACHE_CONTROL;
+  const inRoot = topLevelNames(opts.root, opts.listingMaxAgeMs ?? DEFAULT_LISTING_MAX_AGE_MS);
 
   return async (req) => {
     if (req.method !== "GET" && req.method !== "HEAD") return null;
     const segments = pathnameToSegments(new URL(req.url).pathname);
     if (segments === null) return null;
+    // Most requests (pages, API calls, WebSocket upgrades) are not for static files: answer them
+    // from the listing, without the realPath calls and the NotFound exception below. Only a
+    // pre-check: a name that is listed still goes through every check of resolveInside.
+    if (!(await inRoot(segments[0]))) return null;
     const path = await resolveInside(opts.root, segments);
     if (path === null) return null;
 
@@ -97,6 +108,35 @@ export function createStaticHandler(
     return new Response(file.readable, {
       headers: fileHeaders(path, opened, cacheControl),
     });
+  };
+}
+
+/**
+ * Whether `name` is an entry of `root`, from a listing read on first use. A name missing from the
+ * listing re-reads it once the listing is older than `maxAgeMs`, so files added while the server
+ * runs are served within about that time, and a stream of misses costs one readDir per interval.
+ * (`deno task dev` restarts the server on changes below static/ anyway.)
+ */
+function topLevelNames(root: string, maxAgeMs: number): (name: string) => Promise<boolean> {
+  let names = new Set<string>();
+  let readAt = -Infinity;
+  let reading: Promise<void> | null = null;
+  const read = () =>
+    reading ??= (async () => {
+      const found = new Set<string>();
+      try {
+        for await (const entry of Deno.readDir(root)) found.add(entry.name);
+      } catch {
+        // A missing or unreadable root serves nothing; it is read again after maxAgeMs.
+      }
+      names = found;
+      readAt = performance.now();
+    })().finally(() => (reading = null));
+  return async (name) => {
+    if (names.has(name)) return true;
+    if (performance.now() - readAt < maxAgeMs) return false;
+    await read();
+    return names.has(name);
   };
 }
 

@@ -315,6 +315,47 @@ Deno.test("directories, missing files and other methods are left to later routes
   });
 });
 
+Deno.test("names not in root are answered from the listing, without file system calls", async () => {
+  await withFixture(async ({ root }) => {
+    const handle = createStaticHandler({ root });
+    // The first request reads the listing.
+    assert.ok(await handle(get("/hello.txt")));
+    const realPath = Deno.realPath;
+    const stat = Deno.stat;
+    let calls = 0;
+    Deno.realPath = (path) => (calls++, realPath(path));
+    Deno.stat = (path) => (calls++, stat(path));
+    try {
+      for (const path of ["/api/rooms/abc/ws", "/missing.txt", "/room-name", "/new"]) {
+        assert.equal(await handle(get(path)), null, path);
+      }
+      assert.equal(calls, 0);
+      // A listed name still gets every check.
+      assert.equal(await handle(get("/out-link.txt")), null);
+      assert.ok(calls > 0);
+    } finally {
+      Deno.realPath = realPath;
+      Deno.stat = stat;
+    }
+  });
+});
+
+Deno.test("a file added to root is served once the listing is read again", async () => {
+  await withFixture(async ({ root }) => {
+    const fresh = createStaticHandler({ root, listingMaxAgeMs: 0 });
+    const cached = createStaticHandler({ root, listingMaxAgeMs: 60_000 });
+    assert.equal(await fresh(get("/added.txt")), null);
+    assert.equal(await cached(get("/added.txt")), null);
+    await Deno.writeTextFile(join(root, "added.txt"), "added");
+    assert.equal(await (await fresh(get("/added.txt")))?.text(), "added");
+    // Within maxAge a miss is answered from the listing read before the file existed.
+    assert.equal(await cached(get("/added.txt")), null);
+    // Removed files are refused by the checks behind the listing.
+    await Deno.remove(join(root, "added.txt"));
+    assert.equal(await fresh(get("/added.txt")), null);
+  });
+});
+
 Deno.test("a missing root serves nothing instead of throwing", async () => {
   const handle = createStaticHandler({ root: "/definitely/not/a/real/root" });
   assert.equal(await handle(get("/hello.txt")), null);

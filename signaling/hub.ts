@@ -50,8 +50,16 @@ interface Conn {
   peer: PeerId | null;
   /** Versionstamp of the member record this socket's join or resume wrote (store.disconnect). */
   version: string | null;
-  /** Frames are handled one after another, in order, even when handling awaits KV. */
-  queue: Promise<void>;
+  /**
+   * Frames are handled one after another, in order, even when handling awaits KV: the last
+   * frame's handling, or null when none is in progress (then a signal may take the fast path).
+   */
+  queue: Promise<void> | null;
+  /**
+   * Set from a successful join until the welcome is sent: the welcome comes from the first room
+   * refresh that reads the room after this socket was registered (`after`: LocalRoom.reads then).
+   */
+  welcome?: { token: string; resumed: boolean; after: number };
   tokens: number;
   refilledAt: number;
   drops: number;
@@ -66,12 +74,13 @@ interface Conn {
 interface LocalRoom {
   id: string;
   conns: Map<PeerId, Conn>;
-  snapshot: RoomSnapshot | null;
   members: Map<PeerId, { isolate: string; connected: boolean }>;
   timer?: ReturnType<typeof setTimeout>;
   refresh?: { propagate: boolean };
   /** The refresh in progress; the next one waits for it, so rosters never go back in time. */
   refreshing?: Promise<void>;
+  /** Refreshes that have started reading the room so far. */
+  reads: number;
 }
 
 export interface HubOptions {
@@ -179,7 +188,7 @@ export class SignalingHub {
       room,
       peer: null,
       version: null,
-      queue: Promise.resolve(),
+      queue: null,
       tokens: BUCKET_SIZE,
       refilledAt: now,
       drops: 0,
@@ -189,16 +198,15 @@ export class SignalingHub {
       closed: false,
     };
     this.#conns.add(conn);
-    socket.onopen = () => {
-      conn.joinTimer = setTimeout(() => {
-        if (!conn.peer) {
-          this.#fail(conn, "not-joined", `No join message within ${this.#joinTimeoutMs / 1000} s.`);
-        }
-      }, this.#joinTimeoutMs);
-    };
+    // Counted from the upgrade rather than from the open event (a few ms later): one handler
+    // less per socket. Error events need no handler either: a close event follows.
+    conn.joinTimer = setTimeout(() => {
+      if (!conn.peer) {
+        this.#fail(conn, "not-joined", `No join message within ${this.#joinTimeoutMs / 1000} s.`);
+      }
+    }, this.#joinTimeoutMs);
     socket.onmessage = (e) => this.#onFrame(conn, e.data);
     socket.onclose = () => this.#onClose(conn);
-    socket.onerror = () => {}; // a close event follows; nothing to add
     return response;
   }
 
@@ -240,11 +248,24 @@ export class SignalingHub {
       return;
     }
     const message = parsed.message;
-    conn.queue = conn.queue.then(() => this.#handle(conn, message)).catch((err) => {
-      console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
-      this.#reject(conn, "internal", "The server could not handle that message; try again.");
-    });
-    this.#track(conn.queue);
+    // Fast path for the bulk of the traffic: with no earlier frame of this socket still being
+    // handled, a signal to a peer the cache knows is relayed right here, without a promise chain
+    // per frame. Order is kept: nothing of this socket is waiting.
+    if (
+      conn.queue === null && conn.peer !== null && message.type === "signal" &&
+      this.#relay(conn.room, conn.peer, message.to, message.payload)
+    ) return;
+    const queue: Promise<void> = (conn.queue ?? Promise.resolve())
+      .then(() => this.#handle(conn, message))
+      .catch((err) => {
+        console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
+        this.#reject(conn, "internal", "The server could not handle that message; try again.");
+      })
+      .finally(() => {
+        if (conn.queue === queue) conn.queue = null;
+      });
+    conn.queue = queue;
+    this.#track(queue);
   }
 
   /** Token bucket; refuses the frame and, for sustained floods, the socket. */
@@ -288,13 +309,18 @@ export class SignalingHub {
   }
 
   #send(conn: Conn, message: ServerMessage): void {
+    this.#sendText(conn, serverMessage(message));
+  }
+
+  /** Sends an encoded message (one encoding for a message that goes to many sockets). */
+  #sendText(conn: Conn, text: string): void {
     if (conn.closed || conn.socket.readyState !== WebSocket.OPEN) return;
     if (conn.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       bump(this.metrics.rejected, "slow-consumer");
       this.#close(conn, ERRORS["slow-consumer"].closeCode, "slow consumer");
       return;
     }
-    conn.socket.send(serverMessage(message));
+    conn.socket.send(text);
   }
 
   #close(conn: Conn, code: number, reason: string): void {
@@ -306,9 +332,15 @@ export class SignalingHub {
     }
   }
 
+  /** Timers are objects here (node-style Timeout): drop the reference too, not just the timer. */
+  #clearJoinTimer(conn: Conn): void {
+    clearTimeout(conn.joinTimer);
+    conn.joinTimer = undefined;
+  }
+
   #onClose(conn: Conn): void {
     conn.closed = true;
-    clearTimeout(conn.joinTimer);
+    this.#clearJoinTimer(conn);
     this.#conns.delete(conn);
     const { peer, room } = conn;
     if (!peer) return;
@@ -384,7 +416,7 @@ export class SignalingHub {
       this.#changed(room);
       return;
     }
-    clearTimeout(conn.joinTimer);
+    this.#clearJoinTimer(conn);
     conn.peer = peer;
     conn.version = version;
     const local = this.#localRoom(room);
@@ -402,25 +434,32 @@ export class SignalingHub {
       });
     }
     local.conns.set(peer, conn);
+    // The welcome and the others' rosters come from one read of the room: the refresh this
+    // change schedules (or one already scheduled that has not read yet). Frames that follow the
+    // join wait until that refresh is done. If the room is gone by then, the refresh drops it and
+    // this socket is told so instead.
+    conn.welcome = { token: token ?? resume!, resumed: Boolean(resume), after: local.reads };
+    this.#changed(room);
+    await local.refreshing;
+  }
 
-    const snapshot = await this.store.snapshot(room);
-    if (!snapshot) return; // removed in the meantime; the roster refresh will tell
-    this.#applySnapshot(local, snapshot);
+  #sendWelcome(conn: Conn, snapshot: RoomSnapshot, members: MemberView[]): void {
+    const welcome = conn.welcome!;
+    conn.welcome = undefined;
     this.#send(conn, {
       type: "welcome",
       v: PROTOCOL_VERSION,
-      peer,
-      token: token ?? resume!,
-      resumed: Boolean(resume),
+      peer: conn.peer!,
+      token: welcome.token,
+      resumed: welcome.resumed,
       room: roomView(snapshot),
-      members: memberViews(snapshot),
+      members,
       config: {
         linkDeadlineMs: this.#config.linkDeadlineMs,
         graceMs: this.#config.graceMs,
         heartbeatMs: this.#config.heartbeatMs,
       },
     });
-    this.#changed(room);
   }
 
   /**
@@ -510,14 +549,13 @@ export class SignalingHub {
   #localRoom(id: string): LocalRoom {
     let room = this.#rooms.get(id);
     if (!room) {
-      room = { id, conns: new Map(), snapshot: null, members: new Map() };
+      room = { id, conns: new Map(), members: new Map(), reads: 0 };
       this.#rooms.set(id, room);
     }
     return room;
   }
 
   #applySnapshot(local: LocalRoom, snapshot: RoomSnapshot): void {
-    local.snapshot = snapshot;
     local.members = new Map(
       snapshot.members.map((m) => [m.peer, { isolate: m.isolate, connected: m.connected }]),
     );
@@ -533,7 +571,12 @@ export class SignalingHub {
     }
   }
 
-  /** Coalesces refreshes: one snapshot read per room per turn, however many changes. */
+  /**
+   * Coalesces refreshes: changes made before a refresh starts reading share that read. It starts
+   * once the previous refresh of the room is done (at the earliest, a microtask later): under load
+   * changes pile up meanwhile and share one read, and an idle server answers without a timer's
+   * delay (a join waits for this refresh's welcome).
+   */
   #scheduleRefresh(local: LocalRoom, propagate: boolean): void {
     if (local.refresh) {
       local.refresh.propagate ||= propagate;
@@ -542,7 +585,6 @@ export class SignalingHub {
     local.refresh = { propagate };
     const previous = local.refreshing;
     local.refreshing = this.#track((async () => {
-      await new Promise((resolve) => setTimeout(resolve, 0));
       await previous?.catch(() => {});
       await this.#refresh(local);
     })());
@@ -552,15 +594,21 @@ export class SignalingHub {
     const propagate = local.refresh?.propagate ?? false;
     local.refresh = undefined;
     if (this.#stopped) return;
+    const read = ++local.reads;
     const snapshot = await this.store.snapshot(local.id);
     if (!snapshot) return this.#dropRoom(local);
     this.#applySnapshot(local, snapshot);
-    const roster: ServerMessage = {
-      type: "roster",
-      room: roomView(snapshot),
-      members: memberViews(snapshot),
-    };
-    for (const conn of local.conns.values()) this.#send(conn, roster);
+    const members = memberViews(snapshot);
+    let roster: string | undefined;
+    for (const conn of local.conns.values()) {
+      if (!conn.welcome) {
+        roster ??= serverMessage({ type: "roster", room: roomView(snapshot), members });
+        this.#sendText(conn, roster);
+      } else if (conn.welcome.after < read) {
+        this.#sendWelcome(conn, snapshot, members);
+      }
+      // Else the socket joined after this read began: no roster before its welcome.
+    }
     if (propagate) this.#propagate(local.id, snapshot);
     this.#schedule(local, snapshot);
   }

@@ -109,6 +109,53 @@ Deno.test("join: the second member gets both in its welcome, the first a roster 
   assert.equal(a.socket.all("welcome").length, 1);
 });
 
+Deno.test("join: one read of the room makes the welcome and the others' roster; frames sent right after the join wait for it", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // Counts range reads of one room (store.ts reads a room with one `list` from its meta key).
+  let roomReads = 0;
+  const counting = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "list") {
+        return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+          if ("start" in selector && selector.start.length === 2) roomReads++;
+          return target.list(selector, options);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  try {
+    await using h = await startHub({}, { kv: counting });
+    const room = newRoomId();
+    await using a = await join(h.url(room), "Ada");
+    await h.hub.settle();
+    roomReads = 0;
+    // Bob signals Ada right after his join, before his welcome can have arrived.
+    await using bob = await connect(h.url(room));
+    bob.send({ ...JOIN, name: "Bob" });
+    for (const payload of [1, 2, 3]) bob.send({ type: "signal", to: a.peer, payload });
+    const welcome = await bob.next("welcome");
+    assert.deepEqual(peers(welcome.members), [a.peer, welcome.peer]);
+    const signals = [];
+    for (let i = 0; i < 3; i++) signals.push(await a.socket.next("signal"));
+    assert.deepEqual(signals.map((m) => [m.from, m.payload]), [
+      [welcome.peer, 1],
+      [welcome.peer, 2],
+      [welcome.peer, 3],
+    ]);
+    // Ada learned of Bob from a roster before his first signal reached her.
+    const received = a.socket.received;
+    const roster = received.findIndex((m) => m.type === "roster" && m.members.length === 2);
+    assert.ok(roster >= 0 && roster < received.findIndex((m) => m.type === "signal"));
+    await h.hub.settle();
+    assert.equal(roomReads, 1, "one read of the room for Bob's welcome and Ada's roster");
+    assert.equal(bob.all("error").length + a.socket.all("error").length, 0);
+  } finally {
+    kv.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Relay
 

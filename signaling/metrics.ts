@@ -2,6 +2,8 @@
  * Counters of one isolate, published to KV so that `/metrics`, answered by whichever isolate
  * the scrape lands on, shows every isolate (label `isolate`).
  */
+import { isRoomMetaKey, ROOMS_PREFIX } from "./store.ts";
+import type { RoomMeta } from "./types.ts";
 
 export interface IsolateMetrics {
   isolate: string;
@@ -58,7 +60,9 @@ export async function renderMetrics(kv: Deno.Kv, self: IsolateMetrics): Promise<
     if (now - e.value.updatedAt <= STALE_MS) all.push(e.value);
   }
   let rooms = 0, participants = 0;
-  for await (const e of kv.list<{ members: string[] }>({ prefix: ["room"] })) {
+  // Members' keys lie below their room's (store.ts): count the metas only.
+  for await (const e of kv.list<RoomMeta>({ prefix: ROOMS_PREFIX }, { batchSize: 1000 })) {
+    if (!isRoomMetaKey(e.key)) continue;
     rooms++;
     participants += e.value.members.length;
   }

@@ -1,15 +1,26 @@
 /**
  * Rooms and their members in Deno KV. Every membership change is one atomic operation guarded by a
- * version check on `["room", roomId]`, so capacity, lock and host hold however many server
+ * version check on `["rooms", roomId]`, so capacity, lock and host hold however many server
  * isolates or processes share the database.
  *
- * KV layout (other modules rely on it):
- * - `["room", roomId]` -> RoomMeta
- * - `["member", roomId, peerId]` -> Member
- * - `["beat", roomId, peerId]` -> number (ms timestamp of the last heartbeat)
- * - `["links", roomId, peerId]` -> Links (the member's own reports about its links)
+ * KV layout (other modules rely on it; `storeKeys` builds these keys): everything of a room lies
+ * under `["rooms", roomId]`, so one range read returns the whole room (snapshots are read on every
+ * membership change, so this is the hot read).
+ * - `["rooms", roomId]` -> RoomMeta
+ * - `["rooms", roomId, "member", peerId]` -> Member
+ * - `["rooms", roomId, "beat", peerId]` -> number (ms timestamp of the last heartbeat)
+ * - `["rooms", roomId, "links", peerId]` -> Links (the member's own reports about its links)
+ *
+ * A listing of `["rooms"]` therefore also yields the members' keys: the rooms are the keys of
+ * length 2 (`isRoomMetaKey`).
+ *
+ * The previous layout (`["room", roomId]`, with `["member" | "beat" | "links", roomId, peerId]`)
+ * is not read: a new top-level prefix keeps rooms stored by an older version from mixing with new
+ * ones (their members would look like members without records: never removed, still counted for
+ * capacity and host). Such rooms are simply forgotten on upgrade; people rejoin as new members.
  */
 
+import { createHash } from "node:crypto";
 import {
   LINK_STATES,
   type Links,
@@ -74,16 +85,49 @@ const BEAT_EXPIRY_MIN_MS = 60 * 60_000;
 
 const MAX_ATTEMPTS = 64;
 
-const roomKey = (room: string): Deno.KvKey => ["room", room];
-const memberKey = (room: string, peer: PeerId): Deno.KvKey => ["member", room, peer];
-const beatKey = (room: string, peer: PeerId): Deno.KvKey => ["beat", room, peer];
-const linksKey = (room: string, peer: PeerId): Deno.KvKey => ["links", room, peer];
-/** The per-member prefixes of a room: everything but the meta. */
-const memberPrefixes = (room: string): Deno.KvKey[] => [
-  ["member", room],
-  ["beat", room],
-  ["links", room],
-];
+/** Prefix of every room's keys. */
+export const ROOMS_PREFIX: Deno.KvKey = ["rooms"];
+const roomKey = (room: string): Deno.KvKey => ["rooms", room];
+const memberKey = (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "member", peer];
+const beatKey = (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "beat", peer];
+const linksKey = (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "links", peer];
+
+/** The store's keys, for tools and tests that look into KV (see the layout above). */
+export const storeKeys = {
+  room: roomKey,
+  member: memberKey,
+  beat: beatKey,
+  links: linksKey,
+} as const;
+
+/** Whether a key listed under `ROOMS_PREFIX` is a room's meta (`["rooms", roomId]`). */
+export function isRoomMetaKey(key: Deno.KvKey): key is [string, string] {
+  return key.length === 2 && typeof key[1] === "string";
+}
+
+/**
+ * Every key of a room, its meta first: the meta key is the range's start, and key parts of type
+ * boolean sort after strings (and numbers), so `true` bounds everything below the meta.
+ */
+const roomRange = (room: string): Deno.KvListSelector => ({
+  start: roomKey(room),
+  end: [...roomKey(room), true],
+});
+/**
+ * A room has at most 1 + 3 × MAX_CAPACITY keys (plus rare orphans): one batch reads it whole, so
+ * a room read is one KV read at one point in time.
+ */
+const ROOM_READ_BATCH = 1000;
+
+/** A whole room as read at one moment; entries by peer id. */
+interface RoomRead {
+  meta: Deno.KvEntryMaybe<RoomMeta>;
+  members: Map<PeerId, Deno.KvEntry<Member>>;
+  beats: Map<PeerId, Deno.KvEntry<number>>;
+  links: Map<PeerId, Deno.KvEntry<Links>>;
+  /** Every key below the meta, also those of peers that are not members (orphans). */
+  keys: Deno.KvKey[];
+}
 
 export class RoomStore {
   readonly #kv: Deno.Kv;
@@ -113,7 +157,7 @@ export class RoomStore {
   async join(room: string, input: { name: string; isolate: string }): Promise<JoinResult> {
     if (input.name.trim() === "") throw new TypeError("name must not be empty");
     const token = newToken();
-    const tokenHash = await sha256Hex(token.secret);
+    const tokenHash = sha256Hex(token.secret);
     const peer = token.peer;
     return await retry<JoinResult>("join", async () => {
       const metaEntry = await this.#kv.get<RoomMeta>(roomKey(room));
@@ -158,7 +202,7 @@ export class RoomStore {
   async resume(room: string, token: string, isolate: string): Promise<ResumeResult> {
     const parsed = parseToken(token);
     if (!parsed) return resumeFailed("malformed resume token");
-    const tokenHash = await sha256Hex(parsed.secret);
+    const tokenHash = sha256Hex(parsed.secret);
     const { peer } = parsed;
     return await retry<ResumeResult>("resume", async () => {
       const [metaEntry, memberEntry, beatEntry] = await this.#kv.getMany<
@@ -308,41 +352,32 @@ export class RoomStore {
   }
 
   async snapshot(room: string): Promise<RoomSnapshot | null> {
-    return await retry("snapshot", async () => {
-      const [metaEntry, members, beats, links] = await Promise.all([
-        this.#kv.get<RoomMeta>(roomKey(room)),
-        this.#listByPeer<Member>(["member", room]),
-        this.#listByPeer<number>(["beat", room]),
-        this.#listByPeer<Links>(["links", room]),
-      ]);
-      const meta = metaEntry.value;
-      if (!meta) return null;
-      const list: RoomSnapshot["members"] = [];
-      for (const peer of meta.members) {
-        const member = members.get(peer)?.value;
-        // Cannot happen (meta and member are written together) unless a removal landed between
-        // the reads above; leaving the peer out is then the truth anyway.
-        if (!member) continue;
-        list.push({
-          ...member,
-          heartbeatAt: beats.get(peer)?.value ?? member.joinedAt,
-          links: links.get(peer)?.value ?? {},
-        });
-      }
-      return { meta, members: list };
-    });
+    const { meta: { value: meta }, members, beats, links } = await retry(
+      "snapshot",
+      () => this.#readRoom(room),
+    );
+    if (!meta) return null;
+    const list: RoomSnapshot["members"] = [];
+    for (const peer of meta.members) {
+      const member = members.get(peer)?.value;
+      // Cannot happen: meta and member are written together, and one read sees both.
+      if (!member) continue;
+      list.push({
+        ...member,
+        heartbeatAt: beats.get(peer)?.value ?? member.joinedAt,
+        links: links.get(peer)?.value ?? {},
+      });
+    }
+    return { meta, members: list };
   }
 
   async sweep(room: string): Promise<{ peer: PeerId; reason: RemovalReason }[]> {
-    const [metaEntry, members, beats] = await retry("sweep", () =>
-      Promise.all([
-        this.#kv.get<RoomMeta>(roomKey(room)),
-        this.#listByPeer<Member>(["member", room]),
-        this.#listByPeer<number>(["beat", room]),
-      ]));
-    const meta = metaEntry.value;
+    const { meta: { value: meta }, members, beats, keys } = await retry(
+      "sweep",
+      () => this.#readRoom(room),
+    );
     if (!meta) {
-      await this.#deleteLeftovers(room);
+      if (keys.length > 0) await this.#deleteLeftovers(room);
       return [];
     }
     const removed: { peer: PeerId; reason: RemovalReason }[] = [];
@@ -361,14 +396,23 @@ export class RoomStore {
       if (result.removed) removed.push({ peer, reason });
     }
     if (meta.members.length === 0) await this.#deleteEmptyRoom(room);
-    await this.#deleteOrphans(room);
+    // Orphans (keys of non-members) come only from rare races; look again only if this read saw one.
+    const listed = new Set(meta.members);
+    if (keys.some((key) => !listed.has(key[3] as string))) await this.#deleteOrphans(room);
     return removed;
   }
 
+  /**
+   * Ids of the rooms in the store, and of rooms whose meta is gone but keys are left (a sweep of
+   * such a room deletes them). Reads every key below `ROOMS_PREFIX`: a room's keys are contiguous.
+   */
   async *rooms(): AsyncIterable<string> {
-    for await (const entry of this.#kv.list<RoomMeta>({ prefix: ["room"] })) {
+    let last: string | undefined;
+    for await (const entry of this.#kv.list({ prefix: ROOMS_PREFIX }, { batchSize: 1000 })) {
       const id = entry.key[1];
-      if (typeof id === "string") yield id;
+      if (typeof id !== "string" || id === last) continue;
+      last = id;
+      yield id;
     }
   }
 
@@ -396,13 +440,10 @@ export class RoomStore {
     guard?: (member: Member | null, beat: number | null) => boolean,
   ): Promise<{ removed: boolean; meta: RoomMeta | null }> {
     const result = await retry("remove", async () => {
-      const [metaEntry, memberEntry, beatEntry] = await this.#kv.getMany<
-        [RoomMeta, Member, number]
-      >([
-        roomKey(room),
-        memberKey(room, peer),
-        beatKey(room, peer),
-      ]);
+      const read = await this.#readRoom(room);
+      const metaEntry = read.meta;
+      const memberEntry = read.members.get(peer) ?? absent<Member>(memberKey(room, peer));
+      const beatEntry = read.beats.get(peer) ?? absent<number>(beatKey(room, peer));
       const meta = metaEntry.value;
       if (!meta) return { removed: false, meta: null, leftovers: true };
       if (guard && !guard(memberEntry.value, beatEntry.value)) {
@@ -420,11 +461,10 @@ export class RoomStore {
       }
       const members = meta.members.filter((p) => p !== peer);
       if (members.length === 0) {
-        const keys = await this.#listKeys(memberPrefixes(room));
         // The room's keys are bounded by capacity (plus rare orphans), far below the mutation limit;
         // anything beyond one operation is swept up by the next call as leftovers.
         op.delete(roomKey(room));
-        for (const key of keys.slice(0, MAX_MUTATIONS - 1)) op.delete(key);
+        for (const key of read.keys.slice(0, MAX_MUTATIONS - 1)) op.delete(key);
         return (await op.commit()).ok ? { removed: true, meta: null, leftovers: false } : CONFLICT;
       }
       const host = meta.host === peer || meta.host === null ? members[0] : meta.host;
@@ -435,9 +475,8 @@ export class RoomStore {
         .delete(linksKey(room, peer));
       // Every remaining member's report is checked, also those that do not mention `peer`: a
       // report committed meanwhile (read before this removal) could name it again.
-      const links = await this.#listByPeer<Links>(["links", room]);
       for (const other of members) {
-        const entry = links.get(other) ?? { key: linksKey(room, other), versionstamp: null };
+        const entry = read.links.get(other) ?? { key: linksKey(room, other), versionstamp: null };
         op.check(entry);
         if (!("value" in entry) || !(peer in entry.value)) continue;
         const { [peer]: _gone, ...rest } = entry.value;
@@ -463,7 +502,8 @@ export class RoomStore {
   /** Deletes member, beat and links keys of a room whose meta is gone. */
   async #deleteLeftovers(room: string): Promise<void> {
     await retry("cleanup", async () => {
-      const keys = await this.#listKeys(memberPrefixes(room));
+      const keys: Deno.KvKey[] = [];
+      for await (const entry of this.#kv.list({ prefix: roomKey(room) })) keys.push(entry.key);
       if (keys.length === 0) return undefined;
       for (const part of chunkByKeySize(keys)) {
         // The meta check keeps a room re-created meanwhile (a new first join) intact.
@@ -478,13 +518,10 @@ export class RoomStore {
   /** Deletes keys of peers that are not (or no longer) in the room's member list. */
   async #deleteOrphans(room: string): Promise<void> {
     await retry("sweep", async () => {
-      const [metaEntry, keys] = await Promise.all([
-        this.#kv.get<RoomMeta>(roomKey(room)),
-        this.#listKeys(memberPrefixes(room)),
-      ]);
+      const { meta: metaEntry, keys } = await this.#readRoom(room);
       if (!metaEntry.value) return undefined;
       const members = new Set(metaEntry.value.members);
-      const orphans = keys.filter((key) => !members.has(key[2] as string));
+      const orphans = keys.filter((key) => !members.has(key[3] as string));
       if (orphans.length === 0) return undefined;
       const op = this.#kv.atomic().check(metaEntry);
       for (const key of orphans.slice(0, MAX_MUTATIONS)) op.delete(key);
@@ -492,23 +529,36 @@ export class RoomStore {
     });
   }
 
-  /** Entries under `prefix` (a room's member, beat or links keys) by the peer id in their key. */
-  async #listByPeer<T>(prefix: Deno.KvKey): Promise<Map<PeerId, Deno.KvEntry<T>>> {
-    const byPeer = new Map<PeerId, Deno.KvEntry<T>>();
-    for await (const entry of this.#kv.list<T>({ prefix })) {
-      const peer = entry.key[prefix.length];
-      if (typeof peer === "string") byPeer.set(peer, entry);
+  /** The whole room in one KV read (one batch of one range). */
+  async #readRoom(room: string): Promise<RoomRead> {
+    const read: RoomRead = {
+      meta: absent<RoomMeta>(roomKey(room)),
+      members: new Map(),
+      beats: new Map(),
+      links: new Map(),
+      keys: [],
+    };
+    const entries = this.#kv.list<unknown>(roomRange(room), { batchSize: ROOM_READ_BATCH });
+    for await (const entry of entries) {
+      const key = entry.key;
+      if (key.length === 2) {
+        read.meta = entry as Deno.KvEntry<RoomMeta>;
+        continue;
+      }
+      read.keys.push(key);
+      const [, , kind, peer] = key;
+      if (key.length !== 4 || typeof peer !== "string") continue;
+      if (kind === "member") read.members.set(peer, entry as Deno.KvEntry<Member>);
+      else if (kind === "beat") read.beats.set(peer, entry as Deno.KvEntry<number>);
+      else if (kind === "links") read.links.set(peer, entry as Deno.KvEntry<Links>);
     }
-    return byPeer;
+    return read;
   }
+}
 
-  async #listKeys(prefixes: Deno.KvKey[]): Promise<Deno.KvKey[]> {
-    const keys: Deno.KvKey[] = [];
-    for (const prefix of prefixes) {
-      for await (const entry of this.#kv.list({ prefix })) keys.push(entry.key);
-    }
-    return keys;
-  }
+/** What a read of a missing key returns: a check on it asserts that the key still does not exist. */
+function absent<T>(key: Deno.KvKey): Deno.KvEntryMaybe<T> {
+  return { key, value: null, versionstamp: null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,15 +627,15 @@ function parseToken(token: string): { peer: PeerId; secret: string } | null {
 }
 
 function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
-    /=+$/,
-    "",
-  );
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+/**
+ * Synchronous on purpose: `crypto.subtle.digest` hands every call to a worker thread and back,
+ * about 30 µs of CPU for these few bytes, against about 1 µs here (one per join and resume).
+ */
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 /** Compares without an early exit, so timing does not reveal how much of a hash matched. */

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
-import { type JoinResult, MAX_CAPACITY, RoomStore, type StoreOptions } from "./store.ts";
+import {
+  type JoinResult,
+  MAX_CAPACITY,
+  ROOMS_PREFIX,
+  RoomStore,
+  storeKeys as keys,
+  type StoreOptions,
+} from "./store.ts";
 import type { Links, Member, RoomMeta } from "./types.ts";
 
-const PREFIXES = ["room", "member", "beat", "links"] as const;
+const KINDS = ["member", "beat", "links"] as const;
 
 /** A store on a fresh in-memory KV with a hand-driven clock; the KV is closed afterwards. */
 async function withStore(
@@ -24,9 +31,9 @@ function joined(r: JoinResult): Extract<JoinResult, { ok: true }> {
 }
 
 async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
-  const keys: Deno.KvKey[] = [];
-  for await (const e of kv.list({ prefix })) keys.push(e.key);
-  return keys;
+  const found: Deno.KvKey[] = [];
+  for await (const e of kv.list({ prefix })) found.push(e.key);
+  return found;
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -38,7 +45,7 @@ async function assertAdmitsExactly(kv: Deno.Kv, room: string, results: JoinResul
   const admitted = results.filter((r) => r.ok);
   assert.equal(admitted.length, n);
   for (const r of results) if (!r.ok) assert.equal(r.code, "room-full");
-  const meta = (await kv.get<RoomMeta>(["room", room])).value;
+  const meta = (await kv.get<RoomMeta>(keys.room(room))).value;
   assert.ok(meta);
   assert.equal(meta.members.length, n);
   assert.equal(new Set(meta.members).size, n);
@@ -46,9 +53,9 @@ async function assertAdmitsExactly(kv: Deno.Kv, room: string, results: JoinResul
     new Set(meta.members),
     new Set(admitted.map((r) => r.ok && r.member.peer)),
   );
-  for (const prefix of ["member", "beat", "links"]) {
-    const keys = await keysUnder(kv, [prefix, room]);
-    assert.deepEqual(new Set(keys.map((k) => k[2])), new Set(meta.members), prefix);
+  for (const kind of KINDS) {
+    const found = await keysUnder(kv, [...keys.room(room), kind]);
+    assert.deepEqual(new Set(found.map((k) => k[3])), new Set(meta.members), kind);
   }
   assert.ok(meta.host !== null && meta.members.includes(meta.host));
 }
@@ -97,7 +104,7 @@ Deno.test("a locked room refuses joins but not resumes; unlocking admits again",
     assert.equal(await store.setLocked("nope", true), null);
     const locked = await store.setLocked("r", true);
     assert.equal(locked?.locked, true);
-    assert.equal((await kv.get<RoomMeta>(["room", "r"])).value?.locked, true);
+    assert.equal((await kv.get<RoomMeta>(keys.room("r"))).value?.locked, true);
     assert.deepEqual(await store.join("r", { name: "B", isolate: "i1" }), {
       ok: false,
       code: "room-locked",
@@ -133,7 +140,7 @@ Deno.test("the first member is host; on removal the host passes to the earliest 
       ids.push(joined(await store.join("r", { name, isolate: "i" })).member.peer);
     }
     const [pa, pb, pc, pd] = ids;
-    assert.equal((await kv.get<RoomMeta>(["room", "r"])).value?.host, pa);
+    assert.equal((await kv.get<RoomMeta>(keys.room("r"))).value?.host, pa);
     let meta = await store.remove("r", pa);
     assert.equal(meta?.host, pb);
     assert.deepEqual(meta?.members, [pb, pc, pd]);
@@ -148,7 +155,7 @@ Deno.test("the first member is host; on removal the host passes to the earliest 
     assert.deepEqual(meta?.members, [pc]);
     assert.equal(await store.remove("r", pc), null);
     assert.equal(await store.remove("r", pc), null);
-    assert.equal((await kv.get(["room", "r"])).value, null);
+    assert.equal((await kv.get(keys.room("r"))).value, null);
   });
 });
 
@@ -158,7 +165,7 @@ Deno.test("sweep removes a member whose heartbeat is too old, not a fresh one", 
     const b = joined(await store.join("r", { name: "B", isolate: "i" })).member.peer;
     clock.t += 15_000;
     await store.heartbeat([{ room: "r", peer: b }]);
-    assert.equal((await kv.get<number>(["beat", "r", b])).value, clock.t);
+    assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
     clock.t += 5_000; // a's beat is exactly 20 s old: not older than the timeout yet
     assert.deepEqual(await store.sweep("r"), []);
     clock.t += 1;
@@ -166,12 +173,12 @@ Deno.test("sweep removes a member whose heartbeat is too old, not a fresh one", 
     const snap = await store.snapshot("r");
     assert.deepEqual(snap?.members.map((m) => m.peer), [b]);
     assert.equal(snap?.meta.host, b);
-    assert.equal((await kv.get(["member", "r", a])).versionstamp, null);
-    assert.equal((await kv.get(["beat", "r", a])).versionstamp, null);
+    assert.equal((await kv.get(keys.member("r", a))).versionstamp, null);
+    assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
     // A heartbeat for the removed member does not bring its beat back.
     await store.heartbeat([{ room: "r", peer: a }, { room: "r", peer: b }]);
-    assert.equal((await kv.get(["beat", "r", a])).versionstamp, null);
-    assert.equal((await kv.get<number>(["beat", "r", b])).value, clock.t);
+    assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
+    assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
   });
 });
 
@@ -191,7 +198,8 @@ Deno.test("heartbeat writes many beats across rooms, only for existing members",
     }));
     clock.t += 1000;
     await store.heartbeat([...ghosts, ...real, ...real]);
-    const beats = await Array.fromAsync(kv.list<number>({ prefix: ["beat"] }));
+    const beats = (await Array.fromAsync(kv.list<number>({ prefix: ROOMS_PREFIX })))
+      .filter((e) => e.key[2] === "beat");
     assert.equal(beats.length, real.length);
     for (const e of beats) assert.equal(e.value, clock.t);
     await store.heartbeat([]);
@@ -210,7 +218,7 @@ Deno.test("resume within grace keeps the peer id; after grace it fails, before o
     assert.equal(again.member.isolate, "i0");
 
     await store.disconnect("r", peer);
-    const gone = (await kv.get<Member>(["member", "r", peer])).value;
+    const gone = (await kv.get<Member>(keys.member("r", peer))).value;
     assert.equal(gone?.connected, false);
     assert.equal(gone?.disconnectedAt, clock.t);
     // Longer than the heartbeat timeout but within grace: a disconnected member is not swept.
@@ -224,8 +232,8 @@ Deno.test("resume within grace keeps the peer id; after grace it fails, before o
     assert.equal(r.member.connected, true);
     assert.equal(r.member.disconnectedAt, null);
     assert.deepEqual(r.meta.members, [peer, b]);
-    assert.deepEqual((await kv.get<Member>(["member", "r", peer])).value, r.member);
-    assert.equal((await kv.get<number>(["beat", "r", peer])).value, clock.t);
+    assert.deepEqual((await kv.get<Member>(keys.member("r", peer))).value, r.member);
+    assert.equal((await kv.get<number>(keys.beat("r", peer))).value, clock.t);
 
     // Grace expired, sweep not run yet: resume checks the clock itself.
     await store.disconnect("r", peer);
@@ -283,14 +291,15 @@ Deno.test("removing the last member deletes the room and all its keys, not other
     await store.heartbeat(peers.map((peer) => ({ room: "r", peer })));
     await store.disconnect("r", peers[1]);
     for (const peer of peers) await store.remove("r", peer);
-    for (const prefix of PREFIXES) {
-      assert.deepEqual(await keysUnder(kv, [prefix, "r"]), [], prefix);
-      const rest = await keysUnder(kv, [prefix]);
-      assert.deepEqual(
-        rest.map((k) => k.slice(1)),
-        prefix === "room" ? [["other"]] : [["other", other]],
-      );
-    }
+    assert.equal((await kv.get(keys.room("r"))).versionstamp, null);
+    assert.deepEqual(await keysUnder(kv, keys.room("r")), []);
+    // Only the other room's keys are left.
+    assert.deepEqual(await keysUnder(kv, ROOMS_PREFIX), [
+      keys.room("other"),
+      keys.beat("other", other),
+      keys.links("other", other),
+      keys.member("other", other),
+    ]);
     assert.deepEqual(await Array.fromAsync(store.rooms()), ["other"]);
     assert.equal(await store.snapshot("r"), null);
   });
@@ -300,16 +309,16 @@ Deno.test("sweep and remove clean orphan keys, also of a deleted room", async ()
   await withStore({}, async ({ store, kv }) => {
     const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
     // An orphan beat, as left by a heartbeat racing with a removal.
-    await kv.set(["beat", "r", "ghostghostghost0"], 1);
-    await kv.set(["beat", "dead", "ghostghostghost1"], 1);
+    await kv.set(keys.beat("r", "ghostghostghost0"), 1);
+    await kv.set(keys.beat("dead", "ghostghostghost1"), 1);
     assert.deepEqual(await store.sweep("r"), []);
-    assert.equal((await kv.get(["beat", "r", "ghostghostghost0"])).versionstamp, null);
-    assert.notEqual((await kv.get(["beat", "r", a])).versionstamp, null);
+    assert.equal((await kv.get(keys.beat("r", "ghostghostghost0"))).versionstamp, null);
+    assert.notEqual((await kv.get(keys.beat("r", a))).versionstamp, null);
     assert.equal(await store.remove("dead", "ghostghostghost1"), null);
-    assert.deepEqual(await keysUnder(kv, ["beat", "dead"]), []);
-    await kv.set(["links", "dead", "ghostghostghost1"], {});
+    assert.deepEqual(await keysUnder(kv, keys.room("dead")), []);
+    await kv.set(keys.links("dead", "ghostghostghost1"), {});
     assert.deepEqual(await store.sweep("dead"), []);
-    assert.deepEqual(await keysUnder(kv, ["links", "dead"]), []);
+    assert.deepEqual(await keysUnder(kv, keys.room("dead")), []);
   });
 });
 
@@ -330,7 +339,7 @@ Deno.test("reportLinks keeps members only, keeps since on unchanged state; remov
       }),
       true,
     );
-    const links = async (p: string) => (await kv.get<Links>(["links", "r", p])).value;
+    const links = async (p: string) => (await kv.get<Links>(keys.links("r", p))).value;
     assert.deepEqual(await links(a), {
       [b]: { state: "connecting", since: t0 },
       [c]: { state: "connected", since: t0 },
@@ -379,7 +388,7 @@ Deno.test("a removed peer never reappears in links under concurrent reports", as
         store.reportLinks(room, a, { [b]: "connected", [c]: "connected" }),
       ]);
       for (const p of [a, b]) {
-        const links = (await kv.get<Links>(["links", room, p])).value;
+        const links = (await kv.get<Links>(keys.links(room, p))).value;
         assert.ok(links && !(c in links), `${round}: ${JSON.stringify(links)}`);
       }
     }
@@ -405,7 +414,7 @@ Deno.test("peer ids and tokens are unique and well formed; the secret is never s
       assert.equal(peer, r.member.peer);
       assert.deepEqual(rest, []);
       assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
-      const stored = (await kv.get<Member>(["member", r.meta.id, peer])).value;
+      const stored = (await kv.get<Member>(keys.member(r.meta.id, peer))).value;
       assert.ok(stored);
       assert.equal(stored.tokenHash, await sha256Hex(secret));
       assert.match(stored.tokenHash, /^[0-9a-f]{64}$/);
@@ -419,7 +428,7 @@ Deno.test("input validation: empty name, bad capacity", async () => {
   await withStore({}, async ({ store, kv }) => {
     await assert.rejects(store.join("r", { name: "", isolate: "i" }), TypeError);
     await assert.rejects(store.join("r", { name: "  ", isolate: "i" }), TypeError);
-    assert.equal((await kv.get(["room", "r"])).versionstamp, null);
+    assert.equal((await kv.get(keys.room("r"))).versionstamp, null);
     assert.throws(() => new RoomStore({ kv, capacity: 0 }), RangeError);
     assert.throws(() => new RoomStore({ kv, capacity: MAX_CAPACITY + 1 }), RangeError);
     assert.throws(() => new RoomStore({ kv, capacity: 2.5 }), RangeError);
@@ -443,6 +452,52 @@ Deno.test("snapshot lists members in join order with heartbeat and links; rooms(
       [[a, "A", "i", clock.t, {}], [b, "B", "j", clock.t - 5, {}]],
     );
     assert.deepEqual((await Array.fromAsync(store.rooms())).sort(), ["r", "s"]);
+  });
+});
+
+Deno.test("snapshot and sweep read the whole room in one KV call", async () => {
+  await withStore({}, async ({ kv, clock }) => {
+    const calls: string[] = [];
+    const counting = new Proxy(kv, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(String(prop));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const store = new RoomStore({ kv: counting, now: () => clock.t });
+    const peers = [];
+    for (const name of ["A", "B", "C"]) {
+      peers.push(joined(await store.join("r", { name, isolate: "i" })).member.peer);
+    }
+    await store.reportLinks("r", peers[0], { [peers[1]]: "connected" });
+    calls.length = 0;
+    const snap = await store.snapshot("r");
+    assert.deepEqual(calls, ["list"]);
+    assert.deepEqual(snap?.members.map((m) => m.peer), peers);
+    assert.deepEqual(snap?.members[0].links, {
+      [peers[1]]: { state: "connected", since: clock.t },
+    });
+    calls.length = 0;
+    assert.deepEqual(await store.sweep("r"), []);
+    assert.deepEqual(calls, ["list"], "no orphans: nothing else to read");
+  });
+});
+
+Deno.test("rooms() lists each room once, also one whose meta is gone; sweep deletes its keys", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    for (const name of ["A", "B"]) joined(await store.join("r1", { name, isolate: "i" }));
+    joined(await store.join("r2", { name: "C", isolate: "i" }));
+    // Leftovers: a beat and links of a room whose meta is gone.
+    await kv.set(keys.beat("r0", "ghostghostghost0"), 1);
+    await kv.set(keys.links("r0", "ghostghostghost0"), {});
+    assert.deepEqual(await Array.fromAsync(store.rooms()), ["r0", "r1", "r2"]);
+    assert.deepEqual(await store.sweep("r0"), []);
+    assert.deepEqual(await keysUnder(kv, keys.room("r0")), []);
+    assert.deepEqual(await Array.fromAsync(store.rooms()), ["r1", "r2"]);
   });
 });
 

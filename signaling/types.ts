@@ -10,7 +10,7 @@ export type PeerId = string;
 export type LinkState = "connecting" | "connected" | "failed";
 export const LINK_STATES: readonly LinkState[] = ["connecting", "connected", "failed"];
 
-/** `["room", roomId]`: the room and its membership. Every membership change rewrites it atomically. */
+/** `["rooms", roomId]`: the room and its membership. Every membership change rewrites it atomically. */
 export interface RoomMeta {
   id: string;
   createdAt: number;
@@ -22,7 +22,7 @@ export interface RoomMeta {
   members: PeerId[];
 }
 
-/** `["member", roomId, peerId]`: one participant. */
+/** `["rooms", roomId, "member", peerId]`: one participant. */
 export interface Member {
   peer: PeerId;
   name: string;
@@ -45,7 +45,10 @@ export interface LinkReport {
   since: number;
 }
 
-/** `["links", roomId, peerId]`: the member's own view of its links, keyed by the other member. */
+/**
+ * `["rooms", roomId, "links", peerId]`: the member's own view of its links, keyed by the other
+ * member.
+ */
 export type Links = Record<PeerId, LinkReport>;
 
 /** What a room looks like at one moment: meta plus every member with heartbeat and links. */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { SignalingClient } from "../signaling/client.ts";
 import type { Member } from "../signaling/types.ts";
 import { newRoomId } from "../signaling/room_id.ts";
+import { storeKeys } from "../signaling/store.ts";
 import {
   type LiveServer,
   type Metrics,
@@ -99,9 +100,9 @@ async function run(
       await waitFor("a member to be welcomed", () => client.state !== "connecting");
     }
   };
-  /** Which isolate holds each member's socket, from the store (`["member", room, peer]`). */
+  /** Which isolate holds each member's socket, from the store (its member record). */
   const isolateOf = async (room: string, peer: string): Promise<string> => {
-    const entry = await kv.get<Member>(["member", room, peer]);
+    const entry = await kv.get<Member>(storeKeys.member(room, peer));
     assert.ok(entry.value, `member ${peer} of ${room} is in the store`);
     return entry.value.isolate;
   };
@@ -260,7 +261,11 @@ async function run(
       describe: () => observers().map((c) => c.members.map((m) => [m.peer, m.connected])),
     },
   );
-  assert.equal((await kv.get(["member", roomId, joinerPeer])).value, null, "gone from the store");
+  assert.equal(
+    (await kv.get(storeKeys.member(roomId, joinerPeer))).value,
+    null,
+    "gone from the store",
+  );
 
   // ---- An abrupt drop shows as connected:false everywhere; resume works on either isolate.
   const opened = await RawWebSocket.open(server.port, `/api/rooms/${roomId}/ws`);
@@ -283,7 +288,7 @@ async function run(
       `every roster to show the dropped member as connected:false (cycle ${cycle})`,
       () => observers().every((c) => c.members.some((m) => m.peer === peer && !m.connected)),
     );
-    const entry = await kv.get<Member>(["member", roomId, peer]);
+    const entry = await kv.get<Member>(storeKeys.member(roomId, peer));
     assert.equal(entry.value?.connected, false, "the store keeps the place, disconnected");
 
     const again = await RawWebSocket.open(server.port, `/api/rooms/${roomId}/ws`);
