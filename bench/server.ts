@@ -2,6 +2,7 @@
  * Runs the real app the way production does (`deno serve main.ts`), but in ONE isolate and bound
  * to 127.0.0.1 only, so the load test measures a single core and nothing is exposed.
  */
+import { spawnChild } from "./child.ts";
 
 export interface RunningServer {
   origin: string;
@@ -41,44 +42,17 @@ function freePort(): number {
 export async function startServer(root: URL, timeoutMs = 30_000): Promise<RunningServer> {
   const port = freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = spawnChild(Deno.execPath(), {
     // No --parallel: one isolate, one core. This is what "requests/s on one core" means.
     args: ["serve", "--allow-all", `--port=${port}`, "--host=127.0.0.1", "main.ts"],
     cwd: root,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-
-  // stderr must be drained or the server blocks once the pipe fills; keep only the tail.
-  let tail = "";
-  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (tail = (tail + chunk).slice(-4096)) }),
-  ).catch(() => {});
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
   });
-
-  const stop = async () => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      const timer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 5_000);
-      await status;
-      clearTimeout(timer);
-    }
-    await drained;
-  };
+  const stop = child.stop;
 
   try {
     const deadline = performance.now() + timeoutMs;
     while (true) {
-      if (exited) throw new Error(`server exited during startup:\n${tail}`);
+      if (child.exited()) throw new Error(`server exited during startup:\n${child.tail()}`);
       if (performance.now() > deadline) throw new Error(`server did not answer in ${timeoutMs} ms`);
       try {
         const res = await fetch(`${origin}/`, { signal: AbortSignal.timeout(1_000) });
@@ -91,5 +65,5 @@ export async function startServer(root: URL, timeoutMs = 30_000): Promise<Runnin
     await stop();
     throw err;
   }
-  return { origin, pid: child.pid, log: () => tail, stop };
+  return { origin, pid: child.pid, log: child.tail, stop };
 }

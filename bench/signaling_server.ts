@@ -4,6 +4,7 @@
  * deleted afterwards, plus readers for its memory (/proc VmRSS), CPU time (/proc stat) and
  * `/metrics`. Separate from server.ts because this one needs env, `--parallel` and /proc access.
  */
+import { spawnChild } from "./child.ts";
 import { serveV8FlagsArg } from "../framework/v8_flags.ts";
 
 export interface SignalingServer {
@@ -166,7 +167,7 @@ export async function startSignalingServer(
   const jobs = opts.parallel ? opts.jobs ?? 2 : 1;
   // A fresh store per run: earlier rooms would change join costs, and nothing outlives the bench.
   const kvDir = await Deno.makeTempDir({ prefix: "mooz-bench-kv-" });
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = spawnChild(Deno.execPath(), {
     args: [
       "serve",
       "--allow-all",
@@ -179,38 +180,12 @@ export async function startSignalingServer(
     ],
     cwd: root,
     env: { MOOZ_KV: `${kvDir}/rooms.sqlite`, DENO_JOBS: String(jobs), ...opts.env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-
-  // stderr must be drained or the server blocks once the pipe fills; keep only the tail.
-  let tail = "";
-  const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (tail = (tail + chunk).slice(-4096)) }),
-  ).catch(() => {});
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
+    graceMs: 2_000,
   });
-
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        // Short: once the signaling hub has started, `deno serve` does not exit on SIGTERM (its
-        // timers keep the event loop alive after the HTTP server has shut down).
-        const timer = setTimeout(() => {
-          if (!exited) child.kill("SIGKILL");
-        }, 2_000);
-        await status;
-        clearTimeout(timer);
-      }
-      await drained;
+      await child.stop();
       await Deno.remove(kvDir, { recursive: true }).catch(() => {});
     })();
 
@@ -221,9 +196,9 @@ export async function startSignalingServer(
     const deadline = performance.now() + (opts.timeoutMs ?? 30_000);
     const ready = new Set<string>();
     while (ready.size < jobs) {
-      if (exited) throw new Error(`server exited during startup:\n${tail}`);
+      if (child.exited()) throw new Error(`server exited during startup:\n${child.tail()}`);
       if (performance.now() > deadline) {
-        throw new Error(`server did not answer on every isolate in time:\n${tail}`);
+        throw new Error(`server did not answer on every isolate in time:\n${child.tail()}`);
       }
       try {
         const [health] = await getFresh(`${origin}/healthz`);
@@ -246,7 +221,7 @@ export async function startSignalingServer(
     rssKiB: () => processRssKiB(child.pid),
     cpuMs: () => processCpuMs(child.pid),
     metrics: () => scrapeMetrics(origin, jobs),
-    log: () => tail,
+    log: child.tail,
     stop,
   };
 }

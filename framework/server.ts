@@ -265,6 +265,8 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
       await res.body.cancel();
       res = new Response(null, res);
     }
+    // A WebSocket upgrade (101) takes no headers: skip building the policy on that hot path.
+    if (res.status === 101) return res;
     return withSecurityHeaders(res, contentSecurityPolicy(nonce, config.csp));
   }
 

@@ -6,7 +6,8 @@ import { type Browser, chromium } from "playwright-core";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
-async function isFile(path: string): Promise<boolean> {
+/** Whether `path` is a regular file. */
+export async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
   } catch {
@@ -14,9 +15,11 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function run(cmd: string, args: string[]): Promise<boolean> {
+/** Runs a setup command (apt-get) with its output shown; true when it succeeded. */
+export async function run(cmd: string, args: string[]): Promise<boolean> {
   const { success } = await new Deno.Command(cmd, {
     args,
+    stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
     env: { DEBIAN_FRONTEND: "noninteractive" },

@@ -9,27 +9,10 @@
  * how to install it.
  */
 
+import { isFile, run } from "./chromium.ts";
+
 const CANDIDATES = ["/usr/bin/turnserver", "/usr/local/bin/turnserver", "/usr/sbin/turnserver"];
 export const REALM = "mooz.test";
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function run(cmd: string, args: string[]): Promise<boolean> {
-  const { success } = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  }).output();
-  return success;
-}
 
 async function findInPath(): Promise<string | undefined> {
   const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
