@@ -68,14 +68,21 @@ const HEADLESS_ARGS = [
 export const FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
 
 /**
- * WebRTC between pages of one machine: loopback candidates (only inside a loopback-only network
- * namespace, see tests/run.ts), fake devices, a fake screen, and sound without a click.
+ * WebRTC between pages of one machine without any camera or microphone: loopback candidates
+ * (only inside a loopback-only network namespace, see tests/run.ts) and sound without a click.
+ * Chromium gathers loopback candidates only for a page granted camera or microphone access, so
+ * contexts must grant it (`context.grantPermissions`) even though no device exists.
  */
-export const WEBRTC_LOOPBACK = [
-  ...FAKE_MEDIA,
+export const WEBRTC_LOOPBACK_NO_DEVICES = [
   "--allow-loopback-in-peer-connection",
-  "--auto-select-desktop-capture-source=Entire screen",
   "--autoplay-policy=no-user-gesture-required",
+];
+
+/** As `WEBRTC_LOOPBACK_NO_DEVICES`, with a fake camera, microphone and screen. */
+export const WEBRTC_LOOPBACK = [
+  ...WEBRTC_LOOPBACK_NO_DEVICES,
+  ...FAKE_MEDIA,
+  "--auto-select-desktop-capture-source=Entire screen",
 ];
 
 /** Launches headless Chromium with the flags above, plus `extraArgs` for one test's needs. */

@@ -15,7 +15,12 @@
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { newRoomId } from "../signaling/room_id.ts";
 import { watchErrors } from "./browser.ts";
-import { launchBrowser, onlyLoopback, WEBRTC_LOOPBACK } from "./chromium.ts";
+import {
+  launchBrowser,
+  onlyLoopback,
+  WEBRTC_LOOPBACK,
+  WEBRTC_LOOPBACK_NO_DEVICES,
+} from "./chromium.ts";
 import { type LiveServer, startLiveServer } from "./live_server.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -123,17 +128,25 @@ export async function writeFakeCameraClip(path: string): Promise<void> {
   await Deno.writeFile(path, out);
 }
 
+/** Every participant's window must keep rendering and running timers at full speed. */
+const FOREGROUND = [
+  "--disable-renderer-backgrounding",
+  "--disable-background-timer-throttling",
+  "--disable-backgrounding-occluded-windows",
+];
+
 /** Chromium flags for WebRTC between pages on loopback with fake devices. */
 export function webrtcArgs(cameraClip: string): string[] {
-  return [
-    ...WEBRTC_LOOPBACK,
-    `--use-file-for-fake-video-capture=${cameraClip}`,
-    // Every participant's window must keep rendering and running timers at full speed.
-    "--disable-renderer-backgrounding",
-    "--disable-background-timer-throttling",
-    "--disable-backgrounding-occluded-windows",
-  ];
+  return [...WEBRTC_LOOPBACK, `--use-file-for-fake-video-capture=${cameraClip}`, ...FOREGROUND];
 }
+
+/**
+ * Chromium flags for meetings where media is not the point: no camera and no microphone at all,
+ * so a page costs what its data channels and UI cost (about a fifth of a page with a muted fake
+ * microphone, which still captures, encodes and plays silence on every link). No screen can be
+ * shared either: Chromium's fake screen comes with its fake devices.
+ */
+export const DATA_ONLY_ARGS = [...WEBRTC_LOOPBACK_NO_DEVICES, ...FOREGROUND];
 
 // ---------------------------------------------------------------------------------------------
 // The meeting page, through the contract's selectors
@@ -248,7 +261,12 @@ export async function join(
   return await afterJoinClick(page, name, media, opts.expect ?? "joined", timeoutMs);
 }
 
-/** Fills the pre-join screen already on `page` (after `goto`, or after "Rejoin"). */
+/**
+ * Fills the pre-join screen already on `page` (after `goto`, or after "Rejoin"): waits until the
+ * page has opened what devices there are (the Join button is enabled), types the name and sets
+ * each toggle to the wanted state. With fake devices both toggles come on by themselves; in a
+ * data-only meeting there is nothing to turn off.
+ */
 export async function fillPreJoin(
   page: Page,
   name: string,
@@ -256,23 +274,19 @@ export async function fillPreJoin(
   timeoutMs = 30_000,
 ): Promise<void> {
   await page.getByRole("heading", { name: "Ready to join?" }).waitFor({ timeout: timeoutMs });
+  await page.getByRole("button", { name: "Join meeting" }).and(page.locator(":enabled"))
+    .waitFor({ timeout: timeoutMs });
   await page.getByRole("textbox", { name: "Your name" }).fill(name);
-  // With fake devices both come on once the preview has them; then switch off what is unwanted.
   for (const [label, want] of [["Microphone", media.mic], ["Camera", media.camera]] as const) {
     const toggle = page.getByRole("button", { name: label, exact: true });
+    const pressed = () => toggle.getAttribute("aria-pressed", { timeout: 5_000 });
+    if ((await pressed()) === String(want)) continue;
+    await toggle.click();
     await until(
-      `${name}'s pre-join ${label} toggle to come on (fake devices)`,
-      async () => (await toggle.getAttribute("aria-pressed", { timeout: 1_000 })) === "true",
-      { timeoutMs, describe: () => toggle.getAttribute("aria-pressed", { timeout: 1_000 }) },
+      `${name}'s pre-join ${label} toggle to turn ${want ? "on" : "off"}`,
+      async () => (await pressed()) === String(want),
+      { timeoutMs: 10_000, describe: pressed },
     );
-    if (!want) {
-      await toggle.click();
-      await until(
-        `${name}'s pre-join ${label} toggle to go off`,
-        async () => (await toggle.getAttribute("aria-pressed", { timeout: 1_000 })) === "false",
-        { timeoutMs: 10_000 },
-      );
-    }
   }
 }
 
@@ -499,6 +513,11 @@ export interface MeetingOptions {
   timeoutMs?: number;
   /** Appended to the diagnostics when the test fails (e.g. coturn's log). */
   diagnose?: () => Promise<string>;
+  /**
+   * `"fake"` (default): every participant has a fake camera (a small clip) and microphone.
+   * `"none"`: no devices at all (and no screen), for tests where media is not the point.
+   */
+  devices?: "fake" | "none";
 }
 
 /** Settings every meeting test gets: no public STUN (there is no network), quick timeouts. */
@@ -516,6 +535,7 @@ export class MeetingWorld {
     readonly testName: string,
     readonly server: LiveServer,
     readonly browser: Browser,
+    readonly devices: "fake" | "none" = "fake",
   ) {}
 
   get origin(): string {
@@ -535,6 +555,10 @@ export class MeetingWorld {
   /** A new participant: its own browser context and page, not joined yet. */
   async open(name: string): Promise<Participant> {
     const context = await this.browser.newContext({ viewport: { width: 800, height: 600 } });
+    // Without it Chromium gathers no loopback candidates (see WEBRTC_LOOPBACK_NO_DEVICES).
+    if (this.devices === "none") {
+      await context.grantPermissions(["camera", "microphone"], { origin: this.origin });
+    }
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
     const errors = watchErrors(page);
@@ -650,13 +674,14 @@ export async function withMeeting(
   let server: LiveServer | undefined;
   let browser: Browser | undefined;
   try {
+    const devices = opts.devices ?? "fake";
     const clip = `${dir}/camera.y4m`;
-    await writeFakeCameraClip(clip);
+    if (devices === "fake") await writeFakeCameraClip(clip);
     [server, browser] = await Promise.all([
       startLiveServer({ parallel: false, env: { ...BASE_ENV, ...opts.env } }),
-      launchBrowser(webrtcArgs(clip)),
+      launchBrowser(devices === "fake" ? webrtcArgs(clip) : DATA_ONLY_ARGS),
     ]);
-    const world = new MeetingWorld(testName, server, browser);
+    const world = new MeetingWorld(testName, server, browser, devices);
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const run = fn(world);
     run.catch(() => {}); // if the deadline wins, closing the browser ends `run` with an error

@@ -156,7 +156,7 @@ meetingTest(
 
 meetingTest(
   "chat reaches everyone, as text; a participant who joins later gets the history",
-  {},
+  { devices: "none" },
   async (w) => {
     const ada = await w.join("Ada", OFF);
     const bob = await w.join("Bob", OFF);
@@ -343,7 +343,7 @@ meetingTest(
 
 meetingTest(
   "a 9th participant in a room of 8 gets the room-full screen, and gets in once someone leaves",
-  { timeoutMs: 240_000, env: { MOOZ_ROOM_CAPACITY: "8" } },
+  { timeoutMs: 240_000, env: { MOOZ_ROOM_CAPACITY: "8" }, devices: "none" },
   async (w) => {
     const names = ["Ada", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal"];
     const people: Participant[] = [];
