@@ -4,7 +4,7 @@
  */
 import config from "./fresh.config.ts";
 import manifest from "./fresh.gen.ts";
-import { createApp } from "./framework/mod.ts";
+import { createApp } from "./framework/server.ts";
 
 const app = await createApp(manifest, config);
 

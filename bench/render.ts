@@ -21,7 +21,7 @@ export async function measureRender(
   // Imported here, not at the top: `deno task build` may have just regenerated fresh.gen.ts.
   const { default: manifest } = await import("../fresh.gen.ts");
   const { default: config } = await import("../fresh.config.ts");
-  const { createApp } = await import("../framework/mod.ts");
+  const { createApp } = await import("../framework/server.ts");
   const app = await createApp(manifest, config);
 
   const once = async (url: string) => {

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  buildIslands,
-  type BuildResult,
-  entryName,
-  loadBuild,
-  preloadList,
-  writeBuild,
-} from "./build.ts";
+import { type BuildResult, loadBuild, preloadList, writeBuild } from "./build.ts";
+import { buildIslands, entryName } from "./bundle.ts";
 import { createTempProject, type TempProject } from "./testing.ts";
 
 const DISPLAY = `
@@ -110,6 +104,30 @@ Deno.test("buildIslands: inputs are the project's own files, with their class to
     assert.ok(all.includes(c), c);
   }
   for (const list of Object.values(manifest.classes)) assert.deepEqual(list, [...list].sort());
+});
+
+Deno.test("buildIslands: classes of modules an island loads later with import() count", async () => {
+  await using project = await createTempProject({
+    "components/Later.tsx": `export function Later() { return <p class="bg-lime-700">later</p>; }`,
+    "islands/Lazy.tsx": `
+import { useSignal } from "@preact/signals";
+export default function Lazy() {
+  const Later = useSignal<null | (() => unknown)>(null);
+  return <button class="px-3" onClick={async () => {
+    Later.value = (await import("../components/Later.tsx")).Later;
+  }}>load</button>;
+}
+`,
+  });
+  const { manifest } = await build(project, ["Lazy"]);
+  assert.ok(manifest.classes.Lazy.includes("px-3"));
+  assert.ok(manifest.classes.Lazy.includes("bg-lime-700"), "the lazily loaded chunk's class");
+  // Its chunk is still not preloaded: it loads when asked for.
+  const preloaded = preloadList(manifest.imports, [manifest.islands.Lazy]);
+  const lazy = Object.keys(manifest.imports).filter((f) =>
+    !preloaded.includes(f) && f !== manifest.runtime
+  );
+  assert.equal(lazy.length, 1, `one chunk loads later: ${lazy}`);
 });
 
 Deno.test("buildIslands: the same sources give the same names and bytes", async () => {

@@ -4,7 +4,7 @@
  *   deno run -A framework/cli.ts start   build when needed, then `deno serve --parallel main.ts`
  *   deno run -A framework/cli.ts dev     serve with live reload, restarting on file changes
  */
-import { buildIslands, loadBuild, writeBuild } from "./build.ts";
+import { loadBuild, writeBuild } from "./build.ts";
 import { islandName, writeManifest } from "./manifest.ts";
 import { serveV8FlagsArg } from "./v8_flags.ts";
 
@@ -26,6 +26,8 @@ function toFileUrl(path: string): string {
 async function build(): Promise<void> {
   if (await writeManifest(root)) console.log("Updated fresh.gen.ts");
   const islands = await islandPaths();
+  // The bundler is loaded only here: `start` over a fresh `_fresh/` never needs esbuild.
+  const { buildIslands } = await import("./bundle.ts");
   const started = performance.now();
   const result = await buildIslands({ root, islands, runtimeEntry: `${root}/framework/client.ts` });
   await writeBuild(`${root}/_fresh`, result);

@@ -2,14 +2,17 @@
  * What pages, components and islands import from the framework. Safe in the browser: nothing
  * here pulls in server code.
  */
-import { type ComponentChildren, createContext } from "preact";
+import { type ComponentChildren, type Context, createContext } from "preact";
 import { useContext } from "preact/hooks";
 
+/** What `<Head>` elements collect into during a server render. */
+type HeadChildren = ComponentChildren[] | null;
+
 /** Collects `<Head>` children during a server render; absent in the browser. */
-export const HeadContext = createContext<ComponentChildren[] | null>(null);
+export const HeadContext: Context<HeadChildren> = createContext<HeadChildren>(null);
 
 /** Puts its children (title, meta, link) into the document's `<head>` when rendered on the server. */
-export function Head({ children }: { children?: ComponentChildren }) {
+export function Head({ children }: { children?: ComponentChildren }): null {
   const head = useContext(HeadContext);
   head?.push(children);
   return null;

@@ -1,5 +1,13 @@
+/**
+ * The server entry: `createApp` for main.ts, `deno task dev` and tests. Server-only (rendering,
+ * twind, static files, `node:` modules); routes, components and islands import `mod.ts`, which
+ * never reaches this module.
+ *
+ * Nothing here imports the bundler statically: a server started over a fresh `_fresh/` must not
+ * load esbuild, so `prepareBuild` imports `bundle.ts` only when it has to build.
+ */
 import { type ComponentType, h } from "preact";
-import { buildIslands, type BuildResult, loadBuild, preloadList } from "./build.ts";
+import { type BuildResult, loadBuild, preloadList } from "./build.ts";
 import { contentSecurityPolicy, createNonce, withSecurityHeaders } from "./headers.ts";
 import { type ClientAssets, renderPage } from "./render.ts";
 import { buildRoutes, matchRoute, rootMiddlewares, type Route } from "./router.ts";
@@ -17,10 +25,12 @@ import type {
   State,
 } from "./types.ts";
 
+/** URL prefix of the island bundles (`/_frsh/js/<file>`). */
 export const ASSET_PREFIX = "/_frsh/js/";
 const ALIVE_PATH = "/_frsh/alive";
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
+/** What `createApp` returns. */
 export interface App {
   /** The request handler, for `Deno.serve` or `export default { fetch }`. */
   handler: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
@@ -56,6 +66,9 @@ async function prepareBuild(
       );
     }
   }
+  // Imported here, not at the top: loading esbuild costs start-up time and memory in every
+  // isolate of `deno serve --parallel`, for a bundler a fresh prebuilt build never needs.
+  const { buildIslands } = await import("./bundle.ts");
   return await buildIslands({
     root,
     islands,

@@ -1,5 +1,5 @@
 import type { Handlers } from "../framework/mod.ts";
-import { getHub } from "../signaling/mod.ts";
+import { getHub } from "../signaling/hub_singleton.ts";
 
 /** Liveness and readiness: this isolate answers and can reach the room store. */
 export const handler: Handlers = {

@@ -1,5 +1,5 @@
 import type { Handlers } from "../framework/mod.ts";
-import { getHub } from "../signaling/mod.ts";
+import { getHub } from "../signaling/hub_singleton.ts";
 
 /** Prometheus metrics of every live isolate (label `isolate`). */
 export const handler: Handlers = {

@@ -1,12 +1,11 @@
 /**
  * Messages between server isolates (and instances sharing a remote KV), through Deno KV.
  *
- * Each isolate has an inbox, `["inbox", isolate, time, sender, seq]`, and a doorbell key,
- * `["bell", isolate]`. A sender writes a batch of messages and rings the bell in one atomic
- * operation; the receiver watches its bell and then reads the messages from its inbox. The
- * messages are in keys, not in the watched value, because `kv.watch` coalesces values: a
- * watcher may skip intermediate rings, never a key. A poll backs the doorbell up, since watch
- * does not fire across processes on a local file.
+ * Each isolate has an inbox and a doorbell key (`busKeys` in keys.ts). A sender writes a batch of
+ * messages and rings the bell in one atomic operation; the receiver watches its bell and then
+ * reads the messages from its inbox. The messages are in keys, not in the watched value, because
+ * `kv.watch` coalesces values: a watcher may skip intermediate rings, never a key. A poll backs
+ * the doorbell up, since watch does not fire across processes on a local file.
  *
  * Messages to one isolate are batched per event-loop turn, so a burst of ICE candidates costs
  * one KV write instead of one per candidate. Writes happen one flush after another, so a sender's
@@ -16,38 +15,76 @@
  * exactly the size measured here, while a structured value can take far more than its JSON (two
  * bytes per character of a string holding one non-Latin-1 character, nine per number).
  */
-import type { JsonValue } from "./protocol.ts";
+import { busKeys } from "./keys.ts";
+import { commitUnchecked } from "./kv_retry.ts";
+import { KV_LIMITS } from "./limits.ts";
+import type { EvictionCode, JsonValue } from "./protocol.ts";
 import type { PeerId } from "./types.ts";
 
-export type BusMessage =
-  | { kind: "signal"; room: string; from: PeerId; to: PeerId; payload: JsonValue }
-  /** The room changed: re-read it and send the roster to your members. */
-  | { kind: "roster"; room: string }
-  /** Close this member's socket: evicted, or resumed on another socket. */
-  | {
-    kind: "close";
-    room: string;
-    peer: PeerId;
-    code: "evicted" | "replaced";
-    reason: string;
-    evictionCode?: string;
-  };
+/** A member's signal for a socket held by the receiving isolate. */
+export interface SignalNote {
+  kind: "signal";
+  room: string;
+  from: PeerId;
+  to: PeerId;
+  payload: JsonValue;
+}
+
+/** The room changed: re-read it and send the roster to your members. */
+export interface RoomChangedNote {
+  kind: "roster";
+  room: string;
+}
 
 /**
- * KV values are limited to 64 KiB; keep a batch well below. One message always fits: a signal's
- * payload is at most 32 KiB of UTF-8 JSON (MAX_PAYLOAD_BYTES) plus a small envelope.
+ * Close this member's socket: resumed on another socket (`replaced`), or removed by the server
+ * (`evicted`, with the code to tell the member).
  */
-const MAX_BATCH_BYTES = 48 * 1024;
+export type CloseNote =
+  & { kind: "close"; room: string; peer: PeerId; reason: string }
+  & (
+    | { code: "replaced" }
+    | { code: "evicted"; evictionCode: Exclude<EvictionCode, "replaced"> }
+  );
+
+/**
+ * What isolates tell each other; sender and receiver share this type. The shape is also the
+ * stored JSON, so instances of different versions sharing a KV still understand each other:
+ * change it only by adding.
+ */
+export type BusMessage = SignalNote | RoomChangedNote | CloseNote;
+
+/**
+ * KV values are limited to 64 KiB (`KV_LIMITS.valueBytes`); keep a batch well below. One message
+ * always fits: a signal's payload is at most 32 KiB of UTF-8 JSON (MAX_PAYLOAD_BYTES) plus a small
+ * envelope.
+ */
+const MAX_BATCH_BYTES = KV_LIMITS.valueBytes - 16 * 1024;
 /** Inbox entries of a dead isolate are dropped by KV eventually; correctness never relies on it. */
 const INBOX_TTL_MS = 5 * 60_000;
 
+/** What a `Bus` needs: the database, its own isolate id, and what to do with what arrives. */
 export interface BusOptions {
   kv: Deno.Kv;
+  /** This isolate's id: the address other isolates send to. */
   isolate: string;
+  /** Called for every message that arrives, once, in each sender's order. */
   onMessage: (message: BusMessage) => void;
+  /** Fallback poll of the inbox, for writers the doorbell does not reach (other processes). */
   pollMs: number;
 }
 
+/**
+ * The message bus of one isolate: `send` to another isolate's inbox, receive from its own.
+ *
+ * @example
+ * ```ts
+ * const bus = new Bus({ kv, isolate: "a", pollMs: 1_000, onMessage: (m) => console.log(m) });
+ * bus.start();
+ * bus.send("b", { kind: "roster", room });
+ * await bus.stop();
+ * ```
+ */
 export class Bus {
   readonly #kv: Deno.Kv;
   readonly #isolate: string;
@@ -76,8 +113,9 @@ export class Bus {
     this.#pollMs = opts.pollMs;
   }
 
+  /** Starts watching the doorbell and polling the inbox. */
   start(): void {
-    const reader = this.#kv.watch([["bell", this.#isolate]]).getReader();
+    const reader = this.#kv.watch([busKeys.bell(this.#isolate)]).getReader();
     this.#watch = reader;
     const watching = (async () => {
       try {
@@ -128,7 +166,7 @@ export class Bus {
   /** A per-sender increasing key part, so one sender's messages are read in the order sent. */
   #nextKey(target: string): Deno.KvKey {
     this.#lastTime = Math.max(this.#lastTime, Date.now());
-    return ["inbox", target, this.#lastTime, this.#isolate, this.#seq++];
+    return busKeys.message(target, this.#lastTime, this.#isolate, this.#seq++);
   }
 
   async #flush(): Promise<void> {
@@ -137,11 +175,13 @@ export class Bus {
     this.#outbox = new Map();
     await Promise.all([...outbox].map(async ([target, messages]) => {
       for (const batch of batches(messages)) {
-        const op = this.#kv.atomic()
-          .set(this.#nextKey(target), batch.bytes, { expireIn: INBOX_TTL_MS })
-          .set(["bell", target], this.#seq, { expireIn: INBOX_TTL_MS });
+        const key = this.#nextKey(target);
+        const ring = this.#seq;
         try {
-          await commitWithRetry(op);
+          await commitUnchecked("bus write", () =>
+            this.#kv.atomic()
+              .set(key, batch.bytes, { expireIn: INBOX_TTL_MS })
+              .set(busKeys.bell(target), ring, { expireIn: INBOX_TTL_MS }));
           this.stats.sent += batch.count;
           this.stats.batches++;
         } catch (err) {
@@ -170,14 +210,17 @@ export class Bus {
 
   async #drainOnce(): Promise<void> {
     const entries = await Array.fromAsync(
-      this.#kv.list<Uint8Array>({ prefix: ["inbox", this.#isolate] }),
+      this.#kv.list<Uint8Array>({ prefix: busKeys.inbox(this.#isolate) }),
     );
     if (entries.length === 0) return;
     // Delete first: a message is delivered at most once even if a handler throws.
     for (let i = 0; i < entries.length; i += 500) {
-      const op = this.#kv.atomic();
-      for (const e of entries.slice(i, i + 500)) op.delete(e.key);
-      await commitWithRetry(op);
+      const part = entries.slice(i, i + 500);
+      await commitUnchecked("inbox read", () => {
+        const op = this.#kv.atomic();
+        for (const e of part) op.delete(e.key);
+        return op;
+      });
     }
     for (const entry of entries) {
       let messages: BusMessage[];
@@ -229,21 +272,4 @@ function batches(messages: BusMessage[]): { count: number; bytes: Uint8Array }[]
   }
   if (parts.length) close();
   return out;
-}
-
-/**
- * Commits an atomic operation, retrying "database is locked" (several processes on one local
- * file). The operations here have no checks, so a commit never fails for a conflict.
- */
-async function commitWithRetry(op: Deno.AtomicOperation): Promise<void> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      const res = await op.commit();
-      if (res.ok) return;
-      throw new Error("KV commit failed");
-    } catch (err) {
-      if (attempt >= 20 || !String(err).includes("locked")) throw err;
-      await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * (attempt + 1)));
-    }
-  }
 }

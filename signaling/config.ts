@@ -1,5 +1,10 @@
-/** Signaling settings, read from the environment (documented in the README). */
+/**
+ * Signaling settings, read from the environment (documented in the README). Defaults and bounds
+ * come from `limits.ts`, so a setting and the limits that depend on it never disagree.
+ */
+import { CONFIG_DEFAULTS, CONFIG_MINIMUMS, MAX_CAPACITY } from "./limits.ts";
 
+/** What the signaling server of an isolate runs with (`configFromEnv`, or tests). */
 export interface SignalingConfig {
   /**
    * Where rooms live: unset for Deno's embedded default (a local file that survives restarts),
@@ -25,44 +30,60 @@ export interface SignalingConfig {
   inboxPollMs: number;
 }
 
+/** The configuration with no `MOOZ_*` variable set; tests start from it. */
 export const DEFAULTS: SignalingConfig = {
   kv: undefined,
-  capacity: 8,
-  graceMs: 30_000,
-  heartbeatMs: 5_000,
-  heartbeatTimeoutMs: 20_000,
-  linkDeadlineMs: 20_000,
   allowedOrigins: null,
-  idleTimeoutS: 20,
-  inboxPollMs: 1_000,
+  ...CONFIG_DEFAULTS,
 };
 
-function int(env: (k: string) => string | undefined, key: string, fallback: number, min: number) {
+function int(
+  env: (k: string) => string | undefined,
+  key: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env(key);
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`${key}=${raw} is not valid: use a whole number of at least ${min}.`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new Error(`${key}=${raw} is not valid: use a whole number ${range}.`);
   }
   return n;
 }
 
-/** Reads `MOOZ_*` variables; throws with the variable's name when one is malformed. */
+/**
+ * Reads `MOOZ_*` variables; throws with the variable's name and the accepted range when one is
+ * malformed, so a bad deployment fails at its first request with a message saying what to fix.
+ *
+ * @example
+ * ```ts
+ * configFromEnv((k) => ({ MOOZ_ROOM_CAPACITY: "6" })[k]).capacity; // 6
+ * ```
+ */
 export function configFromEnv(
   env: (key: string) => string | undefined = (k) => Deno.env.get(k),
 ): SignalingConfig {
   const origins = env("MOOZ_ALLOWED_ORIGINS");
+  const min = CONFIG_MINIMUMS;
   return {
     kv: env("MOOZ_KV") || undefined,
-    capacity: int(env, "MOOZ_ROOM_CAPACITY", DEFAULTS.capacity, 2),
-    graceMs: int(env, "MOOZ_RESUME_GRACE_MS", DEFAULTS.graceMs, 0),
-    heartbeatMs: int(env, "MOOZ_HEARTBEAT_MS", DEFAULTS.heartbeatMs, 100),
-    heartbeatTimeoutMs: int(env, "MOOZ_HEARTBEAT_TIMEOUT_MS", DEFAULTS.heartbeatTimeoutMs, 200),
-    linkDeadlineMs: int(env, "MOOZ_LINK_DEADLINE_MS", DEFAULTS.linkDeadlineMs, 100),
+    capacity: int(env, "MOOZ_ROOM_CAPACITY", DEFAULTS.capacity, min.capacity, MAX_CAPACITY),
+    graceMs: int(env, "MOOZ_RESUME_GRACE_MS", DEFAULTS.graceMs, min.graceMs),
+    heartbeatMs: int(env, "MOOZ_HEARTBEAT_MS", DEFAULTS.heartbeatMs, min.heartbeatMs),
+    heartbeatTimeoutMs: int(
+      env,
+      "MOOZ_HEARTBEAT_TIMEOUT_MS",
+      DEFAULTS.heartbeatTimeoutMs,
+      min.heartbeatTimeoutMs,
+    ),
+    linkDeadlineMs: int(env, "MOOZ_LINK_DEADLINE_MS", DEFAULTS.linkDeadlineMs, min.linkDeadlineMs),
     allowedOrigins: origins
       ? origins.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)
       : null,
-    idleTimeoutS: int(env, "MOOZ_WS_IDLE_TIMEOUT_S", DEFAULTS.idleTimeoutS, 2),
-    inboxPollMs: int(env, "MOOZ_INBOX_POLL_MS", DEFAULTS.inboxPollMs, 10),
+    idleTimeoutS: int(env, "MOOZ_WS_IDLE_TIMEOUT_S", DEFAULTS.idleTimeoutS, min.idleTimeoutS),
+    inboxPollMs: int(env, "MOOZ_INBOX_POLL_MS", DEFAULTS.inboxPollMs, min.inboxPollMs),
   };
 }

@@ -605,6 +605,26 @@ Deno.test("mesh: three members reporting full links are never evicted", async ()
   assert.deepEqual(h.hub.metrics.evictions, {});
 });
 
+Deno.test("mesh: in a room of 18, a member's report of its 17 links is accepted", async () => {
+  // MAX_LINKS once was 16 whatever the capacity, so every report in a room of 18 was refused.
+  await using h = await startHub({ capacity: 18 });
+  const room = newRoomId();
+  const members: Joined[] = [];
+  try {
+    for (let i = 0; i < 18; i++) members.push(await join(h.url(room), `P${i}`));
+    const [first, ...others] = members;
+    const links = Object.fromEntries(others.map((o) => [o.peer, "connected"]));
+    await report(first, links);
+    await first.socket.roundTrip();
+    assert.deepEqual(first.socket.all("error"), []);
+    const snapshot = await h.hub.store.snapshot(room);
+    const stored = member(snapshot?.members ?? [], first.peer)?.links ?? {};
+    assert.equal(Object.keys(stored).length, 17);
+  } finally {
+    await Promise.all(members.map((m) => m.socket.close()));
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 

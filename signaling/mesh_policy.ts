@@ -5,6 +5,7 @@
  */
 import type { LinkReport, Links, PeerId } from "./types.ts";
 
+/** A member as the policy sees it: who, since when, and its own link reports. */
 export interface PolicyMember {
   peer: PeerId;
   joinedAt: number;
@@ -12,6 +13,7 @@ export interface PolicyMember {
   links: Links;
 }
 
+/** A member to evict, with what it could not reach and why, for the UI. */
 export interface Eviction {
   peer: PeerId;
   /** Other members it could not reach. */
@@ -20,6 +22,7 @@ export interface Eviction {
   reason: string;
 }
 
+/** The moment of the decision and the deadline a link has to connect. */
 export interface PolicyOptions {
   now: number;
   deadlineMs: number;

@@ -2,9 +2,10 @@
  * Counters of one isolate, published to KV so that `/metrics`, answered by whichever isolate
  * the scrape lands on, shows every isolate (label `isolate`).
  */
-import { isRoomMetaKey, ROOMS_PREFIX } from "./store.ts";
+import { isRoomMetaKey, METRICS_PREFIX, metricsKey, ROOMS_PREFIX } from "./keys.ts";
 import type { RoomMeta } from "./types.ts";
 
+/** The counters and gauges of one isolate, as published to KV. */
 export interface IsolateMetrics {
   isolate: string;
   updatedAt: number;
@@ -22,6 +23,7 @@ export interface IsolateMetrics {
   rejected: Record<string, number>;
 }
 
+/** Fresh counters for `isolate`. */
 export function emptyMetrics(isolate: string): IsolateMetrics {
   return {
     isolate,
@@ -37,6 +39,7 @@ export function emptyMetrics(isolate: string): IsolateMetrics {
   };
 }
 
+/** Adds `by` to the count of `key` in one of the per-label tables. */
 export function bump(table: Record<string, number>, key: string, by = 1): void {
   table[key] = (table[key] ?? 0) + by;
 }
@@ -44,9 +47,10 @@ export function bump(table: Record<string, number>, key: string, by = 1): void {
 /** Isolates silent for longer than this are left out of the scrape (they stopped). */
 const STALE_MS = 30_000;
 
+/** Writes this isolate's metrics to KV, where any isolate's `/metrics` finds them. */
 export async function publishMetrics(kv: Deno.Kv, m: IsolateMetrics): Promise<void> {
   m.updatedAt = Date.now();
-  await kv.set(["metrics", m.isolate], m, { expireIn: 5 * 60_000 });
+  await kv.set(metricsKey(m.isolate), m, { expireIn: 5 * 60_000 });
 }
 
 const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -56,11 +60,11 @@ export async function renderMetrics(kv: Deno.Kv, self: IsolateMetrics): Promise<
   await publishMetrics(kv, self);
   const now = Date.now();
   const all: IsolateMetrics[] = [];
-  for await (const e of kv.list<IsolateMetrics>({ prefix: ["metrics"] })) {
+  for await (const e of kv.list<IsolateMetrics>({ prefix: METRICS_PREFIX })) {
     if (now - e.value.updatedAt <= STALE_MS) all.push(e.value);
   }
   let rooms = 0, participants = 0;
-  // Members' keys lie below their room's (store.ts): count the metas only.
+  // Members' keys lie below their room's (keys.ts): count the metas only.
   for await (const e of kv.list<RoomMeta>({ prefix: ROOMS_PREFIX }, { batchSize: 1000 })) {
     if (!isRoomMetaKey(e.key)) continue;
     rooms++;

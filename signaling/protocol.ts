@@ -1,45 +1,41 @@
 /**
- * The signaling wire protocol, version 1: message shapes, limits, error codes and validators.
- * Specified in PROTOCOL.md. Browser-safe (no Deno APIs): the browser client imports the types,
- * the constants, `parseServerMessage` and `clientMessage` from here.
+ * The signaling wire protocol, version 1: message shapes, limits, error codes, encoding, and the
+ * browser's check of server messages. Specified in PROTOCOL.md. Browser-safe (no Deno APIs): the
+ * browser client imports the types, the constants, `parseServerMessage` and `clientMessage` from
+ * here. The server validates client frames with `parse_client_message.ts`.
  */
-import { LINK_STATES } from "./types.ts";
+import {
+  isBoolean,
+  isFiniteNumber,
+  isLinkState,
+  isObject,
+  isString,
+  type JsonObject,
+} from "./json_guards.ts";
+import { MAX_TOKEN_LENGTH } from "./limits.ts";
 import type { LinkState, Member, PeerId, RemovalReason, RoomMeta } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Limits
 
+/**
+ * The limits a client must stay within, defined with every other limit in limits.ts and
+ * re-exported here so the browser (and tests) find them with the protocol they belong to.
+ */
+export {
+  MAX_FRAME_BYTES,
+  MAX_LINKS,
+  MAX_NAME_LENGTH,
+  MAX_PAYLOAD_BYTES,
+  MAX_PAYLOAD_DEPTH,
+} from "./limits.ts";
+
+/** The version `join` carries and `welcome` answers with (PROTOCOL.md, "Versioning"). */
 export const PROTOCOL_VERSION = 1;
-/** Largest inbound text frame, in UTF-8 bytes. */
-export const MAX_FRAME_BYTES = 64 * 1024;
-/**
- * Largest signal payload, as JSON in UTF-8 bytes. Half a frame, so the forwarded delivery
- * (payload plus a small envelope) always fits in one frame and in one KV value between isolates.
- */
-export const MAX_PAYLOAD_BYTES = 32 * 1024;
-/**
- * Deepest nesting of objects and arrays in a payload. SDP, ICE candidates and ciphertext
- * envelopes need 2 or 3; the cap keeps a recursive JSON.stringify on the server from overflowing.
- */
-export const MAX_PAYLOAD_DEPTH = 32;
-/** Display names, in Unicode code points after trimming and NFC normalization. */
-export const MAX_NAME_LENGTH = 64;
-export const MAX_TOKEN_LENGTH = 128;
-/** Entries in one `links` report: a room never holds more members than this. */
-export const MAX_LINKS = 16;
 /** Server-assigned ids: 16 base64url characters (96 random bits). */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
 /** Resume tokens are opaque to the client, but restricted so they are safe in logs and URLs. */
-export const TOKEN_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
-
-/** Per-connection token bucket (PROTOCOL.md, "Rate limit"). Every inbound frame costs one. */
-export const RATE_LIMIT = {
-  burst: 100,
-  refillPerSecond: 50,
-  /** This many dropped frames within `dropWindowMs` close the socket with 1008. */
-  maxDropped: 200,
-  dropWindowMs: 10_000,
-} as const;
+export const TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_TOKEN_LENGTH}}$`);
 
 /** Code for the close after a `leave` (or when the client closes on purpose). */
 export const CLOSE_NORMAL = 1000;
@@ -52,7 +48,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | {
   [key: string]: JsonValue;
 };
 
-/** Client -> server. */
+/** Client -> server: the first message, to join as a new member or `resume` an earlier place. */
 export interface JoinMessage {
   type: "join";
   v: typeof PROTOCOL_VERSION;
@@ -60,30 +56,37 @@ export interface JoinMessage {
   /** The token from an earlier `welcome`, to take the same place (peer id) again. */
   resume?: string;
 }
+/** Client -> server: a WebRTC negotiation message for one other member, opaque to the server. */
 export interface SignalMessage {
   type: "signal";
   to: PeerId;
   payload: JsonValue;
 }
+/** Client -> server: the sender's view of its link to each other member (full-mesh guarantee). */
 export interface LinksMessage {
   type: "links";
   links: Record<PeerId, LinkState>;
 }
+/** Client -> server: answered with `pong` carrying the same `t`. */
 export interface PingMessage {
   type: "ping";
   t?: number;
 }
+/** Client -> server: leave the room now, without a grace period. */
 export interface LeaveMessage {
   type: "leave";
 }
+/** Every message a client may send. */
 export type ClientMessage = JoinMessage | SignalMessage | LinksMessage | PingMessage | LeaveMessage;
 
-/** Server -> client. */
+/** Server -> client: the room as members see it. */
 export type RoomView = Pick<RoomMeta, "id" | "capacity" | "locked" | "host">;
+/** Server -> client: one member as the others see it. */
 export type MemberView = Pick<Member, "peer" | "name" | "joinedAt" | "connected"> & {
   /** The member's own report of its links to the others. */
   links: Record<PeerId, LinkState>;
 };
+/** Server -> client: the timings a client needs, sent with `welcome`. */
 export interface SessionConfig {
   /** Time to connect to everyone before `mesh-incomplete` eviction (PROTOCOL.md, "Full-mesh guarantee"). */
   linkDeadlineMs: number;
@@ -92,6 +95,7 @@ export interface SessionConfig {
   /** Server heartbeat interval; a client may `ping` this often to notice a dead connection. */
   heartbeatMs: number;
 }
+/** Server -> client: the answer to a successful `join`. */
 export interface WelcomeMessage {
   type: "welcome";
   v: typeof PROTOCOL_VERSION;
@@ -102,31 +106,37 @@ export interface WelcomeMessage {
   members: MemberView[];
   config: SessionConfig;
 }
+/** Server -> client: the whole room after any change; replaces the previous one. */
 export interface RosterMessage {
   type: "roster";
   room: RoomView;
   members: MemberView[];
 }
+/** Server -> client: another member's `signal`, payload as sent. */
 export interface SignalDelivery {
   type: "signal";
   from: PeerId;
   payload: JsonValue;
 }
+/** Server -> client: the answer to `ping`. */
 export interface PongMessage {
   type: "pong";
   t?: number;
 }
+/** Server -> client: an input was refused; `fatal` ones are followed by a close. */
 export interface ErrorMessage {
   type: "error";
   code: ErrorCode;
   message: string;
   fatal: boolean;
 }
+/** Server -> client: the member was removed; a close follows. */
 export interface EvictedMessage {
   type: "evicted";
   code: EvictionCode;
   reason: string;
 }
+/** Every message a server may send. */
 export type ServerMessage =
   | WelcomeMessage
   | RosterMessage
@@ -138,6 +148,7 @@ export type ServerMessage =
 // ---------------------------------------------------------------------------------------------
 // Errors and evictions
 
+/** Every error code, in the order of PROTOCOL.md's table. */
 export const ERROR_CODES = [
   "bad-json",
   "bad-message",
@@ -155,8 +166,10 @@ export const ERROR_CODES = [
   "slow-consumer",
   "internal",
 ] as const;
+/** Why an input was refused (`ERRORS` says what each means). */
 export type ErrorCode = typeof ERROR_CODES[number];
 
+/** What an error code means for the connection and for the person. */
 export interface ErrorInfo {
   /** The server closes the socket right after sending the error. */
   fatal: boolean;
@@ -257,6 +270,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
 
 /** Removal reasons a member can be told about (a member who left does not need telling). */
 export type EvictionCode = Exclude<RemovalReason, "left"> | "replaced";
+/** Every eviction code, in the order of PROTOCOL.md's table. */
 export const EVICTION_CODES: readonly EvictionCode[] = [
   "mesh-incomplete",
   "heartbeat",
@@ -265,6 +279,7 @@ export const EVICTION_CODES: readonly EvictionCode[] = [
   "replaced",
 ];
 
+/** Close code and UI hint of each eviction code. */
 export const EVICTIONS: Readonly<Record<EvictionCode, { closeCode: number; hint: string }>> = {
   "mesh-incomplete": {
     closeCode: 4100,
@@ -308,283 +323,14 @@ export function describeCloseCode(
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/** Encodes a server message for the wire. */
 export function serverMessage(msg: ServerMessage): string {
   return JSON.stringify(msg);
 }
 
+/** Encodes a client message for the wire. */
 export function clientMessage(msg: ClientMessage): string {
   return JSON.stringify(msg);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small guards
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** JSON turns 1e999 into Infinity; no field of this protocol wants it. */
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function isString(value: unknown): value is string {
-  return typeof value === "string";
-}
-
-function isBoolean(value: unknown): value is boolean {
-  return typeof value === "boolean";
-}
-
-export function isPeerId(value: unknown): value is PeerId {
-  return typeof value === "string" && PEER_ID_PATTERN.test(value);
-}
-
-function isLinkState(value: unknown): value is LinkState {
-  return (LINK_STATES as readonly unknown[]).includes(value);
-}
-
-/** A client-chosen string quoted for an error message: escaped, and short so it is never echoed in bulk. */
-function show(value: string): string {
-  return JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sizes
-
-/** Reused by `fitsUtf8`; parsing is synchronous, so one buffer is never shared by two calls. */
-let scratch: Uint8Array | undefined;
-const encoder = new TextEncoder();
-
-/**
- * Whether `text` takes at most `maxBytes` in UTF-8. A UTF-16 code unit takes 1 to 3 bytes, so
- * length alone settles most cases; only in between is the text encoded, into a fixed buffer that
- * stops filling at the limit, so an oversized frame costs no large allocation.
- */
-function fitsUtf8(text: string, maxBytes: number): boolean {
-  if (text.length > maxBytes) return false;
-  if (text.length * 3 <= maxBytes) return true;
-  scratch ??= new Uint8Array(MAX_FRAME_BYTES);
-  const { read } = encoder.encodeInto(text, scratch.subarray(0, maxBytes));
-  return read === text.length;
-}
-
-/** Iterative, so a hostile 30,000-deep payload cannot overflow the stack while being checked. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (typeof node !== "object" || node === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Client message validation
-
-export type ParseResult =
-  | { ok: true; message: ClientMessage }
-  | { ok: false; code: ErrorCode; message: string };
-
-function fail(code: ErrorCode, message: string): ParseResult {
-  return { ok: false, code, message };
-}
-
-function ok(message: ClientMessage): ParseResult {
-  return { ok: true, message };
-}
-
-/** Unknown fields are refused so the accepted surface stays exactly what PROTOCOL.md lists. */
-function unknownField(obj: JsonObject, allowed: readonly string[]): ParseResult | null {
-  const extra = Object.keys(obj).find((key) => !allowed.includes(key));
-  if (extra === undefined) return null;
-  return fail(
-    "bad-message",
-    `unknown field ${show(extra)} in "${obj.type}"; allowed fields: ${allowed.join(", ")}`,
-  );
-}
-
-/**
- * C0 and C1 controls (including DEL), line and paragraph separators, bidi overrides and isolates
- * (which can make a name display as someone else's), and lone surrogates (not valid Unicode).
- */
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\p{Cs}]/u;
-
-/** The display name as stored and shown, or an error message saying what to fix. */
-export function normalizeName(raw: string): { ok: true; name: string } | {
-  ok: false;
-  message: string;
-} {
-  const name = raw.trim().normalize("NFC");
-  // Code points, not UTF-16 units, so an emoji counts as one character.
-  const length = [...name].length;
-  if (length < 1 || length > MAX_NAME_LENGTH) {
-    return {
-      ok: false,
-      message: `"name" must be 1 to ${MAX_NAME_LENGTH} characters after trimming; got ${length}`,
-    };
-  }
-  if (FORBIDDEN_IN_NAME.test(name)) {
-    return {
-      ok: false,
-      message: '"name" must not contain control characters, line breaks or bidi overrides',
-    };
-  }
-  return { ok: true, name };
-}
-
-function parseJoin(obj: JsonObject): ParseResult {
-  // The version is checked before anything else, so a client of a newer protocol (whose join
-  // may carry new fields) learns about the version mismatch, not about an unknown field.
-  if (!Object.hasOwn(obj, "v")) {
-    return fail("bad-message", `"join" needs "v": ${PROTOCOL_VERSION} (the protocol version)`);
-  }
-  if (!isFiniteNumber(obj.v)) return fail("bad-message", '"v" must be a number');
-  if (obj.v !== PROTOCOL_VERSION) {
-    return fail(
-      "unsupported-version",
-      `protocol version ${obj.v} is not supported; this server speaks version ${PROTOCOL_VERSION}`,
-    );
-  }
-  const extra = unknownField(obj, ["type", "v", "name", "resume"]);
-  if (extra) return extra;
-  if (!isString(obj.name)) return fail("bad-message", '"name" must be a string');
-  const name = normalizeName(obj.name);
-  if (!name.ok) return fail("bad-message", name.message);
-  const message: JoinMessage = { type: "join", v: PROTOCOL_VERSION, name: name.name };
-  if (Object.hasOwn(obj, "resume")) {
-    if (!isString(obj.resume) || !TOKEN_PATTERN.test(obj.resume)) {
-      return fail(
-        "bad-message",
-        `"resume" must be the token from "welcome": 1 to ${MAX_TOKEN_LENGTH} characters ` +
-          "of A-Z a-z 0-9 _ . -",
-      );
-    }
-    message.resume = obj.resume;
-  }
-  return ok(message);
-}
-
-function parseSignal(obj: JsonObject): ParseResult {
-  const extra = unknownField(obj, ["type", "to", "payload"]);
-  if (extra) return extra;
-  if (!isPeerId(obj.to)) {
-    return fail("bad-message", '"to" must be a peer id (16 characters of A-Z a-z 0-9 _ -)');
-  }
-  if (!Object.hasOwn(obj, "payload")) return fail("bad-message", '"signal" needs a "payload"');
-  if (nestedDeeperThan(obj.payload, MAX_PAYLOAD_DEPTH)) {
-    return fail(
-      "bad-message",
-      `"payload" is nested deeper than ${MAX_PAYLOAD_DEPTH} levels; flatten it`,
-    );
-  }
-  // The payload is measured as the server will forward it: re-encoded as JSON.
-  const encoded = JSON.stringify(obj.payload);
-  if (!fitsUtf8(encoded, MAX_PAYLOAD_BYTES)) {
-    return fail(
-      "too-large",
-      `"payload" exceeds ${MAX_PAYLOAD_BYTES} bytes (32 KiB) as JSON; split it into ` +
-        "several signals",
-    );
-  }
-  // Parsed from JSON, so it is a JsonValue by construction.
-  return ok({ type: "signal", to: obj.to, payload: obj.payload as JsonValue });
-}
-
-function parseLinks(obj: JsonObject): ParseResult {
-  const extra = unknownField(obj, ["type", "links"]);
-  if (extra) return extra;
-  const links = obj.links;
-  if (!isObject(links)) {
-    return fail("bad-message", '"links" must be an object of peer id -> link state');
-  }
-  const entries = Object.entries(links);
-  if (entries.length > MAX_LINKS) {
-    return fail(
-      "bad-message",
-      `"links" has ${entries.length} entries; at most ${MAX_LINKS} are allowed`,
-    );
-  }
-  for (const [peer, state] of entries) {
-    if (!isPeerId(peer)) {
-      return fail("bad-message", `"links" key ${show(peer)} is not a peer id`);
-    }
-    if (!isLinkState(state)) {
-      return fail(
-        "bad-message",
-        `"links" value for ${peer} must be one of ${LINK_STATES.join(", ")}`,
-      );
-    }
-  }
-  // fromEntries defines own properties, so no key can reach a prototype (keys are ids anyway).
-  return ok({ type: "links", links: Object.fromEntries(entries) as Record<PeerId, LinkState> });
-}
-
-function parsePing(obj: JsonObject): ParseResult {
-  const extra = unknownField(obj, ["type", "t"]);
-  if (extra) return extra;
-  if (!Object.hasOwn(obj, "t")) return ok({ type: "ping" });
-  if (!isFiniteNumber(obj.t)) return fail("bad-message", '"t" must be a finite number');
-  return ok({ type: "ping", t: obj.t });
-}
-
-function parseLeave(obj: JsonObject): ParseResult {
-  return unknownField(obj, ["type"]) ?? ok({ type: "leave" });
-}
-
-/** A Map, not an object literal, so types like "constructor" or "__proto__" find nothing. */
-const CLIENT_PARSERS = new Map<string, (obj: JsonObject) => ParseResult>([
-  ["join", parseJoin],
-  ["signal", parseSignal],
-  ["links", parseLinks],
-  ["ping", parsePing],
-  ["leave", parseLeave],
-]);
-
-/** Validates one inbound frame. Never throws, whatever the input (string or binary). */
-export function parseClientMessage(frame: string | ArrayBuffer | Blob | Uint8Array): ParseResult {
-  try {
-    return parseFrame(frame);
-  } catch {
-    // Not expected to happen (every step above is total); kept so a bug here drops one message
-    // with an error frame instead of killing the socket handler.
-    return fail("internal", "the message could not be checked; it was ignored");
-  }
-}
-
-function parseFrame(frame: unknown): ParseResult {
-  if (typeof frame !== "string") {
-    return fail("binary-frame", "send JSON as text frames; binary frames are not accepted");
-  }
-  // Before JSON.parse, so an oversized frame costs no parsing.
-  if (!fitsUtf8(frame, MAX_FRAME_BYTES)) {
-    return fail("too-large", `the frame exceeds ${MAX_FRAME_BYTES} bytes (64 KiB)`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(frame);
-  } catch {
-    return fail("bad-json", "the frame is not valid JSON; send one JSON object per frame");
-  }
-  if (!isObject(value)) {
-    return fail("bad-message", 'the frame must be a JSON object with a "type" field');
-  }
-  if (!Object.hasOwn(value, "type")) return fail("bad-message", 'the object needs a "type" field');
-  if (!isString(value.type)) return fail("bad-message", '"type" must be a string');
-  const parse = CLIENT_PARSERS.get(value.type);
-  if (!parse) {
-    return fail(
-      "unknown-type",
-      `unknown message type ${show(value.type)}; expected one of ${
-        [...CLIENT_PARSERS.keys()].join(", ")
-      }`,
-    );
-  }
-  return parse(value);
 }
 
 // ---------------------------------------------------------------------------------------------

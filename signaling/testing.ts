@@ -27,11 +27,13 @@ export const TEST_CONFIG: Partial<SignalingConfig> = {
   inboxPollMs: 50,
 };
 
+/** Config overrides for `startHub`, plus the hub's join timeout. */
 export interface HubOverrides extends Partial<SignalingConfig> {
   /** `HubOptions.joinTimeoutMs`. */
   joinTimeoutMs?: number;
 }
 
+/** A running test hub and how to reach and stop it. */
 export interface TestHub extends AsyncDisposable {
   hub: SignalingHub;
   kv: Deno.Kv;
@@ -91,6 +93,7 @@ const WebSocketWithHeaders = WebSocket as unknown as new (
   opts: { headers: HeadersInit },
 ) => WebSocket;
 
+/** The server message of type `T`. */
 export type Msg<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
 
 /** Short text of a server message for failure messages. */
@@ -273,6 +276,7 @@ export function connect(url: string, opts: { origin?: string } = {}): Promise<Te
   return TestSocket.open(url, opts);
 }
 
+/** A socket that has joined, with its welcome. */
 export interface Joined extends AsyncDisposable {
   socket: TestSocket;
   welcome: WelcomeMessage;
@@ -339,6 +343,7 @@ export function peers(members: MemberView[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // Proxy
 
+/** A WebSocket proxy whose connections a test can cut (`startProxy`). */
 export interface TestProxy extends AsyncDisposable {
   /** `ws://127.0.0.1:{proxyPort}` + the path of `target`. */
   url(path: string): string;

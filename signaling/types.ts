@@ -8,6 +8,7 @@ export type PeerId = string;
 
 /** A browser's view of its WebRTC link to one other member. */
 export type LinkState = "connecting" | "connected" | "failed";
+/** Every link state, for validation. */
 export const LINK_STATES: readonly LinkState[] = ["connecting", "connected", "failed"];
 
 /** `["rooms", roomId]`: the room and its membership. Every membership change rewrites it atomically. */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import config from "../fresh.config.ts";
 import manifest from "../fresh.gen.ts";
 import { createApp } from "../framework/server.ts";
+import { BROWSER_SAFE_MODULES, importGraph } from "../framework/testing.ts";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
 
 const app = await createApp(manifest, config);
@@ -143,5 +144,27 @@ Deno.test("island bundles referenced by the home page are served", async () => {
     const res = await fetchApp(url);
     assert.equal(res.status, 200, url);
     assert.match(res.headers.get("Content-Type") ?? "", /javascript/);
+  }
+});
+
+Deno.test("main.ts, the production entry, imports neither the bundler nor esbuild up front", async () => {
+  const graph = await importGraph("main.ts");
+  assert.ok(graph.has("framework/server.ts"), "the walk reaches the server");
+  assert.ok(!graph.has("framework/bundle.ts"), "main.ts imports the bundler statically");
+  assert.ok(!graph.has("npm:esbuild"), "main.ts imports esbuild statically");
+});
+
+Deno.test("islands reach no server code: only browser-safe framework modules, no node:", async () => {
+  const islands = Object.keys(manifest.islands);
+  assert.ok(islands.length > 0);
+  for (const island of islands) {
+    // Every kind of import: esbuild bundles dynamic imports too.
+    const graph = await importGraph(island.slice(2), { dynamic: true, types: true });
+    const leaks = [...graph].filter((m) =>
+      (m.startsWith("framework/") && !BROWSER_SAFE_MODULES.includes(m)) ||
+      m.startsWith("node:") ||
+      ["npm:esbuild", "npm:@twind/core", "npm:preact-render-to-string"].includes(m)
+    );
+    assert.deepEqual(leaks, [], island);
   }
 });

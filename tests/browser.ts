@@ -2,7 +2,7 @@
 import type { Page } from "playwright-core";
 import config from "../fresh.config.ts";
 import manifest from "../fresh.gen.ts";
-import { createApp } from "../framework/mod.ts";
+import { createApp } from "../framework/server.ts";
 import { launchBrowser } from "./chromium.ts";
 
 export { FAKE_MEDIA, launchBrowser, WEBRTC_LOOPBACK } from "./chromium.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SignalingClient } from "../signaling/client.ts";
 import type { Member } from "../signaling/types.ts";
 import { newRoomId } from "../signaling/room_id.ts";
-import { storeKeys } from "../signaling/store.ts";
+import { roomKeys } from "../signaling/keys.ts";
 import {
   type LiveServer,
   type Metrics,
@@ -102,7 +102,7 @@ async function run(
   };
   /** Which isolate holds each member's socket, from the store (its member record). */
   const isolateOf = async (room: string, peer: string): Promise<string> => {
-    const entry = await kv.get<Member>(storeKeys.member(room, peer));
+    const entry = await kv.get<Member>(roomKeys.member(room, peer));
     assert.ok(entry.value, `member ${peer} of ${room} is in the store`);
     return entry.value.isolate;
   };
@@ -262,7 +262,7 @@ async function run(
     },
   );
   assert.equal(
-    (await kv.get(storeKeys.member(roomId, joinerPeer))).value,
+    (await kv.get(roomKeys.member(roomId, joinerPeer))).value,
     null,
     "gone from the store",
   );
@@ -288,7 +288,7 @@ async function run(
       `every roster to show the dropped member as connected:false (cycle ${cycle})`,
       () => observers().every((c) => c.members.some((m) => m.peer === peer && !m.connected)),
     );
-    const entry = await kv.get<Member>(storeKeys.member(roomId, peer));
+    const entry = await kv.get<Member>(roomKeys.member(roomId, peer));
     assert.equal(entry.value?.connected, false, "the store keeps the place, disconnected");
 
     const again = await RawWebSocket.open(server.port, `/api/rooms/${roomId}/ws`);

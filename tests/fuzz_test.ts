@@ -19,9 +19,9 @@ import {
   MAX_NAME_LENGTH,
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
-  parseClientMessage,
   parseServerMessage,
 } from "../signaling/protocol.ts";
+import { parseClientMessage } from "../signaling/parse_client_message.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import {
   delay,

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import config from "../fresh.config.ts";
 import manifest from "../fresh.gen.ts";
 import { createApp } from "../framework/server.ts";
-import { stopHub } from "../signaling/mod.ts";
+import { stopHub } from "../signaling/hub_singleton.ts";
 import { PEER_ID_PATTERN } from "../signaling/protocol.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import { join } from "../signaling/testing.ts";

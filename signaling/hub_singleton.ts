@@ -1,6 +1,7 @@
 /**
- * The signaling server of this isolate, created on first use from the environment
- * (`MOOZ_*`, see config.ts). Routes reach it through `getHub()`.
+ * The one `SignalingHub` of this isolate, created on first use from the environment (`MOOZ_*`,
+ * see config.ts), and the one piece of module-global state of the signaling server: a route
+ * handler has no other place to keep it. Routes reach it through `getHub()`.
  */
 import { configFromEnv } from "./config.ts";
 import { SignalingHub } from "./hub.ts";
@@ -18,6 +19,15 @@ function onStopSignal(): void {
   void stopHub();
 }
 
+/**
+ * This isolate's hub, started on the first call. A failure to open the room store rejects this
+ * call only: the next one tries again (a remote KV may be briefly unreachable).
+ *
+ * @example
+ * ```ts
+ * export const handler = { GET: async (req, ctx) => (await getHub()).handleUpgrade(req, ctx.params.room) };
+ * ```
+ */
 export function getHub(): Promise<SignalingHub> {
   hub ??= (async () => {
     const config = configFromEnv();

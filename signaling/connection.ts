@@ -1,0 +1,174 @@
+/**
+ * One participant's socket on this isolate: what it has joined as, its rate limit, and the only
+ * ways the server writes to it (so every send checks for a slow consumer and every error frame
+ * agrees with the protocol's table of codes).
+ */
+import { bump, type IsolateMetrics } from "./metrics.ts";
+import { MAX_BUFFERED_BYTES, RATE_LIMIT } from "./limits.ts";
+import {
+  type ErrorCode,
+  errorMessage,
+  ERRORS,
+  type EvictionCode,
+  EVICTIONS,
+  type ServerMessage,
+  serverMessage,
+} from "./protocol.ts";
+import type { PeerId } from "./types.ts";
+
+/**
+ * A welcome owed to a socket that has joined: it is sent from the first read of the room that
+ * began after the join (`after`: the room's read count then; see `RoomCache.admit`).
+ */
+export interface PendingWelcome {
+  token: string;
+  resumed: boolean;
+  after: number;
+}
+
+const REFILL_PER_MS = RATE_LIMIT.refillPerSecond / 1000;
+
+/**
+ * A socket and its membership. The hub creates one per upgrade; the room cache lists the joined
+ * ones by peer id.
+ *
+ * @example
+ * ```ts
+ * const conn = new Connection(socket, room, metrics);
+ * socket.onmessage = (e) => conn.takeToken() && handle(conn, e.data);
+ * ```
+ */
+export class Connection {
+  readonly socket: WebSocket;
+  /** The room id from the URL this socket was opened on; it never speaks for another room. */
+  readonly room: string;
+  /** The member this socket speaks for, from a successful join or resume. */
+  peer: PeerId | null = null;
+  /** Versionstamp of the member record this socket's join or resume wrote (store.disconnect). */
+  version: string | null = null;
+  /**
+   * Frames are handled one after another, in order, even when handling awaits KV: the last
+   * frame's handling, or null when none is in progress (then a signal may take the fast path).
+   */
+  queue: Promise<void> | null = null;
+  /** Set from a successful join until the welcome is sent. */
+  welcome?: PendingWelcome;
+  /** Set when this socket no longer speaks for its member (left, evicted, replaced). */
+  detached = false;
+  /** Set by the close event. */
+  closed = false;
+  readonly #metrics: IsolateMetrics;
+  #tokens: number = RATE_LIMIT.burst;
+  #refilledAt: number;
+  #drops = 0;
+  #dropsSince: number;
+  #lastRateError = 0;
+  #joinTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(socket: WebSocket, room: string, metrics: IsolateMetrics, now = Date.now()) {
+    this.socket = socket;
+    this.room = room;
+    this.#metrics = metrics;
+    this.#refilledAt = now;
+    this.#dropsSince = now;
+  }
+
+  /** Closes the socket with `not-joined` unless it has joined within `ms`. */
+  requireJoinWithin(ms: number): void {
+    this.#joinTimer = setTimeout(() => {
+      if (!this.peer) {
+        this.fail("not-joined", `No join message within ${ms / 1000} s.`);
+      }
+    }, ms);
+  }
+
+  /** Timers are objects here (node-style Timeout): drop the reference too, not just the timer. */
+  clearJoinTimer(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+  }
+
+  /**
+   * Takes one frame's token from the bucket (`RATE_LIMIT`). False when the frame must be
+   * dropped; then the client is told (at most once per `RATE_LIMIT.errorEveryMs`), and a
+   * sustained flood closes the socket with 1008.
+   */
+  takeToken(now = Date.now()): boolean {
+    this.#tokens = Math.min(
+      RATE_LIMIT.burst,
+      this.#tokens + (now - this.#refilledAt) * REFILL_PER_MS,
+    );
+    this.#refilledAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return true;
+    }
+    if (now - this.#dropsSince > RATE_LIMIT.dropWindowMs) {
+      this.#drops = 0;
+      this.#dropsSince = now;
+    }
+    this.#drops++;
+    bump(this.#metrics.rejected, "rate-limited");
+    if (this.#drops >= RATE_LIMIT.maxDropped) {
+      this.close(ERRORS["rate-limited"].closeCode, "flooding");
+    } else if (now - this.#lastRateError >= RATE_LIMIT.errorEveryMs) {
+      this.#lastRateError = now;
+      this.send(
+        errorMessage(
+          "rate-limited",
+          `Too many messages: at most ${RATE_LIMIT.refillPerSecond} a second.`,
+        ),
+      );
+    }
+    return false;
+  }
+
+  /** Answers a refused input: a non-fatal error frame, or for a fatal code, error and close. */
+  reject(code: ErrorCode, message: string): void {
+    bump(this.#metrics.rejected, code);
+    if (ERRORS[code].fatal) this.fail(code, message);
+    else this.send(errorMessage(code, message));
+  }
+
+  /** Sends a fatal error and closes with its close code. */
+  fail(code: ErrorCode, message: string): void {
+    this.send({ ...errorMessage(code, message), fatal: true });
+    this.close(ERRORS[code].closeCode, code);
+  }
+
+  /** Tells the member why it is out and closes (the member record is the caller's business). */
+  evict(code: EvictionCode, reason: string): void {
+    this.detached = true;
+    this.send({ type: "evicted", code, reason });
+    this.close(EVICTIONS[code].closeCode, code);
+  }
+
+  /** Sends one message. */
+  send(message: ServerMessage): void {
+    this.sendText(serverMessage(message));
+  }
+
+  /**
+   * Sends an encoded message (one encoding for a message that goes to many sockets). A client
+   * that stopped reading is cut instead (`slow-consumer`): sends never block in Deno.
+   */
+  sendText(text: string): void {
+    if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      bump(this.#metrics.rejected, "slow-consumer");
+      this.close(ERRORS["slow-consumer"].closeCode, "slow consumer");
+      return;
+    }
+    this.socket.send(text);
+  }
+
+  /** Closes the socket unless it is closed already. */
+  close(code: number, reason: string): void {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      // Already closing.
+    }
+  }
+}

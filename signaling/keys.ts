@@ -1,0 +1,90 @@
+/**
+ * The layout of the signaling server's Deno KV database: every key it writes is built here.
+ *
+ * Rooms (`store.ts`): everything of a room lies under `["rooms", roomId]`, so one range read
+ * returns the whole room (snapshots are read on every membership change: the hot read).
+ * - `["rooms", roomId]` -> RoomMeta
+ * - `["rooms", roomId, "member", peerId]` -> Member
+ * - `["rooms", roomId, "beat", peerId]` -> number (ms timestamp of the last heartbeat)
+ * - `["rooms", roomId, "links", peerId]` -> Links (the member's own reports about its links)
+ *
+ * A listing of `["rooms"]` therefore also yields the members' keys: the rooms are the keys of
+ * length 2 (`isRoomMetaKey`).
+ *
+ * The previous room layout (`["room", roomId]`, with `["member" | "beat" | "links", roomId,
+ * peerId]`) is not read: a new top-level prefix keeps rooms stored by an older version from
+ * mixing with new ones (their members would look like members without records: never removed,
+ * still counted for capacity and host). Such rooms are simply forgotten on upgrade; people rejoin
+ * as new members.
+ *
+ * Between isolates (`bus.ts`):
+ * - `["inbox", isolate, time, sender, seq]` -> Uint8Array (a batch of messages as UTF-8 JSON)
+ * - `["bell", isolate]` -> number (rung with every batch; watched as a doorbell)
+ *
+ * Other:
+ * - `["metrics", isolate]` -> IsolateMetrics (`metrics.ts`)
+ * - `["health"]`: never written; read by health checks (`RoomStore.ping`)
+ */
+import type { PeerId } from "./types.ts";
+
+/** Prefix of every room's keys. */
+export const ROOMS_PREFIX: Deno.KvKey = ["rooms"];
+
+/**
+ * Builders of a room's keys (see the layout above), for the store and for tools and tests that
+ * look into KV.
+ *
+ * @example
+ * ```ts
+ * await kv.get<Member>(roomKeys.member(room, peer));
+ * ```
+ */
+export const roomKeys = {
+  room: (room: string): Deno.KvKey => ["rooms", room],
+  member: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "member", peer],
+  beat: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "beat", peer],
+  links: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "links", peer],
+} as const;
+
+/** Whether a key listed under `ROOMS_PREFIX` is a room's meta (`["rooms", roomId]`). */
+export function isRoomMetaKey(key: Deno.KvKey): key is [string, string] {
+  return key.length === 2 && typeof key[1] === "string";
+}
+
+/**
+ * Every key of a room, its meta first: the meta key is the range's start, and key parts of type
+ * boolean sort after strings (and numbers), so `true` bounds everything below the meta.
+ */
+export function roomRange(room: string): Deno.KvListSelector {
+  return { start: roomKeys.room(room), end: [...roomKeys.room(room), true] };
+}
+
+/** Keys of the message bus between isolates (see the layout above). */
+export const busKeys = {
+  /** Everything waiting for `isolate`. */
+  inbox: (isolate: string): Deno.KvKey => ["inbox", isolate],
+  /**
+   * One batch for `isolate`: `time` and `seq` increase per sender, so a prefix listing returns
+   * each sender's batches in the order they were sent.
+   */
+  message: (isolate: string, time: number, sender: string, seq: number): Deno.KvKey => [
+    "inbox",
+    isolate,
+    time,
+    sender,
+    seq,
+  ],
+  /** The doorbell `isolate` watches. */
+  bell: (isolate: string): Deno.KvKey => ["bell", isolate],
+} as const;
+
+/** Prefix of every isolate's published metrics. */
+export const METRICS_PREFIX: Deno.KvKey = ["metrics"];
+
+/** Where an isolate publishes its metrics. */
+export function metricsKey(isolate: string): Deno.KvKey {
+  return [...METRICS_PREFIX, isolate];
+}
+
+/** A key nobody writes: reading it tells whether the database answers. */
+export const HEALTH_KEY: Deno.KvKey = ["health"];

@@ -1,0 +1,128 @@
+/**
+ * The full-mesh guarantee and member expiry for the rooms this isolate serves: after every
+ * refresh of a room, one timer is armed for the next moment a decision could change (a link
+ * deadline, the end of a grace period, another isolate's heartbeat timeout), never a poll. When
+ * it fires, stale members are swept and whoever breaks the full mesh is evicted (`evaluateMesh`,
+ * PROTOCOL.md "Full-mesh guarantee").
+ */
+import type { Bus } from "./bus.ts";
+import type { SignalingConfig } from "./config.ts";
+import { evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
+import { bump, type IsolateMetrics } from "./metrics.ts";
+import type { CachedRoom, RoomCache } from "./room_cache.ts";
+import type { RoomStore } from "./store.ts";
+import type { TaskTracker } from "./task_tracker.ts";
+import type { RoomSnapshot } from "./types.ts";
+
+/** A timer fires this long after the moment it waits for, so that moment has surely passed. */
+const TIMER_SLACK_MS = 20;
+
+/** What a `MeshEnforcer` works with. */
+export interface MeshEnforcerOptions {
+  isolate: string;
+  config: Pick<SignalingConfig, "graceMs" | "heartbeatTimeoutMs" | "linkDeadlineMs">;
+  store: RoomStore;
+  bus: Bus;
+  cache: RoomCache;
+  metrics: IsolateMetrics;
+  tasks: TaskTracker;
+}
+
+/**
+ * Keeps each served room a full mesh of live members.
+ *
+ * @example
+ * ```ts
+ * const enforcer = new MeshEnforcer({ isolate, config, store, bus, cache, metrics, tasks });
+ * // from RoomCache's onRefreshed:
+ * enforcer.schedule(room, snapshot);
+ * ```
+ */
+export class MeshEnforcer {
+  readonly #opts: MeshEnforcerOptions;
+
+  constructor(opts: MeshEnforcerOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * Arms the room's timer for the next moment a decision could change. Drops the room from the
+   * cache instead when this isolate has neither members nor sockets in it any more.
+   */
+  schedule(room: CachedRoom, snapshot: RoomSnapshot): void {
+    const { isolate, config, cache, tasks } = this.#opts;
+    clearTimeout(room.timer);
+    if (tasks.stopped) return;
+    const mine = snapshot.members.some((m) => m.isolate === isolate);
+    if (!mine && room.conns.size === 0) return cache.drop(room);
+    const now = Date.now();
+    const times = [
+      nextDeadline(policyMembers(snapshot), { now, deadlineMs: config.linkDeadlineMs }),
+    ];
+    for (const m of snapshot.members) {
+      if (!m.connected && m.disconnectedAt !== null) times.push(m.disconnectedAt + config.graceMs);
+      if (m.isolate !== isolate) times.push(m.heartbeatAt + config.heartbeatTimeoutMs);
+    }
+    const next = Math.min(...times.filter((t): t is number => t !== null));
+    if (!Number.isFinite(next)) return;
+    room.timer = setTimeout(
+      () => tasks.track(this.#check(room)),
+      Math.max(TIMER_SLACK_MS, next - now + TIMER_SLACK_MS),
+    );
+  }
+
+  /** Clears every room's timer (the hub is stopping). */
+  stop(): void {
+    for (const room of this.#opts.cache.values()) clearTimeout(room.timer);
+  }
+
+  /** Sweeps stale members and evicts whoever breaks the full mesh. */
+  async #check(room: CachedRoom): Promise<void> {
+    const { config, store, bus, cache, metrics, tasks } = this.#opts;
+    if (tasks.stopped) return;
+    const id = room.id;
+    let changed = false;
+    for (const { peer, reason } of await store.sweep(id)) {
+      bump(metrics.evictions, reason);
+      changed = true;
+      const conn = room.conns.get(peer);
+      if (conn) cache.detach(conn, reason, "Your connection timed out.");
+    }
+    const snapshot = await store.snapshot(id);
+    if (!snapshot) return cache.drop(room);
+    const evictions = evaluateMesh(policyMembers(snapshot), {
+      now: Date.now(),
+      deadlineMs: config.linkDeadlineMs,
+    });
+    for (const eviction of evictions) {
+      const member = snapshot.members.find((m) => m.peer === eviction.peer);
+      await store.remove(id, eviction.peer);
+      bump(metrics.evictions, "mesh-incomplete");
+      cache.changed(id);
+      const conn = room.conns.get(eviction.peer);
+      if (conn) cache.detach(conn, "mesh-incomplete", eviction.reason);
+      else if (member) {
+        bus.send(member.isolate, {
+          kind: "close",
+          room: id,
+          peer: eviction.peer,
+          code: "evicted",
+          evictionCode: "mesh-incomplete",
+          reason: eviction.reason,
+        });
+      }
+      changed = true;
+    }
+    if (changed) cache.changed(id);
+    else this.schedule(room, snapshot);
+  }
+}
+
+/** Members in their grace period are left to the grace timer, not judged on stale links. */
+function policyMembers(s: RoomSnapshot): PolicyMember[] {
+  return s.members.filter((m) => m.connected).map((m) => ({
+    peer: m.peer,
+    joinedAt: m.joinedAt,
+    links: m.links,
+  }));
+}
