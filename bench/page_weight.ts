@@ -2,7 +2,9 @@
  * What a browser downloads on a cold first load of a page: the HTML plus every script it would
  * fetch before the page is interactive (module scripts, modulepreloads, classic `src` scripts and
  * the static imports inside those modules, transitively). Dynamic `import()` is lazy, so it is not
- * followed. Sizes are of the decoded bytes; gzip is level 9, per file, as each is served alone.
+ * part of the first load; what it reaches is reported apart (`later`: the meeting page loads the
+ * meeting screen and its features that way while the pre-join screen shows). Sizes are of the
+ * decoded bytes; gzip is level 9, per file, as each is served alone.
  */
 import { gzipSync } from "node:zlib";
 
@@ -20,6 +22,9 @@ export interface PageWeight {
   /** External scripts of the first load, in discovery order. */
   scripts: FileWeight[];
   js: { files: number; raw: number; gzip: number };
+  /** Scripts reached only through `import()` from the first load, transitively. */
+  later: FileWeight[];
+  laterJs: { files: number; raw: number; gzip: number };
   /** Script URLs on another origin: listed, never fetched (the bench talks to 127.0.0.1 only). */
   skipped: string[];
 }
@@ -47,6 +52,21 @@ function attr(attrs: string, name: string): string | null {
 
 function staticImports(code: string, base: URL): URL[] {
   return [...code.matchAll(STATIC_IMPORT)].map((m) => new URL(m[2], base));
+}
+
+/** `import("x")` with a string literal, also minified. */
+const DYNAMIC_IMPORT = /\bimport\(\s*(["'])([^"']+)\1\s*\)/g;
+
+function dynamicImports(code: string, base: URL): URL[] {
+  return [...code.matchAll(DYNAMIC_IMPORT)].map((m) => new URL(m[2], base));
+}
+
+function total(files: FileWeight[]): { files: number; raw: number; gzip: number } {
+  return {
+    files: files.length,
+    raw: files.reduce((n, f) => n + f.raw, 0),
+    gzip: files.reduce((n, f) => n + f.gzip, 0),
+  };
 }
 
 async function fetchBytes(url: URL): Promise<Uint8Array> {
@@ -85,23 +105,34 @@ export async function measurePageWeight(origin: string, path: string): Promise<P
   }
 
   // Breadth-first over the import graph; each URL is downloaded once, like the module map does.
+  // Dynamic imports wait for a second pass: they are what loads later.
   const seen = new Set<string>();
-  const scripts: FileWeight[] = [];
   const skipped: string[] = [];
-  for (let i = 0; i < queue.length; i++) {
-    const { url, module } = queue[i];
-    if (seen.has(url.href)) continue;
-    seen.add(url.href);
-    if (url.origin !== pageUrl.origin) {
-      skipped.push(url.href);
-      continue;
+  const lazy: URL[] = [];
+  const walk = async (queue: { url: URL; module: boolean }[]) => {
+    const files: FileWeight[] = [];
+    for (let i = 0; i < queue.length; i++) {
+      const { url, module } = queue[i];
+      if (seen.has(url.href)) continue;
+      seen.add(url.href);
+      if (url.origin !== pageUrl.origin) {
+        skipped.push(url.href);
+        continue;
+      }
+      const bytes = await fetchBytes(url);
+      files.push({ url: url.pathname + url.search, raw: bytes.byteLength, gzip: gzipSize(bytes) });
+      if (module) {
+        const code = new TextDecoder().decode(bytes);
+        queue.push(...staticImports(code, url).map((dep) => ({ url: dep, module: true })));
+        lazy.push(...dynamicImports(code, url));
+      }
     }
-    const bytes = await fetchBytes(url);
-    scripts.push({ url: url.pathname + url.search, raw: bytes.byteLength, gzip: gzipSize(bytes) });
-    if (module) {
-      const code = new TextDecoder().decode(bytes);
-      queue.push(...staticImports(code, url).map((dep) => ({ url: dep, module: true })));
-    }
+    return files;
+  };
+  const scripts = await walk(queue);
+  const later: FileWeight[] = [];
+  while (lazy.length) {
+    later.push(...await walk(lazy.splice(0).map((url) => ({ url, module: true }))));
   }
 
   return {
@@ -109,11 +140,9 @@ export async function measurePageWeight(origin: string, path: string): Promise<P
     html: { url: path, raw: htmlBytes.byteLength, gzip: gzipSize(htmlBytes) },
     inline,
     scripts,
-    js: {
-      files: scripts.length,
-      raw: scripts.reduce((n, f) => n + f.raw, 0),
-      gzip: scripts.reduce((n, f) => n + f.gzip, 0),
-    },
+    js: total(scripts),
+    later,
+    laterJs: total(later),
     skipped,
   };
 }

@@ -95,6 +95,19 @@ function printWeight(w: PageWeight) {
       int(w.js.gzip)
     } B gzip (${kib(w.js.gzip)})`,
   );
+  if (w.later.length) {
+    console.log("    loaded later with import():");
+    for (const f of w.later) {
+      console.log(
+        `    ${f.url.padEnd(44)} ${int(f.raw).padStart(8)} B  ${int(f.gzip).padStart(7)} B gz`,
+      );
+    }
+    console.log(
+      `    later total: ${w.laterJs.files} files, ${int(w.laterJs.raw)} B raw (${
+        kib(w.laterJs.raw)
+      }), ${int(w.laterJs.gzip)} B gzip (${kib(w.laterJs.gzip)})`,
+    );
+  }
   if (w.skipped.length) console.log(`    not fetched (other origin): ${w.skipped.join(", ")}`);
 }
 
@@ -170,6 +183,10 @@ async function pagesBench() {
   const [home, roomWeight] = weights;
   const [homeRender, roomRender] = render;
   const weightRow = (w: PageWeight) => `${kib(w.js.raw)} / ${kib(w.js.gzip)} (${w.js.files} files)`;
+  const laterRow = (w: PageWeight) =>
+    w.laterJs.files
+      ? `${kib(w.laterJs.raw)} / ${kib(w.laterJs.gzip)} (${w.laterJs.files} files)`
+      : "none";
   const htmlRow = (w: PageWeight) => `${kib(w.html.raw)} / ${kib(w.html.gzip)}`;
   const renderRow = (r: typeof homeRender) =>
     `${ms(r.ms.median)} / ${ms(r.ms.p90)} / ${ms(r.ms.p99)}`;
@@ -177,6 +194,7 @@ async function pagesBench() {
     "| Metric | `/` | `/{room}` |",
     "| --- | --- | --- |",
     `| JS on first load, raw / gzip | ${weightRow(home)} | ${weightRow(roomWeight)} |`,
+    `| JS loaded later (import()), raw / gzip | ${laterRow(home)} | ${laterRow(roomWeight)} |`,
     `| Inline script (code + JSON state) | ${int(home.inline.code)} B + ${
       int(home.inline.data)
     } B | ${int(roomWeight.inline.code)} B + ${int(roomWeight.inline.data)} B |`,

@@ -1,64 +1,45 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { EndScreen } from "../components/meeting/EndScreen.tsx";
-import { MeetingRoom } from "../components/meeting/MeetingRoom.tsx";
-import { type JoinChoice, PreJoin } from "../components/meeting/PreJoin.tsx";
-import { Meeting as MeetingEngine } from "../mesh/engine.ts";
-import { LocalMedia } from "../mesh/media.ts";
-import { socketUrl } from "../signaling/client.ts";
+import { PreJoin } from "../components/meeting/PreJoin.tsx";
+import { MeetingCore } from "../mesh/meeting.ts";
 
-interface IceResponse {
-  iceServers: RTCIceServer[];
-  iceTransportPolicy: RTCIceTransportPolicy;
-}
+/**
+ * The meeting screen and the features load while the person is on the pre-join screen: the page
+ * is usable sooner, and joining waits for them only if they are not there yet.
+ */
+const loadScreen = () =>
+  Promise.all([import("../components/meeting/MeetingRoom.tsx"), import("../features/mod.ts")]);
 
-/** The meeting page: pre-join, the meeting itself, and what happened when it ends. */
+/**
+ * The meeting page: creates the meeting core and renders its phase (pre-join, the meeting, its
+ * end). Everything else happens in the core (mesh/meeting.ts) and the features.
+ */
 export default function Meeting({ room }: { room: string }) {
   const supported = useSignal(true);
-  const media = useSignal<LocalMedia | null>(null);
-  const meeting = useSignal<MeetingEngine | null>(null);
-  const joining = useSignal(false);
-  const error = useSignal("");
+  const meeting = useSignal<MeetingCore | null>(null);
+  const screen = useSignal<Awaited<ReturnType<typeof loadScreen>> | null>(null);
+
+  const start = () => {
+    meeting.peek()?.dispose();
+    const loading = loadScreen();
+    loading.then((loaded) => (screen.value = loaded), () => {});
+    const core = new MeetingCore({
+      room,
+      features: async () => (await loading)[1].FEATURES.map((f) => f.definition),
+    });
+    // A handle for the browser's devtools and the end-to-end tests.
+    (globalThis as { __mooz?: unknown }).__mooz = { meeting: core };
+    meeting.value = core;
+  };
 
   useEffect(() => {
     supported.value = typeof RTCPeerConnection !== "undefined" && typeof WebSocket !== "undefined";
-    media.value = new LocalMedia();
-    const onUnload = () => meeting.value?.leave();
+    start();
+    const onUnload = () => meeting.peek()?.leave();
     addEventListener("pagehide", onUnload);
     return () => removeEventListener("pagehide", onUnload);
   }, []);
-
-  async function join({ name, micOn }: JoinChoice) {
-    joining.value = true;
-    error.value = "";
-    let ice: IceResponse;
-    try {
-      const res = await fetch("/api/ice");
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      ice = await res.json();
-    } catch {
-      joining.value = false;
-      error.value = "Can't reach the meeting server. Check your connection and try again.";
-      return;
-    }
-    const engine = new MeetingEngine({
-      signalingUrl: socketUrl(location.origin, room),
-      name,
-      media: media.value!,
-      rtc: { iceServers: ice.iceServers, iceTransportPolicy: ice.iceTransportPolicy },
-    });
-    if (!micOn) engine.setMicMuted(true);
-    // A handle for the browser's devtools and the end-to-end tests.
-    (globalThis as { __mooz?: unknown }).__mooz = { meeting: engine };
-    meeting.value = engine;
-    joining.value = false;
-  }
-
-  function rejoin() {
-    meeting.value?.dispose();
-    meeting.value = null;
-    media.value = new LocalMedia();
-  }
 
   if (!supported.value) {
     return (
@@ -72,28 +53,22 @@ export default function Meeting({ room }: { room: string }) {
   }
 
   const m = meeting.value;
+  const phase = m?.phase.value ?? "prejoin";
   const end = m?.end.value;
+  const Room = screen.value?.[0].MeetingRoom;
+  const features = screen.value?.[1].FEATURES;
   return (
     <main
       id="meeting"
-      data-phase={m ? m.phase.value : "prejoin"}
+      data-phase={phase}
       data-end={end?.kind}
       class="flex min-h-0 flex-1 flex-col"
     >
       {end
-        ? <EndScreen end={end} onRejoin={rejoin} />
-        : m
-        ? <MeetingRoom meeting={m} room={room} />
-        : (
-          <PreJoin
-            key={media.value}
-            room={room}
-            media={media.value}
-            joining={joining.value}
-            error={error.value}
-            onJoin={join}
-          />
-        )}
+        ? <EndScreen end={end} onRejoin={start} />
+        : m && Room && features && phase !== "prejoin" && phase !== "joining"
+        ? <Room meeting={m} features={features} />
+        : <PreJoin key={m} room={room} meeting={m} />}
     </main>
   );
 }

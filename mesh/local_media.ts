@@ -2,6 +2,7 @@
  * The local camera, microphone and screen. Opens what it can and says plainly what it could not
  * (denied, missing, busy), so a meeting can go on without a camera or a microphone.
  */
+import { batch, signal } from "@preact/signals-core";
 
 export interface MediaNotice {
   kind: "audio" | "video" | "screen";
@@ -48,48 +49,128 @@ export function describeMediaError(kind: "audio" | "video" | "screen", err: unkn
   }
 }
 
+/**
+ * The camera+microphone stream sent to peers and the screen share, as signals the UI renders and
+ * the meeting core follows (it puts every new track on every link). Turning the camera off stops
+ * the device, so its light goes out; muting keeps the microphone open (instant unmute, and the
+ * level meter can tell someone they are talking while muted).
+ */
 export class LocalMedia {
-  /** The camera+microphone stream sent to peers; its tracks change as devices turn on and off. */
+  /** The camera+microphone stream; its tracks change as devices turn on and off. */
   readonly stream = new MediaStream();
-  notices: MediaNotice[] = [];
+  readonly audio = signal<MediaStreamTrack | null>(null);
+  readonly video = signal<MediaStreamTrack | null>(null);
+  /** Microphone open and not muted. */
+  readonly micOn = signal(false);
+  readonly screen = signal<MediaStream | null>(null);
+  /** What could not start, and what to do about it. */
+  readonly notices = signal<MediaNotice[]>([]);
+  readonly devices = signal<MediaDeviceInfo[]>([]);
+  /** Whether `open` has finished (the pre-join screen waits for it). */
+  readonly ready = signal(false);
   #choice: DeviceChoice;
 
   constructor(choice: DeviceChoice = {}) {
     this.#choice = choice;
   }
 
-  get audio(): MediaStreamTrack | null {
-    return this.stream.getAudioTracks()[0] ?? null;
-  }
-
-  get video(): MediaStreamTrack | null {
-    return this.stream.getVideoTracks()[0] ?? null;
-  }
-
   /** Opens the microphone and/or camera; each may fail on its own, with a notice. */
   async open(want: { audio: boolean; video: boolean }): Promise<void> {
-    this.notices = [];
+    this.notices.value = [];
     if (!navigator.mediaDevices?.getUserMedia) {
       if (want.audio || want.video) {
-        this.notices.push({ kind: "video", message: describeMediaError("video", null) });
+        this.notices.value = [{ kind: "video", message: describeMediaError("video", null) }];
       }
-      return;
+    } else if (want.audio && want.video && await this.#openBoth()) {
+      // One request, so the browser asks for permission once.
+    } else {
+      if (want.audio) await this.#setTrack("audio", true);
+      if (want.video) await this.#setTrack("video", true);
     }
-    // One request first, so the browser asks for permission once; then each alone on failure.
-    if (want.audio && want.video) {
-      try {
-        const both = await navigator.mediaDevices.getUserMedia({
-          audio: this.#constraints("audio"),
-          video: this.#constraints("video"),
-        });
-        both.getTracks().forEach((t) => this.#put(t));
-        return;
-      } catch {
-        // Fall through: find out which one failed.
+    this.devices.value = await devices();
+    this.ready.value = true;
+  }
+
+  async #openBoth(): Promise<boolean> {
+    try {
+      const both = await navigator.mediaDevices.getUserMedia({
+        audio: this.#constraints("audio"),
+        video: this.#constraints("video"),
+      });
+      both.getTracks().forEach((t) => this.#put(t));
+      return true;
+    } catch {
+      return false; // find out which one failed, one at a time
+    }
+  }
+
+  /** Unmutes (opening the microphone if needed) or mutes; false if it could not open. */
+  async setMic(on: boolean): Promise<boolean> {
+    const track = this.audio.value ?? (on ? await this.#setTrack("audio", true) : null);
+    if (track) track.enabled = on;
+    this.micOn.value = on && track !== null;
+    return this.micOn.value === on;
+  }
+
+  /** Opens (a new track) or stops the camera; false if it could not open. */
+  async setCamera(on: boolean): Promise<boolean> {
+    return (await this.#setTrack("video", on) !== null) === on;
+  }
+
+  /** Switches to another device of the same kind; false on failure (with a notice). */
+  async useDevice(kind: "audio" | "video", deviceId: string): Promise<boolean> {
+    this.#choice = { ...this.#choice, [kind]: deviceId };
+    const muted = kind === "audio" && !this.micOn.value;
+    const track = await this.#setTrack(kind, true);
+    if (track && muted) track.enabled = false;
+    this.micOn.value = this.audio.value?.enabled ?? false;
+    return track !== null;
+  }
+
+  /** Asks for a screen (with its audio when the browser offers it); false when cancelled. */
+  async startScreenShare(): Promise<boolean> {
+    if (this.screen.value) return true;
+    try {
+      if (!navigator.mediaDevices?.getDisplayMedia) {
+        throw new DOMException("This browser cannot share the screen.", "NotSupportedError");
       }
+      const stream = await navigator.mediaDevices.getDisplayMedia({
+        video: { frameRate: { ideal: 15, max: 30 } },
+        audio: true,
+      });
+      const video = stream.getVideoTracks()[0];
+      // Text on a screen needs sharpness more than motion: tell the encoder.
+      if (video) video.contentHint = "detail";
+      // The browser's own "Stop sharing" button ends the track.
+      video?.addEventListener("ended", () => this.stopScreenShare());
+      this.screen.value = stream;
+      return true;
+    } catch (err) {
+      this.#notice("screen", describeMediaError("screen", err));
+      return false;
     }
-    if (want.audio) await this.setTrack("audio", true);
-    if (want.video) await this.setTrack("video", true);
+  }
+
+  stopScreenShare(): void {
+    this.screen.value?.getTracks().forEach((t) => t.stop());
+    this.screen.value = null;
+  }
+
+  /** Whether a screen can be shared in this browser at all. */
+  get canShareScreen(): boolean {
+    return typeof navigator !== "undefined" && !!navigator.mediaDevices?.getDisplayMedia;
+  }
+
+  /** A level reader for the microphone (null without one); close it when done. */
+  meter(): { read(): number; close(): void } | null {
+    const track = this.audio.value;
+    return track ? audioLevel(track) : null;
+  }
+
+  /** Stops every device. */
+  stop(): void {
+    for (const t of this.stream.getTracks()) t.stop();
+    this.stopScreenShare();
   }
 
   #constraints(kind: "audio" | "video"): MediaTrackConstraints {
@@ -99,89 +180,67 @@ export class LocalMedia {
   }
 
   #put(track: MediaStreamTrack): void {
+    this.#remove(track.kind as "audio" | "video");
+    this.stream.addTrack(track);
+    this.#publish();
+  }
+
+  #remove(kind: "audio" | "video"): void {
     for (const old of this.stream.getTracks()) {
-      if (old.kind === track.kind) {
+      if (old.kind === kind) {
         old.stop();
         this.stream.removeTrack(old);
       }
     }
-    this.stream.addTrack(track);
+  }
+
+  #publish(): void {
+    batch(() => {
+      this.audio.value = this.stream.getAudioTracks()[0] ?? null;
+      this.video.value = this.stream.getVideoTracks()[0] ?? null;
+      this.micOn.value = this.audio.value?.enabled ?? false;
+    });
+  }
+
+  #notice(kind: MediaNotice["kind"], message: string): void {
+    this.notices.value = [...this.notices.value.filter((n) => n.kind !== kind), { kind, message }];
   }
 
   /**
-   * Turns a device on (a new track) or off (the track stops, so the camera light goes out).
-   * Returns the new track or null; on failure, records a notice and returns null.
+   * Turns a device on (a new track) or off (the track stops). Returns the new track or null; on
+   * failure, records a notice and returns null.
    */
-  async setTrack(kind: "audio" | "video", on: boolean): Promise<MediaStreamTrack | null> {
+  async #setTrack(kind: "audio" | "video", on: boolean): Promise<MediaStreamTrack | null> {
     if (!on) {
-      for (
-        const t of kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks()
-      ) {
-        t.stop();
-        this.stream.removeTrack(t);
-      }
+      this.#remove(kind);
+      this.#publish();
       return null;
     }
     try {
       const s = await navigator.mediaDevices.getUserMedia({ [kind]: this.#constraints(kind) });
       const track = s.getTracks()[0];
       this.#put(track);
-      this.notices = this.notices.filter((n) => n.kind !== kind);
+      this.notices.value = this.notices.value.filter((n) => n.kind !== kind);
       return track;
     } catch (err) {
-      this.notices = [...this.notices.filter((n) => n.kind !== kind), {
-        kind,
-        message: describeMediaError(kind, err),
-      }];
+      this.#notice(kind, describeMediaError(kind, err));
       return null;
     }
   }
+}
 
-  /** Switches to another device of the same kind; returns the new track, or null on failure. */
-  async useDevice(kind: "audio" | "video", deviceId: string): Promise<MediaStreamTrack | null> {
-    this.#choice = { ...this.#choice, [kind]: deviceId };
-    const muted = kind === "audio" && this.audio !== null && !this.audio.enabled;
-    const track = await this.setTrack(kind, true);
-    if (track && muted) track.enabled = false;
-    return track;
-  }
-
-  /** Cameras and microphones; labels are empty until permission was granted once. */
-  static async devices(): Promise<MediaDeviceInfo[]> {
-    if (!navigator.mediaDevices?.enumerateDevices) return [];
-    const all = await navigator.mediaDevices.enumerateDevices();
-    return all.filter((d) => d.kind === "audioinput" || d.kind === "videoinput");
-  }
-
-  /** Asks for a screen (with its audio when the browser offers it). Null when cancelled. */
-  async shareScreen(): Promise<MediaStream | null> {
-    try {
-      if (!navigator.mediaDevices?.getDisplayMedia) {
-        throw new DOMException("This browser cannot share the screen.", "NotSupportedError");
-      }
-      return await navigator.mediaDevices.getDisplayMedia({
-        video: { frameRate: { ideal: 15, max: 30 } },
-        audio: true,
-      });
-    } catch (err) {
-      this.notices = [...this.notices, {
-        kind: "screen",
-        message: describeMediaError("screen", err),
-      }];
-      return null;
-    }
-  }
-
-  stop(): void {
-    for (const t of this.stream.getTracks()) t.stop();
-  }
+/** Cameras and microphones; labels are empty until permission was granted once. */
+async function devices(): Promise<MediaDeviceInfo[]> {
+  if (!navigator.mediaDevices?.enumerateDevices) return [];
+  const all = await navigator.mediaDevices.enumerateDevices();
+  return all.filter((d) => d.kind === "audioinput" || d.kind === "videoinput");
 }
 
 /**
  * A 0..1 level of an audio track, for the pre-join meter and the local speaking highlight.
  * Returns a reader and a function that releases the audio graph.
  */
-export function audioLevel(track: MediaStreamTrack): { read(): number; close(): void } {
+function audioLevel(track: MediaStreamTrack): { read(): number; close(): void } {
   const context = new AudioContext();
   const source = context.createMediaStreamSource(new MediaStream([track]));
   const analyser = context.createAnalyser();

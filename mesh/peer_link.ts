@@ -7,11 +7,14 @@
  * Media layout, chosen so that turning the camera or microphone on and off never renegotiates:
  * the impolite side opens one audio and one video transceiver (sendrecv) for the cameras, and the
  * polite side attaches its own tracks to those two when the first offer arrives. A screen share
- * adds its own transceivers. Chat and status go over a pre-negotiated data channel (id 0), which
- * costs no extra signaling.
+ * adds its own transceivers. Feature messages go over a pre-negotiated data channel (id 0), which
+ * costs no extra signaling; features that move bulk data get channels of their own (opened by the
+ * impolite side, announced in-band), so a transfer never queues behind or ahead of chat.
+ *
+ * The `RTCPeerConnection` stays private: the meeting core sees states, streams, raw channel
+ * messages and a few numbers, never the connection itself.
  */
-import { type LinkState, MAX_PEER_MESSAGE_BYTES, type PeerId, type PeerMessage } from "./types.ts";
-import { encodePeerMessage, parsePeerMessage } from "./wire.ts";
+import type { LinkState, PeerId } from "./types.ts";
 
 /** What travels through the signaling server between two links; opaque to the server. */
 export type SignalPayload =
@@ -39,8 +42,13 @@ export interface PeerLinkOptions {
   onState(state: LinkState): void;
   /** A remote stream started or changed (camera or screen; the caller tells them apart). */
   onStream(stream: MediaStream): void;
-  onMessage(message: PeerMessage): void;
+  /** A message on the core channel, unparsed and untrusted. */
+  onMessage(data: unknown): void;
   onChannelOpen(): void;
+  /** Labels of the extra data channels features use; others the remote side opens are refused. */
+  channels?: readonly string[];
+  /** An extra data channel was created (impolite side) or announced by the other side (polite). */
+  onChannel?(label: string, channel: RTCDataChannel): void;
 }
 
 /** Validates a payload from the other browser (relayed, unchecked, by the server). */
@@ -68,7 +76,6 @@ export function parseSignalPayload(value: unknown): SignalPayload | null {
 }
 
 export class PeerLink {
-  readonly pc: RTCPeerConnection;
   readonly polite: boolean;
   state: LinkState = "connecting";
   readonly #o: PeerLinkOptions;
@@ -86,35 +93,64 @@ export class PeerLink {
   #restarts = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  readonly #pc: RTCPeerConnection;
 
   constructor(opts: PeerLinkOptions) {
     this.#o = opts;
     this.polite = opts.self < opts.remote;
-    this.pc = new RTCPeerConnection(opts.rtc);
+    const pc = this.#pc = new RTCPeerConnection(opts.rtc);
 
-    this.pc.onnegotiationneeded = () => void this.#offer();
-    this.pc.onicecandidate = ({ candidate }) => {
+    pc.onnegotiationneeded = () => void this.#offer();
+    pc.onicecandidate = ({ candidate }) => {
       if (candidate) opts.send({ candidate: candidate.toJSON() });
     };
-    this.pc.ontrack = (e) => {
+    pc.ontrack = (e) => {
       for (const stream of e.streams) opts.onStream(stream);
     };
-    this.pc.onconnectionstatechange = () => this.#onConnectionState();
+    pc.onconnectionstatechange = () => this.#onConnectionState();
+    pc.ondatachannel = ({ channel }) => {
+      // In-band channels come only from the impolite side, and only with labels we know.
+      if (this.polite && opts.channels?.includes(channel.label)) {
+        opts.onChannel?.(channel.label, channel);
+      } else channel.close();
+    };
 
     if (!this.polite) {
       this.#openChannel();
+      for (const label of opts.channels ?? []) {
+        opts.onChannel?.(label, pc.createDataChannel(label, { ordered: true }));
+      }
       const { audio, video, stream } = opts.local;
       this.#camera = {
-        audio: this.pc.addTransceiver(audio ?? "audio", {
-          direction: "sendrecv",
-          streams: [stream],
-        }),
-        video: this.pc.addTransceiver(video ?? "video", {
-          direction: "sendrecv",
-          streams: [stream],
-        }),
+        audio: pc.addTransceiver(audio ?? "audio", { direction: "sendrecv", streams: [stream] }),
+        video: pc.addTransceiver(video ?? "video", { direction: "sendrecv", streams: [stream] }),
       };
     }
+  }
+
+  /** The connection's state (`closed` once closed). */
+  get connectionState(): RTCPeerConnectionState {
+    return this.#pc.connectionState;
+  }
+
+  /** Whether an offer/answer exchange is under way (then encoder parameters must wait). */
+  get negotiating(): boolean {
+    return this.#pc.signalingState !== "stable";
+  }
+
+  /** Media sections on the connection, for tests that count renegotiation side effects. */
+  get transceiverCount(): number {
+    return this.#pc.getTransceivers().length;
+  }
+
+  /** Largest message the other side accepts on a data channel (Chromium: 256 KiB). */
+  get maxMessageSize(): number {
+    return this.#pc.sctp?.maxMessageSize || 65_536;
+  }
+
+  /** `getStats()` of the connection, as plain records. */
+  async stats(): Promise<Record<string, unknown>[]> {
+    return [...(await this.#pc.getStats()).values()];
   }
 
   /**
@@ -124,12 +160,9 @@ export class PeerLink {
    * side creates it once the first offer (which carries the data section) is applied.
    */
   #openChannel(): void {
-    const channel = this.pc.createDataChannel("mooz", { negotiated: true, id: 0 });
+    const channel = this.#pc.createDataChannel("mooz", { negotiated: true, id: 0 });
     channel.onopen = () => this.#o.onChannelOpen();
-    channel.onmessage = (e) => {
-      const message = parsePeerMessage(e.data);
-      if (message) this.#o.onMessage(message);
-    };
+    channel.onmessage = (e) => this.#o.onMessage(e.data);
     this.#channel = channel;
   }
 
@@ -137,12 +170,13 @@ export class PeerLink {
     return this.#channel?.readyState === "open";
   }
 
-  /** Sends on the data channel; false when it is not open (yet). */
-  sendMessage(message: PeerMessage): boolean {
+  /**
+   * Sends an encoded message on the core channel; false when it is not open (yet). The caller
+   * keeps it within `maxMessageSize`.
+   */
+  send(text: string): boolean {
     if (this.#channel?.readyState !== "open") return false;
-    // The negotiated SCTP limit (Chromium: 256 KiB) bounds one message; history is trimmed to it.
-    const limit = Math.min(MAX_PEER_MESSAGE_BYTES, this.pc.sctp?.maxMessageSize || 65_536);
-    this.#channel.send(encodePeerMessage(message, limit));
+    this.#channel.send(text);
     return true;
   }
 
@@ -158,7 +192,7 @@ export class PeerLink {
 
   async #receive(payload: SignalPayload): Promise<void> {
     if (this.#closed) return;
-    const pc = this.pc;
+    const pc = this.#pc;
     if ("description" in payload) {
       const description = payload.description;
       // As in the specification's example: an answer being applied counts as stable.
@@ -192,7 +226,7 @@ export class PeerLink {
 
   async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     try {
-      await this.pc.addIceCandidate(candidate);
+      await this.#pc.addIceCandidate(candidate);
     } catch (err) {
       // Candidates of an offer we ignored (we are impolite and won the collision) are expected
       // to fail; anything else is worth knowing.
@@ -203,7 +237,7 @@ export class PeerLink {
   /** The polite side sends its camera on the transceivers the impolite side opened. */
   async #adoptCameraTransceivers(): Promise<void> {
     const find = (kind: string) =>
-      this.pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.mid !== null);
+      this.#pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.mid !== null);
     const audio = find("audio"), video = find("video");
     if (!audio || !video) return;
     this.#camera = { audio, video };
@@ -222,14 +256,14 @@ export class PeerLink {
     // The polite side never opens the negotiation: its first offer would only collide with the
     // impolite side's. Whatever it added meanwhile (a screen share) is offered after its first
     // answer; Chromium does not fire negotiationneeded again for it.
-    if (this.polite && !this.pc.remoteDescription) {
+    if (this.polite && !this.#pc.remoteDescription) {
       this.#offerSkipped = true;
       return;
     }
     try {
       this.#makingOffer = true;
-      await this.pc.setLocalDescription();
-      this.#o.send({ description: this.pc.localDescription!.toJSON() });
+      await this.#pc.setLocalDescription();
+      this.#o.send({ description: this.#pc.localDescription!.toJSON() });
     } catch (err) {
       console.warn("Creating an offer failed:", err);
     } finally {
@@ -262,7 +296,7 @@ export class PeerLink {
     for (const t of this.#screen) t.stop();
     this.#screen = stream
       ? stream.getTracks().map((track) =>
-        this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
+        this.#pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
       )
       : [];
   }
@@ -276,7 +310,7 @@ export class PeerLink {
   #onConnectionState(): void {
     if (this.#closed) return;
     clearTimeout(this.#restartTimer);
-    switch (this.pc.connectionState) {
+    switch (this.#pc.connectionState) {
       case "connected":
         this.#restarts = 0;
         this.#setState("connected");
@@ -300,10 +334,10 @@ export class PeerLink {
       this.#setState("failed");
       return;
     }
-    this.#setState(this.pc.connectionState === "failed" ? "failed" : "connecting");
+    this.#setState(this.#pc.connectionState === "failed" ? "failed" : "connecting");
     const delay = RESTART_DELAYS_MS[this.#restarts++];
     this.#restartTimer = setTimeout(() => {
-      if (!this.#closed && this.pc.connectionState !== "connected") this.pc.restartIce();
+      if (!this.#closed && this.#pc.connectionState !== "connected") this.#pc.restartIce();
     }, delay);
   }
 
@@ -311,6 +345,6 @@ export class PeerLink {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
     this.#channel?.close();
-    this.pc.close();
+    this.#pc.close();
   }
 }

@@ -12,7 +12,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 async function bundle(): Promise<string> {
   const result = await esbuild.build({
     stdin: {
-      contents: `import { PeerLink } from "./mesh/peer.ts"; globalThis.PeerLink = PeerLink;`,
+      contents: `import { PeerLink } from "./mesh/peer_link.ts"; globalThis.PeerLink = PeerLink;`,
       resolveDir: ROOT,
       loader: "ts",
     },
@@ -63,8 +63,8 @@ const SETUP = `
     const tick = () => cond() ? resolve(true) : Date.now() - t0 > ms ? reject(new Error("timeout: " + cond)) : setTimeout(tick, 20);
     tick();
   });
-  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] }, errors: [] };
-  const stable = () => a.pc.signalingState === "stable" && b.pc.signalingState === "stable";
+  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] }, channels: { a: [], b: [] }, errors: [] };
+  const stable = () => !a.negotiating && !b.negotiating;
   const make = (self, remote, side) => new PeerLink({
     self, remote, rtc: {}, local: { stream: media, audio: media.getAudioTracks()[0], video: media.getVideoTracks()[0] },
     send: (p) => {
@@ -74,6 +74,8 @@ const SETUP = `
       setTimeout(() => links[side === "a" ? "b" : "a"].receive(p).catch((e) => log.errors.push(String(e))), delay);
     },
     onState: () => {}, onStream: (s) => log.streams[side].push(s), onMessage: (m) => log.messages[side].push(m), onChannelOpen: () => {},
+    channels: globalThis.CHANNELS?.[side] ?? [],
+    onChannel: (label, channel) => log.channels[side].push({ label, channel }),
   });
   const links = {};
   links.a = make("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "a");
@@ -89,13 +91,15 @@ Deno.test({
       ${SETUP}
       await wait(() => a.state === "connected" && b.state === "connected");
       await wait(() => a.channelOpen && b.channelOpen);
-      a.sendMessage({ t: "history-request" });
+      a.send('{"topic":"x","body":1}');
       await wait(() => log.messages.b.length === 1);
       await wait(() => log.streams.a.length > 0 && log.streams.b.length > 0);
       return { polite: [a.polite, b.polite], streamA: log.streams.a[0].id, streamB: log.streams.b[0].id, mine: media.id,
-        transceivers: [a.pc.getTransceivers().length, b.pc.getTransceivers().length] };
+        transceivers: [a.transceiverCount, b.transceiverCount], message: log.messages.b[0] };
     })()`);
     assert.deepEqual(result.polite, [true, false]);
+    // The core channel hands over what arrived, unparsed: the meeting core validates it.
+    assert.equal(result.message, '{"topic":"x","body":1}');
     // Each side sees the other's camera stream under the sender's stream id.
     assert.equal(result.streamA, result.mine);
     assert.equal(result.streamB, result.mine);
@@ -187,5 +191,37 @@ Deno.test({
     assert.deepEqual(result.errors, []);
     // The impolite side opened; the polite side offered its share once, after that.
     assert.deepEqual(result.offers, { a: 1, b: 1 });
+  },
+});
+
+Deno.test({
+  name: "feature channels: the impolite side opens them, the polite side accepts only known labels",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      // b (impolite) opens "f:files" and "f:rogue"; a (polite) knows only "f:files".
+      globalThis.CHANNELS = { a: ["f:files"], b: ["f:files", "f:rogue"] };
+      ${SETUP}
+      await wait(() => a.state === "connected" && b.state === "connected" && a.channelOpen);
+      await wait(() => log.channels.a.length === 1 && log.channels.a[0].channel.readyState === "open");
+      const received = [];
+      log.channels.a[0].channel.onmessage = (e) => received.push(e.data);
+      const mine = log.channels.b.find((c) => c.label === "f:files").channel;
+      mine.send("chunk");
+      await wait(() => received.length === 1);
+      const rogue = log.channels.b.find((c) => c.label === "f:rogue").channel;
+      await wait(() => rogue.readyState === "closed");
+      return {
+        a: log.channels.a.map((c) => c.label),
+        b: log.channels.b.map((c) => c.label),
+        received,
+        coreMessagesOnA: log.messages.a.length,
+      };
+    })()`);
+    assert.deepEqual(result.a, ["f:files"]);
+    assert.deepEqual(result.b, ["f:files", "f:rogue"]);
+    assert.deepEqual(result.received, ["chunk"]);
+    // Nothing of the feature channel leaked onto the core channel.
+    assert.equal(result.coreMessagesOnA, 0);
   },
 });

@@ -1,6 +1,5 @@
 /**
- * Shapes of the browser's meeting engine: what the UI reads, and what peers tell each other over
- * their data channel. Framework-free.
+ * Shapes of the browser's meeting core: what the UI and the features read. Framework-free.
  */
 import type { LinkState, PeerId } from "../signaling/types.ts";
 
@@ -17,26 +16,37 @@ export interface LinkQuality {
   level: "good" | "fair" | "poor" | "unknown";
 }
 
-/** What a participant tells the others about itself (data channel `state` message). */
-export interface PeerStatus {
-  name: string;
-  audioMuted: boolean;
-  videoOff: boolean;
-  handRaised: boolean;
-  /** `MediaStream.id` of its camera+microphone stream, as seen in our `ontrack`. */
-  cameraStream: string | null;
-  /** `MediaStream.id` of its screen share, or null when not sharing. */
-  screenStream: string | null;
+/** Where the meeting is, from the pre-join screen to its end. */
+export type MeetingPhase = "prejoin" | "joining" | "joined" | "reconnecting" | "ended";
+
+/** Why the meeting ended for this page: one typed reason, with words for the person. */
+export interface MeetingEnd {
+  kind: "left" | "room-full" | "locked" | "evicted" | "unreachable" | "error";
+  message: string;
 }
 
-/** One remote participant as the UI shows it. */
-export interface RemotePeer {
+/** Something to tell the person briefly (a toast). */
+export interface Notice {
+  id: number;
+  kind: "join" | "leave" | "error" | "info";
+  text: string;
+}
+
+/** Another participant as features see it: who, and whether we can reach them. */
+export interface PeerView {
   peer: PeerId;
+  /** Display name. */
+  name: string;
   /** Our WebRTC link to it. */
   link: LinkState;
   /** Whether its signaling connection is up (false while it reconnects). */
   online: boolean;
-  status: PeerStatus;
+}
+
+/** One remote participant as the meeting UI shows it. */
+export interface RemotePeer extends PeerView {
+  audioMuted: boolean;
+  videoOff: boolean;
   camera: MediaStream | null;
   screen: MediaStream | null;
   quality: LinkQuality;
@@ -44,26 +54,12 @@ export interface RemotePeer {
   audioLevel: number;
 }
 
-/** One chat message; plain text, never rendered as HTML. */
-export interface ChatMessage {
-  /** Globally unique: `${from}:${seq}`; deduplicates history from several peers. */
-  id: string;
-  from: PeerId;
-  name: string;
-  text: string;
-  /** Sender's clock, ms since epoch; for display order only. */
-  sentAt: number;
+/** Per-link counters, for diagnostics and end-to-end tests (`__mooz.meeting.stats()`). */
+export interface LinkStats {
+  audioPacketsReceived: number;
+  videoFramesDecoded: number;
+  connectionState: RTCPeerConnectionState;
+  localCandidateType: string | null;
+  /** Whether the core data channel (feature messages) is open. */
+  channelOpen: boolean;
 }
-
-/** Messages on the peer-to-peer data channel, validated on receipt (see mesh/wire.ts). */
-export type PeerMessage =
-  | { t: "state"; status: PeerStatus }
-  | { t: "chat"; message: ChatMessage }
-  /** A late joiner asks for the chat so far; peers answer with `history`. */
-  | { t: "history-request" }
-  | { t: "history"; messages: ChatMessage[] };
-
-/** Limits of the data channel protocol. */
-export const MAX_CHAT_LENGTH = 2_000;
-export const MAX_HISTORY = 200;
-export const MAX_PEER_MESSAGE_BYTES = 512 * 1024;

@@ -374,3 +374,59 @@ meetingTest(
     w.log("after Ada left, Ivy rejoined and connected to the 7 others");
   },
 );
+
+meetingTest(
+  "reactions: one reacts and every other page shows it on the sender's tile, then it fades",
+  { devices: "none" },
+  async (w) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    const cy = await w.join("Cy", OFF);
+    await meshComplete(w, [ada, bob, cy]);
+
+    // Ada opens the picker from the keyboard: focus goes to the first emoji.
+    const picker = control(ada.page, "Reactions");
+    await picker.focus();
+    await ada.page.keyboard.press("Enter");
+    assert.equal(await picker.getAttribute("aria-expanded"), "true");
+    const group = ada.page.getByRole("group", { name: "Send a reaction" });
+    await until(
+      "the first emoji to have focus",
+      () => group.getByRole("button").first().evaluate((el) => el === document.activeElement),
+    );
+    await group.getByRole("button", { name: "React with party" }).click();
+
+    const reaction = (p: Participant, name: string) =>
+      tileOf(p.page, name).locator('[data-reaction="🎉"]');
+    for (const p of [bob, cy]) {
+      await until(
+        `Ada's 🎉 on her tile on ${p.name}'s page`,
+        async () => await reaction(p, "Ada").count() === 1,
+        { timeoutMs: 10_000, describe: () => tiles(p.page) },
+      );
+      const label = await reaction(p, "Ada").getAttribute("aria-label");
+      assert.equal(label, "Ada reacted with party");
+      // On nobody else's tile.
+      const other = p === bob ? "Cy" : "Bob";
+      assert.equal(await tileOf(p.page, other).locator("[data-reaction]").count(), 0);
+    }
+    // Her own tile shows it too.
+    assert.equal(await reaction(ada, "Ada (you)").count(), 1);
+    w.log("Ada's reaction floats on her tile on every page");
+
+    // Esc closes the picker and gives focus back to its button.
+    await group.getByRole("button").first().focus();
+    await ada.page.keyboard.press("Escape");
+    await until("the picker to close", async () => await group.count() === 0);
+    assert.equal(await picker.evaluate((el) => el === document.activeElement), true);
+
+    await Promise.all([bob, cy].map((p) =>
+      until(
+        `the reaction to fade from ${p.name}'s page`,
+        async () => await reaction(p, "Ada").count() === 0,
+        { timeoutMs: 15_000 },
+      )
+    ));
+    w.log("and fades a few seconds later");
+  },
+);

@@ -3,8 +3,10 @@ import { Icon, type IconName } from "./icons.tsx";
 
 function ControlButton(
   {
+    id,
     label,
     icon,
+    path,
     pressed,
     expanded,
     onClick,
@@ -13,9 +15,12 @@ function ControlButton(
     description,
     badge,
     controls,
+    disabled,
   }: {
+    id: string;
     label: string;
-    icon: IconName;
+    icon?: IconName;
+    path?: string;
     pressed?: boolean;
     expanded?: boolean;
     onClick: () => void;
@@ -24,6 +29,7 @@ function ControlButton(
     description?: string;
     badge?: ComponentChildren;
     controls?: string;
+    disabled?: boolean;
   },
 ) {
   const colors = {
@@ -32,7 +38,7 @@ function ControlButton(
     danger: "bg-rose-600 text-white hover:bg-rose-500",
     active: "bg-indigo-600 text-white hover:bg-indigo-500",
   }[tone];
-  const descId = description ? `desc-${label.replace(/\W+/g, "-").toLowerCase()}` : undefined;
+  const descId = description ? `control-${id}-description` : undefined;
   return (
     <button
       type="button"
@@ -43,106 +49,74 @@ function ControlButton(
       aria-controls={controls}
       aria-describedby={descId}
       aria-keyshortcuts={shortcut}
+      disabled={disabled}
       title={shortcut ? `${label} (${shortcut})` : label}
-      class={`relative flex h-12 w-12 items-center justify-center rounded-full transition-colors focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-950 ${colors}`}
+      class={`relative flex h-12 w-12 items-center justify-center rounded-full transition-colors focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-950 disabled:opacity-50 ${colors}`}
     >
-      <Icon name={icon} />
+      <Icon name={icon} path={path} />
       {badge}
       {description && <span id={descId} class="sr-only">{description}</span>}
     </button>
   );
 }
 
-export interface ControlBarProps {
-  micOn: boolean;
-  cameraOn: boolean;
-  sharing: boolean;
-  canShare: boolean;
-  handRaised: boolean;
-  chatOpen: boolean;
-  peopleOpen: boolean;
-  unread: number;
-  onMic(): void;
-  onCamera(): void;
-  onShare(): void;
-  onHand(): void;
-  onChat(): void;
-  onPeople(): void;
-  onCopy(): void;
-  onLeave(): void;
+/** One button of the bar. */
+export interface ControlItem {
+  id: string;
+  label: string;
+  /** A core icon's name, or a feature's own 24×24 path. */
+  icon: IconName | { path: string };
+  pressed?: boolean;
+  expanded?: boolean;
+  /** Id of the panel the button opens. */
+  controls?: string;
+  tone?: "default" | "off" | "danger" | "active";
+  shortcut?: string;
+  /** A count on the button, said as "N unread". */
+  count?: number;
+  disabled?: boolean;
+  onClick(): void;
 }
 
-/** The meeting's controls; every button has a name, a state and a keyboard shortcut. */
-export function ControlBar(p: ControlBarProps) {
+/** A button from an item: the bar's look, name, state and shortcut for every control. */
+export function ControlItemButton({ item }: { item: ControlItem }) {
+  const count = item.count ?? 0;
+  const icon = typeof item.icon === "string" ? item.icon : undefined;
+  return (
+    <ControlButton
+      id={item.id}
+      label={item.label}
+      icon={icon}
+      path={typeof item.icon === "string" ? undefined : item.icon.path}
+      pressed={item.pressed}
+      expanded={item.expanded}
+      controls={item.controls}
+      tone={item.tone ?? (item.pressed || item.expanded ? "active" : "default")}
+      shortcut={item.shortcut}
+      disabled={item.disabled}
+      description={count > 0 ? `${count} unread` : undefined}
+      onClick={item.onClick}
+      badge={count > 0 && (
+        <span
+          aria-hidden="true"
+          class="absolute -right-1 -top-1 flex h-5 min-w-[1.25rem] items-center justify-center rounded-full bg-rose-500 px-1 text-xs font-bold text-white"
+        >
+          {count > 99 ? "99+" : count}
+        </span>
+      )}
+    />
+  );
+}
+
+/** The meeting's controls, in a toolbar; every button has a name, a state and a tooltip. */
+export function ControlBar({ children }: { children: ComponentChildren }) {
   return (
     <div
       role="toolbar"
       aria-label="Meeting controls"
       class="flex flex-wrap items-center justify-center gap-2 sm:gap-3"
     >
-      <ControlButton
-        label="Microphone"
-        icon={p.micOn ? "mic" : "micOff"}
-        pressed={p.micOn}
-        tone={p.micOn ? "default" : "off"}
-        shortcut="M"
-        onClick={p.onMic}
-      />
-      <ControlButton
-        label="Camera"
-        icon={p.cameraOn ? "cam" : "camOff"}
-        pressed={p.cameraOn}
-        tone={p.cameraOn ? "default" : "off"}
-        shortcut="V"
-        onClick={p.onCamera}
-      />
-      {p.canShare && (
-        <ControlButton
-          label="Share screen"
-          icon="screen"
-          pressed={p.sharing}
-          tone={p.sharing ? "active" : "default"}
-          shortcut="S"
-          onClick={p.onShare}
-        />
-      )}
-      <ControlButton
-        label="Raise hand"
-        icon="hand"
-        pressed={p.handRaised}
-        tone={p.handRaised ? "active" : "default"}
-        shortcut="H"
-        onClick={p.onHand}
-      />
-      <ControlButton
-        label="Chat"
-        icon="chat"
-        expanded={p.chatOpen}
-        controls="chat-panel"
-        tone={p.chatOpen ? "active" : "default"}
-        shortcut="C"
-        description={p.unread > 0 ? `${p.unread} unread` : undefined}
-        onClick={p.onChat}
-        badge={p.unread > 0 && (
-          <span
-            aria-hidden="true"
-            class="absolute -right-1 -top-1 flex h-5 min-w-[1.25rem] items-center justify-center rounded-full bg-rose-500 px-1 text-xs font-bold text-white"
-          >
-            {p.unread > 99 ? "99+" : p.unread}
-          </span>
-        )}
-      />
-      <ControlButton
-        label="Participants"
-        icon="people"
-        expanded={p.peopleOpen}
-        controls="people-panel"
-        tone={p.peopleOpen ? "active" : "default"}
-        shortcut="P"
-        onClick={p.onPeople}
-      />
-      <ControlButton label="Copy invite link" icon="link" onClick={p.onCopy} />
-      <ControlButton label="Leave meeting" icon="leave" tone="danger" onClick={p.onLeave} />
+      {children}
     </div>
   );
 }

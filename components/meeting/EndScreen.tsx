@@ -1,4 +1,4 @@
-import type { MeetingEnd } from "../../mesh/engine.ts";
+import type { MeetingEnd } from "../../mesh/types.ts";
 
 const TITLES: Record<MeetingEnd["kind"], string> = {
   left: "You left the meeting",

@@ -1,11 +1,10 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { Meeting } from "../../mesh/engine.ts";
-import { audioLevel } from "../../mesh/media.ts";
-import { ChatPanel } from "./ChatPanel.tsx";
-import { ControlBar } from "./ControlBar.tsx";
+import type { MeetingCore } from "../../mesh/meeting.ts";
+import { ControlBar, type ControlItem, ControlItemButton } from "./ControlBar.tsx";
 import { autoplay } from "./media_elements.tsx";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
+import type { FeatureModule, PanelSlot } from "./slots.ts";
 import { Toasts } from "./Toasts.tsx";
 import { type TileModel, VideoTile } from "./VideoTile.tsx";
 
@@ -43,38 +42,40 @@ function isTyping(target: EventTarget | null): boolean {
   return !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
 }
 
-export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string }) {
-  const panel = useSignal<"chat" | "people" | null>(null);
+/**
+ * The meeting screen: tiles, control bar, side panels and toasts, with every feature's slots.
+ * Features appear here only through `features`; this file never names one.
+ */
+export function MeetingRoom(
+  { meeting, features }: { meeting: MeetingCore; features: readonly FeatureModule[] },
+) {
+  const panel = useSignal<string | null>(null);
   const pinned = useSignal<string | null>(null);
-  const seen = useSignal(0);
   const selfLevel = useSignal(0);
   const soundBlocked = useSignal(autoplay.blocked);
   const wide = useWide();
 
-  const status = meeting.status.value;
+  const local = meeting.local.value;
+  const media = meeting.media;
+  const micOn = media.micOn.value;
+  const cameraOn = media.video.value !== null;
+  const sharing = media.screen.value !== null;
   const self = meeting.self.value;
   const members = meeting.members.value;
 
-  // Unread: messages from others that arrived while the chat was closed.
-  const chat = meeting.chat.value;
-  useEffect(() => {
-    if (panel.value === "chat") seen.value = chat.length;
-  }, [panel.value, chat.length]);
-  const unread = chat.slice(seen.value).filter((m) => m.from !== self).length;
-
   // The local speaking highlight, from the microphone itself (no stats for our own audio).
+  const micTrack = media.audio.value;
   useEffect(() => {
-    const track = meeting.media.audio;
-    if (!track) return;
-    const meter = audioLevel(track);
+    const meter = media.meter();
+    if (!meter) return;
     const timer = setInterval(() => {
-      selfLevel.value = track.enabled ? meter.read() : 0;
+      selfLevel.value = media.micOn.peek() ? meter.read() : 0;
     }, 250);
     return () => {
       clearInterval(timer);
       meter.close();
     };
-  }, [meeting.media.audio]);
+  }, [micTrack]);
 
   useEffect(() => {
     const update = () => (soundBlocked.value = autoplay.blocked);
@@ -82,83 +83,42 @@ export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string 
     return () => void autoplay.listeners.delete(update);
   }, []);
 
-  const actions = {
-    mic: () => meeting.setMicMuted(!status.audioMuted),
-    camera: () => void meeting.setCameraOff(!status.videoOff),
-    share: () => meeting.screen.value ? meeting.stopScreenShare() : void meeting.startScreenShare(),
-    hand: () => meeting.raiseHand(!status.handRaised),
-    chat: () => (panel.value = panel.value === "chat" ? null : "chat"),
-    people: () => (panel.value = panel.value === "people" ? null : "people"),
-    copy: async () => {
-      try {
-        await navigator.clipboard.writeText(`${location.origin}/${room}`);
-        meeting.notify("info", "Invite link copied.");
-      } catch {
-        meeting.notify("error", `Copying was blocked: the link is ${location.origin}/${room}`);
-      }
-    },
-    leave: () => meeting.leave(),
-  };
-
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        panel.value = null;
-        return;
-      }
-      if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
-      const action =
-        ({ m: "mic", v: "camera", s: "share", h: "hand", c: "chat", p: "people" } as const)[
-          e.key.toLowerCase() as "m"
-        ];
-      if (!action) return;
-      e.preventDefault();
-      actions[action]();
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  });
-
   // Tiles: ours first, then everyone in join order; screens get their own tiles.
   const peers = meeting.peers.value;
   const loudest = peers.reduce<{ peer: string | null; level: number }>(
     (best, p) =>
-      p.audioLevel > best.level && !p.status.audioMuted
-        ? { peer: p.peer, level: p.audioLevel }
-        : best,
+      p.audioLevel > best.level && !p.audioMuted ? { peer: p.peer, level: p.audioLevel } : best,
     { peer: null, level: SPEAKING },
   );
   const tiles: TileModel[] = [{
     key: "self:camera",
     peer: self ?? "self",
     kind: "camera",
-    name: status.name,
+    name: local?.name ?? "",
     self: true,
-    stream: meeting.media.video ? meeting.media.stream : null,
-    videoOff: status.videoOff,
-    muted: status.audioMuted,
-    handRaised: status.handRaised,
+    stream: cameraOn ? media.stream : null,
+    videoOff: !cameraOn,
+    muted: !micOn,
     link: "self",
     online: true,
     quality: null,
     speaking: selfLevel.value > SPEAKING && selfLevel.value >= loudest.level,
   }];
-  if (meeting.screen.value) {
+  if (media.screen.value) {
     tiles.push({
       ...tiles[0],
       key: "self:screen",
       kind: "screen",
-      stream: meeting.screen.value,
+      stream: media.screen.value,
       speaking: false,
     });
   }
   for (const p of peers) {
     const base = {
       peer: p.peer,
-      name: p.status.name,
+      name: p.name,
       self: false,
-      muted: p.status.audioMuted,
-      handRaised: p.status.handRaised,
+      muted: p.audioMuted,
       link: p.link,
       online: p.online,
       quality: p.quality,
@@ -168,7 +128,7 @@ export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string 
       key: `${p.peer}:camera`,
       kind: "camera",
       stream: p.camera,
-      videoOff: p.status.videoOff || !p.camera?.getVideoTracks().length,
+      videoOff: p.videoOff || !p.camera?.getVideoTracks().length,
       speaking: loudest.peer === p.peer,
     });
     if (p.screen) {
@@ -183,6 +143,111 @@ export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string 
     }
   }
 
+  // Features' slots for one person (null: ourselves).
+  const badges = (peer: string | null) =>
+    features.map(({ definition, ui: { TileBadge } }) =>
+      TileBadge && <TileBadge key={definition.name} meeting={meeting} peer={peer} />
+    );
+  const overlays = (peer: string | null) =>
+    features.map(({ definition, ui: { TileOverlay } }) =>
+      TileOverlay && <TileOverlay key={definition.name} meeting={meeting} peer={peer} />
+    );
+  const personOf = (t: TileModel) => t.self ? null : t.peer;
+
+  // The participants panel is the core's own; it is rendered below, not through its slot.
+  const people: PanelSlot = {
+    id: "people",
+    label: "Participants",
+    icon: "",
+    shortcut: "P",
+    Panel: () => null,
+  };
+  const panels = [...features.flatMap((f) => f.ui.panel ? [f.ui.panel] : []), people];
+  const openPanel = panels.find((p) => p.id === panel.value) ?? null;
+  const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
+
+  const coreItems: ControlItem[] = [
+    {
+      id: "mic",
+      label: "Microphone",
+      icon: micOn ? "mic" : "micOff",
+      pressed: micOn,
+      tone: micOn ? "default" : "off",
+      shortcut: "M",
+      onClick: () => void meeting.setMic(!micOn),
+    },
+    {
+      id: "camera",
+      label: "Camera",
+      icon: cameraOn ? "cam" : "camOff",
+      pressed: cameraOn,
+      tone: cameraOn ? "default" : "off",
+      shortcut: "V",
+      onClick: () => void meeting.setCamera(!cameraOn),
+    },
+  ];
+  if (media.canShareScreen) {
+    coreItems.push({
+      id: "share",
+      label: "Share screen",
+      icon: "screen",
+      pressed: sharing,
+      shortcut: "S",
+      onClick: () => sharing ? meeting.stopScreenShare() : void meeting.startScreenShare(),
+    });
+  }
+  const featureItems: ControlItem[] = features.flatMap(({ ui }) =>
+    (ui.controls ?? []).map((c) => ({
+      id: c.id,
+      label: c.label,
+      icon: { path: typeof c.icon === "string" ? c.icon : c.icon(meeting) },
+      pressed: c.pressed?.(meeting),
+      expanded: c.expanded?.(meeting),
+      shortcut: c.shortcut,
+      disabled: c.disabled?.(meeting),
+      onClick: () => c.onPress(meeting),
+    }))
+  );
+  const panelItems: ControlItem[] = panels.map((p) => ({
+    id: p.id,
+    label: p.label,
+    icon: p.icon ? { path: p.icon } : "people",
+    expanded: panel.value === p.id,
+    controls: `${p.id}-panel`,
+    shortcut: p.shortcut,
+    count: p.badge?.(meeting),
+    onClick: () => toggle(p.id),
+  }));
+  const copyLink = async () => {
+    try {
+      await navigator.clipboard.writeText(`${location.origin}/${meeting.room}`);
+      meeting.notify("info", "Invite link copied.");
+    } catch {
+      meeting.notify(
+        "error",
+        `Copying was blocked: the link is ${location.origin}/${meeting.room}`,
+      );
+    }
+  };
+
+  // Single-key shortcuts of every button that has one; Esc closes the open panel.
+  const keyed = [...coreItems, ...featureItems, ...panelItems].filter((i) => i.shortcut);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        panel.value = null;
+        return;
+      }
+      if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+      const item = keyed.find((i) => i.shortcut!.toLowerCase() === e.key.toLowerCase());
+      if (!item || item.disabled) return;
+      e.preventDefault();
+      item.onClick();
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  });
+
   // A shared screen goes on the stage by itself, unless someone pinned something else.
   const screenTile = tiles.find((t) => t.kind === "screen" && !t.self);
   const stageKey = pinned.value && tiles.some((t) => t.key === pinned.value)
@@ -191,6 +256,17 @@ export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string 
   const stage = stageKey ? tiles.find((t) => t.key === stageKey)! : null;
   const rest = stage ? tiles.filter((t) => t !== stage) : tiles;
   const phase = meeting.phase.value;
+  const tile = (t: TileModel, large: boolean, isPinned: boolean) => (
+    <VideoTile
+      key={t.key}
+      tile={t}
+      pinned={isPinned}
+      onPin={(k) => (pinned.value = k)}
+      large={large}
+      badges={t.kind === "camera" && badges(personOf(t))}
+      overlay={t.kind === "camera" && overlays(personOf(t))}
+    />
+  );
 
   return (
     <div class="flex min-h-0 flex-1 flex-col gap-3 pb-3">
@@ -231,71 +307,54 @@ export function MeetingRoom({ meeting, room }: { meeting: Meeting; room: string 
           aria-label="Participants' video"
           class="flex min-h-0 min-w-0 flex-1 flex-col gap-3"
         >
-          {stage && (
-            <div class="min-h-0 flex-1">
-              <VideoTile
-                tile={stage}
-                pinned={stageKey === pinned.value}
-                onPin={(k) => (pinned.value = k)}
-                large
-              />
-            </div>
-          )}
+          {stage && <div class="min-h-0 flex-1">{tile(stage, true, stageKey === pinned.value)}
+          </div>}
           <div
             class={stage
               ? "grid auto-cols-[minmax(9rem,12rem)] grid-flow-col gap-3 overflow-x-auto"
               : `grid min-h-0 flex-1 gap-3 ${gridClass(rest.length, wide)}`}
           >
-            {rest.map((t) => (
-              <VideoTile
-                key={t.key}
-                tile={t}
-                pinned={false}
-                onPin={(k) => (pinned.value = k)}
-                large={!stage}
-              />
-            ))}
+            {rest.map((t) => tile(t, !stage, false))}
           </div>
         </section>
-        {panel.value && (
+        {openPanel && (
           <div class="fixed inset-0 z-40 bg-slate-950 p-3 sm:static sm:z-auto sm:w-80 sm:bg-transparent sm:p-0">
-            {panel.value === "chat"
+            {openPanel === people
               ? (
-                <ChatPanel
-                  messages={chat}
-                  self={self}
-                  onSend={(text) => meeting.sendChat(text)}
-                  onClose={() => (panel.value = null)}
-                />
-              )
-              : (
                 <ParticipantsPanel
                   people={tiles.filter((t) => t.kind === "camera")}
                   capacity={members.length ? meeting.capacity.value : null}
                   onClose={() => (panel.value = null)}
+                  badges={(t) =>
+                    badges(personOf(t))}
                 />
-              )}
+              )
+              : <openPanel.Panel meeting={meeting} close={() => (panel.value = null)} />}
           </div>
         )}
       </div>
-      <ControlBar
-        micOn={!status.audioMuted}
-        cameraOn={!status.videoOff}
-        sharing={meeting.screen.value !== null}
-        canShare={typeof navigator !== "undefined" && !!navigator.mediaDevices?.getDisplayMedia}
-        handRaised={status.handRaised}
-        chatOpen={panel.value === "chat"}
-        peopleOpen={panel.value === "people"}
-        unread={unread}
-        onMic={actions.mic}
-        onCamera={actions.camera}
-        onShare={actions.share}
-        onHand={actions.hand}
-        onChat={actions.chat}
-        onPeople={actions.people}
-        onCopy={actions.copy}
-        onLeave={actions.leave}
-      />
+      <ControlBar>
+        {coreItems.map((item) => <ControlItemButton key={item.id} item={item} />)}
+        {features.map(({ definition, ui }) => [
+          ...featureItems.filter((i) => ui.controls?.some((c) => c.id === i.id)).map((item) => (
+            <ControlItemButton key={item.id} item={item} />
+          )),
+          ui.Control && <ui.Control key={definition.name} meeting={meeting} />,
+        ])}
+        {panelItems.map((item) => <ControlItemButton key={item.id} item={item} />)}
+        <ControlItemButton
+          item={{ id: "copy", label: "Copy invite link", icon: "link", onClick: copyLink }}
+        />
+        <ControlItemButton
+          item={{
+            id: "leave",
+            label: "Leave meeting",
+            icon: "leave",
+            tone: "danger",
+            onClick: () => meeting.leave(),
+          }}
+        />
+      </ControlBar>
     </div>
   );
 }

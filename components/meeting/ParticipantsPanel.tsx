@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import type { TileModel } from "./VideoTile.tsx";
 import { Icon } from "./icons.tsx";
 
@@ -8,9 +9,17 @@ const LINK_TEXT = {
   failed: "Connection failed",
 } as const;
 
-/** Everyone in the meeting with their state; reads the camera tiles (one per person). */
+/**
+ * Everyone in the meeting with their state; reads the camera tiles (one per person). `badges`
+ * gives each row the features' indicators (a raised hand).
+ */
 export function ParticipantsPanel(
-  { people, capacity, onClose }: { people: TileModel[]; capacity: number | null; onClose(): void },
+  { people, capacity, onClose, badges }: {
+    people: TileModel[];
+    capacity: number | null;
+    onClose(): void;
+    badges(person: TileModel): ComponentChildren;
+  },
 ) {
   return (
     <aside
@@ -47,12 +56,7 @@ export function ParticipantsPanel(
                 {!p.online ? "Reconnecting…" : LINK_TEXT[p.link]}
               </span>
             </span>
-            {p.handRaised && (
-              <span class="text-amber-300" title="Hand raised">
-                <Icon name="hand" class="h-4 w-4" />
-                <span class="sr-only">Hand raised</span>
-              </span>
-            )}
+            {badges(p)}
             <span class={p.muted ? "text-rose-300" : "text-slate-300"}>
               <Icon name={p.muted ? "micOff" : "mic"} class="h-4 w-4" />
               <span class="sr-only">{p.muted ? "Muted" : "Microphone on"}</span>

@@ -1,6 +1,6 @@
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
-import { audioLevel, LocalMedia } from "../../mesh/media.ts";
+import { useEffect, useMemo } from "preact/hooks";
+import type { MeetingCore } from "../../mesh/meeting.ts";
 import { Button } from "../Button.tsx";
 import { Icon } from "./icons.tsx";
 import { StreamVideo } from "./media_elements.tsx";
@@ -16,90 +16,52 @@ function storedName(): string {
   }
 }
 
-export interface JoinChoice {
-  name: string;
-  micOn: boolean;
-}
-
-/** The screen before the meeting: name, camera preview, mic meter, device choice, invite link. */
-export function PreJoin(
-  { room, media, joining, error, onJoin }: {
-    room: string;
-    /** Null while rendering on the server, before the browser's media exists. */
-    media: LocalMedia | null;
-    joining: boolean;
-    error: string;
-    onJoin(choice: JoinChoice): void;
-  },
-) {
+/**
+ * The screen before the meeting: name, camera preview, mic meter, device choice, invite link.
+ * Renders `meeting.media` and calls the meeting's actions; `meeting` is null while rendering on
+ * the server, before the browser's meeting core exists.
+ */
+export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore | null }) {
   const name = useSignal("");
   const link = useSignal(`/${room}`);
   const copied = useSignal("");
-  const micOn = useSignal(false);
-  const camOn = useSignal(false);
   const level = useSignal(0);
-  const devices = useSignal<MediaDeviceInfo[]>([]);
-  const notices = useSignal<string[]>([]);
-  const ready = useSignal(false);
-  const stream = useSignal<MediaStream | null>(null);
   const nameError = useSignal("");
-
-  const sync = () => {
-    if (!media) return;
-    micOn.value = media.audio !== null && media.audio.enabled;
-    camOn.value = media.video !== null;
-    notices.value = media.notices.map((n) => n.message);
-    // A new object so the preview notices track changes.
-    stream.value = media.video ? new MediaStream([media.video]) : null;
-  };
+  const media = meeting?.media;
+  const micOn = media?.micOn.value ?? false;
+  const camOn = (media?.video.value ?? null) !== null;
+  const ready = media?.ready.value ?? false;
+  const notices = media?.notices.value.map((n) => n.message) ?? [];
+  const devices = media?.devices.value ?? [];
+  const joining = meeting?.phase.value === "joining";
+  const error = meeting?.joinError.value ?? "";
+  const videoTrack = media?.video.value ?? null;
+  // A new stream per track, so the preview notices the change.
+  const preview = useMemo(() => videoTrack ? new MediaStream([videoTrack]) : null, [videoTrack]);
 
   useEffect(() => {
     name.value = storedName();
     link.value = `${location.origin}/${room}`;
     if (!media) return;
-    let meter: ReturnType<typeof audioLevel> | null = null;
-    let frame = 0;
-    let stopped = false;
-    (async () => {
-      await media.open({ audio: true, video: true });
-      if (stopped) return;
-      sync();
-      devices.value = await LocalMedia.devices();
-      ready.value = true;
-      const tick = () => {
-        if (stopped) return;
-        const track = media.audio;
-        if (track && !meter) meter = audioLevel(track);
-        level.value = track?.enabled && meter ? meter.read() : 0;
-        frame = requestAnimationFrame(tick);
-      };
-      tick();
-    })();
-    return () => {
-      stopped = true;
-      cancelAnimationFrame(frame);
-      meter?.close();
-    };
+    void media.open({ audio: true, video: true });
   }, [media]);
 
-  async function toggleMic() {
-    if (!media) return;
-    if (!media.audio) await media.setTrack("audio", true);
-    else media.audio.enabled = !media.audio.enabled;
-    sync();
-  }
-
-  async function toggleCamera() {
-    if (!media) return;
-    await media.setTrack("video", !media.video);
-    sync();
-  }
-
-  async function pick(kind: "audio" | "video", id: string) {
-    if (!media) return;
-    await media.useDevice(kind, id);
-    sync();
-  }
+  // The microphone meter, at the display's frame rate while there is a microphone.
+  const micTrack = media?.audio.value;
+  useEffect(() => {
+    const meter = media?.meter();
+    if (!meter) return;
+    let frame = 0;
+    const tick = () => {
+      level.value = media!.micOn.peek() ? meter.read() : 0;
+      frame = requestAnimationFrame(tick);
+    };
+    tick();
+    return () => {
+      cancelAnimationFrame(frame);
+      meter.close();
+    };
+  }, [micTrack]);
 
   async function copyLink() {
     try {
@@ -122,14 +84,12 @@ export function PreJoin(
     } catch {
       // Not remembering the name is fine.
     }
-    onJoin({ name: trimmed, micOn: micOn.value });
+    void meeting?.join(trimmed);
   }
 
   const select = (kind: "audio" | "video") => {
-    const list = devices.value.filter((d) =>
-      d.kind === (kind === "audio" ? "audioinput" : "videoinput")
-    );
-    const track = kind === "audio" ? media?.audio : media?.video;
+    const list = devices.filter((d) => d.kind === (kind === "audio" ? "audioinput" : "videoinput"));
+    const track = kind === "audio" ? media?.audio.value : media?.video.value;
     const current = track?.getSettings().deviceId ?? "";
     const label = kind === "audio" ? "Microphone device" : "Camera device";
     const id = `prejoin-${kind}-device`;
@@ -140,7 +100,7 @@ export function PreJoin(
           id={id}
           value={current}
           disabled={list.length === 0}
-          onChange={(e) => pick(kind, e.currentTarget.value)}
+          onChange={(e) => void meeting?.useDevice(kind, e.currentTarget.value)}
           class="mt-1 w-full truncate rounded-lg bg-slate-950 px-2 py-2 text-sm text-slate-100 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
         >
           {list.length === 0 && <option value="">None found</option>}
@@ -169,37 +129,35 @@ export function PreJoin(
       <div class="grid w-full max-w-4xl gap-6 md:grid-cols-2">
         <div>
           <div class="relative aspect-video overflow-hidden rounded-2xl bg-slate-900 ring-1 ring-slate-800">
-            {stream.value
-              ? <StreamVideo stream={stream.value} mirror label="Camera preview" />
-              : (
-                <div
-                  role="img"
-                  aria-label="Camera preview"
-                  class="flex h-full w-full items-center justify-center text-sm text-slate-400"
-                >
-                  {ready.value ? "Camera is off" : "Starting camera…"}
-                </div>
-              )}
+            {preview ? <StreamVideo stream={preview} mirror label="Camera preview" /> : (
+              <div
+                role="img"
+                aria-label="Camera preview"
+                class="flex h-full w-full items-center justify-center text-sm text-slate-400"
+              >
+                {ready ? "Camera is off" : "Starting camera…"}
+              </div>
+            )}
             <div class="absolute inset-x-0 bottom-3 flex justify-center gap-3">
               <button
                 type="button"
                 aria-label="Microphone"
-                aria-pressed={micOn.value}
-                title={micOn.value ? "Mute microphone" : "Unmute microphone"}
-                onClick={toggleMic}
-                class={toggleClass(micOn.value)}
+                aria-pressed={micOn}
+                title={micOn ? "Mute microphone" : "Unmute microphone"}
+                onClick={() => void meeting?.setMic(!micOn)}
+                class={toggleClass(micOn)}
               >
-                <Icon name={micOn.value ? "mic" : "micOff"} />
+                <Icon name={micOn ? "mic" : "micOff"} />
               </button>
               <button
                 type="button"
                 aria-label="Camera"
-                aria-pressed={camOn.value}
-                title={camOn.value ? "Turn camera off" : "Turn camera on"}
-                onClick={toggleCamera}
-                class={toggleClass(camOn.value)}
+                aria-pressed={camOn}
+                title={camOn ? "Turn camera off" : "Turn camera on"}
+                onClick={() => void meeting?.setCamera(!camOn)}
+                class={toggleClass(camOn)}
               >
-                <Icon name={camOn.value ? "cam" : "camOff"} />
+                <Icon name={camOn ? "cam" : "camOff"} />
               </button>
             </div>
           </div>
@@ -227,8 +185,8 @@ export function PreJoin(
             {select("video")}
           </div>
           <div role="status" class="mt-3 space-y-1 text-sm text-amber-200">
-            {notices.value.map((n) => <p key={n}>{n}</p>)}
-            {ready.value && !micOn.value && !camOn.value && notices.value.length > 0 && (
+            {notices.map((n) => <p key={n}>{n}</p>)}
+            {ready && !micOn && !camOn && notices.length > 0 && (
               <p class="text-slate-300">You can still join to listen, watch and chat.</p>
             )}
           </div>
@@ -259,7 +217,7 @@ export function PreJoin(
               aria-describedby="prejoin-error"
               class="mt-2 w-full rounded-xl bg-slate-950 px-4 py-3 text-base text-white placeholder-slate-500 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
             />
-            <Button type="submit" class="mt-4 w-full" disabled={joining || !ready.value}>
+            <Button type="submit" class="mt-4 w-full" disabled={joining || !ready}>
               {joining ? "Joining…" : "Join meeting"}
             </Button>
             <p id="prejoin-error" role="alert" class="mt-3 min-h-[1.25rem] text-sm text-rose-300">

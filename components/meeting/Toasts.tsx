@@ -1,4 +1,4 @@
-import type { Notice } from "../../mesh/engine.ts";
+import type { Notice } from "../../mesh/types.ts";
 
 /** Brief messages: who joined or left, what failed. Announced politely to screen readers. */
 export function Toasts({ notices, onDismiss }: { notices: Notice[]; onDismiss(id: number): void }) {

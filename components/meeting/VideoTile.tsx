@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import type { LinkQuality, LinkState } from "../../mesh/types.ts";
 import { Icon } from "./icons.tsx";
 import { StreamAudio, StreamVideo } from "./media_elements.tsx";
@@ -12,7 +13,6 @@ export interface TileModel {
   stream: MediaStream | null;
   videoOff: boolean;
   muted: boolean;
-  handRaised: boolean;
   link: LinkState | "self";
   online: boolean;
   quality: LinkQuality | null;
@@ -51,13 +51,18 @@ function QualityBars({ quality }: { quality: LinkQuality }) {
   );
 }
 
-/** One participant's camera or screen, with name, mute, hand, quality and pin. */
+/**
+ * One participant's camera or screen, with name, mute, quality and pin; features add `badges`
+ * next to the name and an `overlay` over the picture (camera tiles only).
+ */
 export function VideoTile(
-  { tile, pinned, onPin, large = false }: {
+  { tile, pinned, onPin, large = false, badges, overlay }: {
     tile: TileModel;
     pinned: boolean;
     onPin: (key: string | null) => void;
     large?: boolean;
+    badges?: ComponentChildren;
+    overlay?: ComponentChildren;
   },
 ) {
   const label = `${tile.name}${tile.kind === "screen" ? " (screen)" : ""}${
@@ -105,6 +110,7 @@ export function VideoTile(
             : "Connecting…"}
         </div>
       )}
+      {overlay}
       <figcaption class="absolute inset-x-0 bottom-0 flex items-center gap-2 bg-gradient-to-t from-slate-950/90 to-transparent px-3 pb-2 pt-6 text-sm text-white">
         {tile.kind === "camera" && tile.muted && (
           <span title="Microphone muted" class="text-rose-300">
@@ -112,12 +118,7 @@ export function VideoTile(
             <span class="sr-only">Microphone muted</span>
           </span>
         )}
-        {tile.handRaised && (
-          <span title="Hand raised" class="text-amber-300">
-            <Icon name="hand" class="h-4 w-4" />
-            <span class="sr-only">Hand raised</span>
-          </span>
-        )}
+        {badges}
         <span class="min-w-0 flex-1 truncate font-medium">{label}</span>
         {tile.quality && !tile.self && <QualityBars quality={tile.quality} />}
       </figcaption>

@@ -10,9 +10,6 @@ const PATHS = {
     "M3.3 2 2 3.3 4.7 6H4v12a2 2 0 0 0 2 2h8c.4 0 .8-.1 1.1-.3l3.6 3.6 1.3-1.3zM20 6.5l-4 3V6a2 2 0 0 0-2-2H8.8L20 15.2z",
   screen:
     "M3 4h18a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1h-7v2h3v2H7v-2h3v-2H3a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1zm9 3-4 4h3v3h2v-3h3z",
-  hand:
-    "M12 2a1.5 1.5 0 0 1 1.5 1.5V11h1V4.5a1.5 1.5 0 0 1 3 0V12h1V7.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-13.3 3L5 13.6a1.5 1.5 0 0 1 2.6-1.5L9.5 15V4.5a1.5 1.5 0 0 1 1-1.4V3.5A1.5 1.5 0 0 1 12 2z",
-  chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z",
   people:
     "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm8 0a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM9 13c-4 0-7 2-7 4.5V20h14v-2.5C16 15 13 13 9 13zm8 0c-.6 0-1.2 0-1.7.2A5.5 5.5 0 0 1 18 17.5V20h4v-2.5c0-2.5-2.5-4.5-5-4.5z",
   link:
@@ -26,10 +23,13 @@ const PATHS = {
 
 export type IconName = keyof typeof PATHS;
 
-export function Icon({ name, class: cls = "h-5 w-5" }: { name: IconName; class?: string }) {
+/** One of the core icons by `name`, or a feature's own by its 24×24 `path`. */
+export function Icon(
+  { name, path, class: cls = "h-5 w-5" }: { name?: IconName; path?: string; class?: string },
+) {
   return (
     <svg aria-hidden="true" viewBox="0 0 24 24" class={cls} fill="currentColor">
-      <path d={PATHS[name]} />
+      <path d={path ?? (name ? PATHS[name] : "")} />
     </svg>
   );
 }

@@ -1,6 +1,10 @@
 import { useEffect, useRef } from "preact/hooks";
 
-/** Browsers refuse to start audio before the page got a click; the meeting offers a button. */
+/**
+ * Browsers refuse to start audio before the page got a click; the meeting offers a button. The
+ * page's one autoplay state, shared by every media element (a documented singleton: the browser's
+ * autoplay policy is per page, not per meeting).
+ */
 export const autoplay = {
   blocked: false,
   listeners: new Set<() => void>(),

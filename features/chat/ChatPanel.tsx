@@ -1,9 +1,10 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import { linkify } from "../../mesh/chat.ts";
-import { MAX_CHAT_LENGTH } from "../../mesh/types.ts";
-import type { ChatMessage } from "../../mesh/types.ts";
-import { Icon } from "./icons.tsx";
+import { Icon } from "../../components/meeting/icons.tsx";
+import type { MeetingCore } from "../../mesh/meeting.ts";
+import { chat } from "./chat.ts";
+import { linkify } from "./linkify.ts";
+import { MAX_CHAT_LENGTH } from "./wire.ts";
 
 const time = (ms: number) =>
   new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -31,14 +32,11 @@ function MessageText({ text }: { text: string }) {
   );
 }
 
-export function ChatPanel(
-  { messages, self, onSend, onClose }: {
-    messages: ChatMessage[];
-    self: string | null;
-    onSend(text: string): boolean;
-    onClose(): void;
-  },
-) {
+/** The chat side panel: the log, and a box to write to everyone. */
+export function ChatPanel({ meeting, close }: { meeting: MeetingCore; close(): void }) {
+  const feature = meeting.feature(chat);
+  const messages = feature.messages.value;
+  const self = meeting.self.value;
   const draft = useSignal("");
   const list = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
@@ -47,11 +45,13 @@ export function ChatPanel(
   useEffect(() => {
     const el = list.current;
     if (el) el.scrollTop = el.scrollHeight;
-  }, [messages.length]);
+    // Open means read: what arrives while the panel shows it is not "unread".
+    feature.markRead();
+  }, [messages]);
 
   function send(e?: Event) {
     e?.preventDefault();
-    if (onSend(draft.value)) draft.value = "";
+    if (feature.send(draft.value)) draft.value = "";
   }
 
   return (
@@ -64,7 +64,7 @@ export function ChatPanel(
         <h2 class="font-semibold text-white">Chat</h2>
         <button
           type="button"
-          onClick={onClose}
+          onClick={close}
           aria-label="Close chat"
           class="rounded-lg p-1 text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
         >

@@ -1,152 +1,155 @@
+/**
+ * Chat's wire validators against what a modified client could send: every field of a live
+ * message and of a relayed history entry is checked, limits are inclusive and counted as peers
+ * count them, prototypes cannot be polluted, and a seeded fuzz never makes a validator throw or
+ * accept something unclean. Also the history trimming a member does for a newcomer.
+ */
 import assert from "node:assert/strict";
+import { byteLength } from "../../mesh/envelope.ts";
+import { MAX_NAME_LENGTH, stripForbiddenText } from "../../mesh/checks.ts";
 import {
   type ChatMessage,
+  checkChatText,
+  historyWithin,
+  type LiveMessage,
   MAX_CHAT_LENGTH,
   MAX_HISTORY,
-  MAX_PEER_MESSAGE_BYTES,
-  type PeerMessage,
-  type PeerStatus,
-} from "./types.ts";
-import {
-  checkChatText,
-  encodePeerMessage,
   MAX_ID_LENGTH,
-  MAX_NAME_LENGTH,
-  MAX_STREAM_ID_LENGTH,
-  parsePeerMessage,
-  stripForbiddenText,
+  parseChatMessage,
+  parseHistory,
+  parseLiveMessage,
 } from "./wire.ts";
-import { MAX_NAME_LENGTH as SERVER_MAX_NAME_LENGTH } from "../signaling/protocol.ts";
 
 const A = "AAAAAAAAAAAAAAAA";
-
-const status: PeerStatus = {
-  name: "Ada",
-  audioMuted: false,
-  videoOff: true,
-  handRaised: false,
-  cameraStream: "{0f8c6a1e-3b7d-4c55-9a2e-6d1f0b9e7c21}",
-  screenStream: null,
-};
+const LIVE_KEYS = ["seq", "text", "sentAt"];
+const CHAT_KEYS = ["id", "from", "name", "text", "sentAt"];
 
 function chat(seq: number, text = `message ${seq}`): ChatMessage {
   return { id: `${A}:${seq}`, from: A, name: "Ada", text, sentAt: 1_700_000_000_000 + seq };
 }
 
-/** JSON of a message with one field of `status` or of a chat message replaced. */
-const stateWith = (patch: Record<string, unknown>) =>
-  JSON.stringify({ t: "state", status: { ...status, ...patch } });
-const chatWith = (patch: Record<string, unknown>) =>
-  JSON.stringify({ t: "chat", message: { ...chat(1), ...patch } });
+const live: LiveMessage = { seq: 1, text: "hello", sentAt: 1_700_000_000_000 };
 
-Deno.test("every message type survives encode then parse unchanged", () => {
-  const messages: PeerMessage[] = [
-    { t: "state", status },
-    {
-      t: "state",
-      status: { ...status, cameraStream: null, screenStream: "s-1", handRaised: true },
-    },
-    { t: "chat", message: chat(1, "hello\nworld\t!") },
-    { t: "history-request" },
-    { t: "history", messages: [] },
-    { t: "history", messages: [chat(1), chat(2), chat(3, "😀 ünïcødé")] },
-  ];
-  for (const m of messages) assert.deepEqual(parsePeerMessage(encodePeerMessage(m)), m);
+/** What a validator sees: the JSON value a peer's text decodes to. */
+const wire = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+const liveWith = (patch: Record<string, unknown>) => wire({ ...live, ...patch });
+const chatWith = (patch: Record<string, unknown>) => wire({ ...chat(1), ...patch });
+/** JSON with a field removed (JSON has no `undefined`, so a patch cannot express "missing"). */
+const without = (value: object, key: string) =>
+  wire(Object.fromEntries(Object.entries(value).filter(([k]) => k !== key)));
+
+// ---------------------------------------------------------------------------------------------
+// Live messages
+
+Deno.test("parseLiveMessage: a valid message comes back as a fresh object of its three fields", () => {
+  const body = liveWith({ text: "  hello\nworld\t!\r\n ", extra: "<b>", from: "someone-else" });
+  const parsed = parseLiveMessage(body);
+  assert.deepEqual(parsed, { seq: 1, text: "hello\nworld\t!", sentAt: live.sentAt });
+  assert.deepEqual(Object.keys(parsed!), LIVE_KEYS);
+  assert.notEqual(parsed, body);
 });
 
-Deno.test("encoding sends only the declared fields", () => {
-  const extra = { ...chat(1), html: "<b>", secret: 1 } as ChatMessage;
-  const sent = JSON.parse(encodePeerMessage({ t: "chat", message: extra }));
-  assert.deepEqual(Object.keys(sent.message).sort(), ["from", "id", "name", "sentAt", "text"]);
-  const extraStatus = { ...status, token: "x" } as PeerStatus;
-  const sentStatus = JSON.parse(encodePeerMessage({ t: "state", status: extraStatus }));
-  assert.equal("token" in sentStatus.status, false);
-});
-
-Deno.test("parsing trims names and chat text, and ignores unknown fields", () => {
-  const m = parsePeerMessage(chatWith({ name: "  Ada ", text: "  hi  ", extra: true }));
-  assert.deepEqual(m, { t: "chat", message: { ...chat(1), text: "hi" } });
-  assert.deepEqual(parsePeerMessage('{"t":"history-request","x":1}'), { t: "history-request" });
-});
-
-Deno.test("non-strings, bad JSON, non-objects and unknown types are refused", () => {
+Deno.test("parseLiveMessage: every field is checked", () => {
+  assert.ok(parseLiveMessage(liveWith({})));
   for (
-    const data of [
-      undefined,
-      null,
-      42,
-      {},
-      { t: "history-request" }, // an object rather than its JSON
-      new Uint8Array([123, 125]),
-      "",
-      "{",
-      "null",
-      "[]",
-      '"history-request"',
-      '[{"t":"history-request"}]',
-      "{}",
-      '{"t":"hello"}',
-      '{"t":"HISTORY-REQUEST"}',
-      '{"t":null}',
-      '{"type":"chat"}',
+    const patch of [
+      { seq: -1 },
+      { seq: 1.5 },
+      { seq: "1" },
+      { seq: null },
+      { seq: true },
+      { seq: 2 ** 53 }, // not a safe integer
+      { seq: [1] },
+      { text: "" },
+      { text: " \n\t\r " },
+      { text: "x".repeat(MAX_CHAT_LENGTH + 1) },
+      { text: "😀".repeat(MAX_CHAT_LENGTH + 1) },
+      { text: "bell\u0007" },
+      { text: "nul\u0000" },
+      { text: "del\u007F" },
+      { text: "c1\u0085" },
+      { text: "lone \uDC00" },
+      { text: "lone \uD800 high" },
+      { text: ["hi"] },
+      { text: 7 },
+      { text: null },
+      { sentAt: "1" },
+      { sentAt: -1 },
+      { sentAt: -0.5 },
+      { sentAt: null },
+      { sentAt: false },
     ]
   ) {
-    assert.equal(parsePeerMessage(data), null, `accepted ${JSON.stringify(data)}`);
+    assert.equal(parseLiveMessage(liveWith(patch)), null, `accepted ${JSON.stringify(patch)}`);
+  }
+  for (const key of LIVE_KEYS) {
+    assert.equal(parseLiveMessage(without(live, key)), null, `accepted without ${key}`);
+  }
+  // JSON has no Infinity, but 1e999 parses to it.
+  const infinite = JSON.stringify(live).replace(`"sentAt":${live.sentAt}`, '"sentAt":1e999');
+  assert.notEqual(infinite, JSON.stringify(live));
+  assert.equal(parseLiveMessage(JSON.parse(infinite)), null);
+  // And values no JSON carries, in case a caller passes them anyway.
+  for (const sentAt of [NaN, Infinity, -Infinity]) {
+    assert.equal(parseLiveMessage({ ...live, sentAt }), null, `accepted sentAt ${sentAt}`);
+  }
+  assert.equal(parseLiveMessage({ ...live, seq: NaN }), null);
+});
+
+Deno.test("parseLiveMessage: limits are inclusive; text counts code points", () => {
+  const text = "😀".repeat(MAX_CHAT_LENGTH); // 2,000 code points, 4,000 UTF-16 units
+  assert.equal(parseLiveMessage(liveWith({ text }))?.text, text);
+  assert.equal(
+    parseLiveMessage(liveWith({ text: "x".repeat(MAX_CHAT_LENGTH) }))?.text.length,
+    2000,
+  );
+  assert.equal(parseLiveMessage(liveWith({ text: "x" }))?.text, "x");
+  assert.equal(parseLiveMessage(liveWith({ seq: 0 }))?.seq, 0);
+  assert.equal(
+    parseLiveMessage(liveWith({ seq: Number.MAX_SAFE_INTEGER }))?.seq,
+    Number.MAX_SAFE_INTEGER,
+  );
+  assert.equal(parseLiveMessage(liveWith({ sentAt: 0 }))?.sentAt, 0);
+  assert.equal(parseLiveMessage(liveWith({ sentAt: 1.5 }))?.sentAt, 1.5);
+  // Trimming happens before counting: padding does not push valid text over the limit.
+  assert.equal(parseLiveMessage(liveWith({ text: `  ${text}\n` }))?.text, text);
+});
+
+Deno.test("parseLiveMessage: non-objects are refused", () => {
+  for (const body of [undefined, null, 0, 1, "hello", true, [], [live], [1, "hi", 0]]) {
+    assert.equal(parseLiveMessage(body), null, `accepted ${JSON.stringify(body)}`);
   }
 });
 
-Deno.test("state: every field is type-checked", () => {
-  assert.ok(parsePeerMessage(stateWith({})));
+// ---------------------------------------------------------------------------------------------
+// History entries and histories
+
+Deno.test("parseChatMessage: a valid entry comes back trimmed, with only its five fields", () => {
+  const parsed = parseChatMessage(
+    chatWith({ name: "  Ada ", text: "  hi  ", extra: true, html: "<b>x</b>" }),
+  );
+  assert.deepEqual(parsed, { ...chat(1), text: "hi" });
+  assert.deepEqual(Object.keys(parsed!), CHAT_KEYS);
+});
+
+Deno.test("parseChatMessage: every field is checked", () => {
   for (
     const patch of [
+      { id: "" },
+      { id: 1 },
+      { id: null },
+      { id: "i".repeat(MAX_ID_LENGTH + 1) },
+      { from: "" },
+      { from: null },
+      { from: 5 },
+      { from: "f".repeat(MAX_ID_LENGTH + 1) },
       { name: "" },
       { name: "   " },
       { name: 7 },
       { name: "x".repeat(MAX_NAME_LENGTH + 1) },
       { name: "Ad\u0000a" },
-      { name: "Ada\u202Emalloy" }, // bidi override
-      { name: "\uD800" }, // lone surrogate
-      { audioMuted: "false" },
-      { videoOff: 0 },
-      { handRaised: null },
-      { handRaised: undefined },
-      { cameraStream: "" },
-      { cameraStream: 5 },
-      { cameraStream: "s".repeat(MAX_STREAM_ID_LENGTH + 1) },
-      { screenStream: {} },
-      { screenStream: undefined },
-    ]
-  ) {
-    assert.equal(parsePeerMessage(stateWith(patch)), null, `accepted ${JSON.stringify(patch)}`);
-  }
-  assert.equal(parsePeerMessage('{"t":"state"}'), null);
-  assert.equal(parsePeerMessage('{"t":"state","status":[]}'), null);
-});
-
-Deno.test("state: limits are inclusive", () => {
-  const name = "😀".repeat(MAX_NAME_LENGTH); // 64 code points, 128 UTF-16 units
-  assert.equal(
-    (parsePeerMessage(stateWith({ name })) as { status: PeerStatus }).status.name,
-    name,
-  );
-  const stream = "s".repeat(MAX_STREAM_ID_LENGTH);
-  assert.ok(parsePeerMessage(stateWith({ cameraStream: stream, screenStream: stream })));
-});
-
-Deno.test("name limit matches the signaling server's", () => {
-  assert.equal(MAX_NAME_LENGTH, SERVER_MAX_NAME_LENGTH);
-});
-
-Deno.test("chat: every field is checked", () => {
-  for (
-    const patch of [
-      { id: "" },
-      { id: 1 },
-      { id: "i".repeat(MAX_ID_LENGTH + 1) },
-      { from: "" },
-      { from: null },
-      { from: "f".repeat(MAX_ID_LENGTH + 1) },
-      { name: "" },
+      { name: "Ada\u202Emalloy" },
+      { name: "\uD800" },
       { text: "" },
       { text: " \n\t " },
       { text: "x".repeat(MAX_CHAT_LENGTH + 1) },
@@ -158,110 +161,167 @@ Deno.test("chat: every field is checked", () => {
       { sentAt: null },
     ]
   ) {
-    assert.equal(parsePeerMessage(chatWith(patch)), null, `accepted ${JSON.stringify(patch)}`);
+    assert.equal(parseChatMessage(chatWith(patch)), null, `accepted ${JSON.stringify(patch)}`);
   }
-  // JSON has no Infinity, but 1e999 parses to it.
-  assert.equal(
-    parsePeerMessage(chatWith({ sentAt: 1 }).replace('"sentAt":1', '"sentAt":1e999')),
-    null,
-  );
-  assert.equal(parsePeerMessage('{"t":"chat"}'), null);
+  for (const key of CHAT_KEYS) {
+    assert.equal(parseChatMessage(without(chat(1), key)), null, `accepted without ${key}`);
+  }
+  const infinite = JSON.stringify(chat(1)).replace(/"sentAt":\d+/, '"sentAt":1e999');
+  assert.equal(parseChatMessage(JSON.parse(infinite)), null);
+  for (const value of [null, "x", 3, [], [chat(1)]]) assert.equal(parseChatMessage(value), null);
 });
 
-Deno.test("chat: limits are inclusive and count code points", () => {
+Deno.test("parseChatMessage: limits are inclusive; names and text count code points", () => {
   const text = "😀".repeat(MAX_CHAT_LENGTH);
-  const ok = parsePeerMessage(chatWith({ text, id: "i".repeat(MAX_ID_LENGTH) }));
-  assert.equal((ok as { message: ChatMessage }).message.text, text);
-  assert.ok(parsePeerMessage(chatWith({ from: "f".repeat(MAX_ID_LENGTH), sentAt: 0 })));
-});
-
-Deno.test("history: bounded, and one bad entry refuses the whole message", () => {
-  const full = Array.from({ length: MAX_HISTORY }, (_, i) => chat(i));
-  assert.equal(
-    (parsePeerMessage(JSON.stringify({ t: "history", messages: full })) as {
-      messages: ChatMessage[];
-    }).messages.length,
-    MAX_HISTORY,
+  const name = "😀".repeat(MAX_NAME_LENGTH); // 64 code points, 128 UTF-16 units
+  const id = "i".repeat(MAX_ID_LENGTH);
+  const from = "f".repeat(MAX_ID_LENGTH);
+  assert.deepEqual(
+    parseChatMessage(chatWith({ text, name, id, from, sentAt: 0 })),
+    { id, from, name, text, sentAt: 0 },
   );
-  const tooMany = [...full, chat(MAX_HISTORY)];
-  assert.equal(parsePeerMessage(JSON.stringify({ t: "history", messages: tooMany })), null);
-  const oneBad = [chat(1), { ...chat(2), text: "" }, chat(3)];
-  assert.equal(parsePeerMessage(JSON.stringify({ t: "history", messages: oneBad })), null);
-  assert.equal(parsePeerMessage('{"t":"history","messages":{"0":{}}}'), null);
-  assert.equal(parsePeerMessage('{"t":"history"}'), null);
+  assert.ok(parseChatMessage(chatWith({ id: "i", from: "f", name: "N", text: "t" })));
 });
 
-Deno.test("messages over MAX_PEER_MESSAGE_BYTES are refused, counting UTF-8 bytes", () => {
-  const base = '{"t":"history-request","pad":""}';
-  const pad = (n: number, ch: string) => base.replace('""', `"${ch.repeat(n)}"`);
-  const ascii = pad(MAX_PEER_MESSAGE_BYTES - base.length, "x");
-  assert.equal(new TextEncoder().encode(ascii).length, MAX_PEER_MESSAGE_BYTES);
-  assert.ok(parsePeerMessage(ascii));
-  assert.equal(parsePeerMessage(pad(MAX_PEER_MESSAGE_BYTES - base.length + 1, "x")), null);
-  // "é" is one UTF-16 unit but two bytes: short enough by length, too long in bytes.
-  const accents = pad((MAX_PEER_MESSAGE_BYTES - base.length) / 2 + 1, "é");
-  assert.ok(accents.length < MAX_PEER_MESSAGE_BYTES);
-  assert.equal(parsePeerMessage(accents), null);
+Deno.test("parseHistory: bounded by MAX_HISTORY, and one bad entry refuses the whole history", () => {
+  const full = Array.from({ length: MAX_HISTORY }, (_, i) => chat(i));
+  assert.deepEqual(parseHistory(wire(full)), full);
+  assert.deepEqual(parseHistory([]), []);
+  assert.equal(parseHistory(wire([...full, chat(MAX_HISTORY)])), null);
+  for (const bad of [{ ...chat(2), text: "" }, null, "x", [chat(2)], { ...chat(2), sentAt: -1 }]) {
+    assert.equal(parseHistory(wire([chat(1), bad, chat(3)])), null, JSON.stringify(bad));
+  }
+  // The bad entry may be the last one.
+  assert.equal(parseHistory(wire([...full.slice(1), { ...chat(0), id: "" }])), null);
 });
+
+Deno.test("parseHistory: non-arrays are refused", () => {
+  for (
+    const body of [undefined, null, 0, "[]", true, {}, { 0: chat(1), length: 1 }, { "0": {} }]
+  ) {
+    assert.equal(parseHistory(body), null, `accepted ${JSON.stringify(body)}`);
+  }
+});
+
+Deno.test("parseHistory: entries come back clean, without extra fields", () => {
+  const parsed = parseHistory(wire([{ ...chat(1), token: "x" }, { ...chat(2), text: " two " }]));
+  assert.deepEqual(parsed, [chat(1), { ...chat(2), text: "two" }]);
+  for (const m of parsed!) assert.deepEqual(Object.keys(m), CHAT_KEYS);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Prototype pollution
 
 Deno.test("__proto__ keys neither pollute prototypes nor reach the result", () => {
-  const hostile = [
-    '{"t":"history-request","__proto__":{"polluted":true}}',
-    `{"t":"state","status":${
-      JSON.stringify(status).replace("{", '{"__proto__":{"polluted":true},')
-    }}`,
-    `{"t":"history","messages":[${
-      JSON.stringify(chat(1)).replace("{", '{"__proto__":{"polluted":true},')
-    }]}`,
-    '{"t":"chat","message":{"__proto__":{"id":"x","from":"y","name":"n","text":"t","sentAt":1}}}',
+  const proto = '"__proto__":{"polluted":true,"seq":1,"text":"t","sentAt":1,"id":"x","from":"y"}';
+  const inject = (json: string) => JSON.parse(json.replace("{", `{${proto},`));
+  const results: object[] = [
+    parseLiveMessage(inject(JSON.stringify(live)))!,
+    parseChatMessage(inject(JSON.stringify(chat(1))))!,
+    ...parseHistory(JSON.parse(`[${JSON.stringify(chat(1)).replace("{", `{${proto},`)}]`))!,
   ];
-  const results = hostile.map(parsePeerMessage);
-  assert.equal(results[3], null, "fields inherited through __proto__ must not count");
-  for (const result of results.slice(0, 3)) {
+  assert.equal(results.length, 3);
+  for (const result of results) {
     assert.ok(result);
-    const objects = [result, ...Object.values(result).flat()].filter((x) => typeof x === "object");
-    for (const o of objects) {
-      assert.equal(Object.getPrototypeOf(o), Object.getPrototypeOf({}));
-      assert.equal(Object.hasOwn(o as object, "__proto__"), false);
-      assert.equal((o as Record<string, unknown>).polluted, undefined);
-    }
+    assert.equal(Object.getPrototypeOf(result), Object.prototype);
+    assert.equal(Object.hasOwn(result, "__proto__"), false);
+    assert.equal((result as Record<string, unknown>).polluted, undefined);
   }
+  // Fields reachable only through a JSON `__proto__` key must not count.
+  assert.equal(parseLiveMessage(JSON.parse(`{${proto}}`)), null);
+  assert.equal(
+    parseChatMessage(JSON.parse('{"__proto__":' + JSON.stringify(chat(1)) + "}")),
+    null,
+  );
+  assert.equal(parseHistory(JSON.parse('{"__proto__":[]}')), null);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
-Deno.test("history encoding keeps the newest messages that fit", () => {
+// ---------------------------------------------------------------------------------------------
+// History for a newcomer
+
+Deno.test("historyWithin: keeps the newest messages whose JSON fits the byte budget", () => {
+  // "é" is 2 bytes in UTF-8: each message is about 4 KB.
   const long = Array.from({ length: MAX_HISTORY }, (_, i) => chat(i, "é".repeat(MAX_CHAT_LENGTH)));
-  const json = encodePeerMessage({ t: "history", messages: long });
-  assert.ok(new TextEncoder().encode(json).length <= MAX_PEER_MESSAGE_BYTES);
-  const kept = (parsePeerMessage(json) as { messages: ChatMessage[] }).messages;
+  const budget = 256 * 1024 - 256;
+  const kept = historyWithin(long, budget);
+  assert.ok(byteLength(JSON.stringify(kept)) <= budget);
   assert.ok(kept.length > 50 && kept.length < MAX_HISTORY, `kept ${kept.length}`);
   assert.deepEqual(kept, long.slice(-kept.length));
-  // Exactly at a smaller limit (e.g. a peer's SCTP maxMessageSize): fills it to the last byte.
-  const three = encodePeerMessage({ t: "history", messages: long.slice(-3) });
-  const size = new TextEncoder().encode(three).length;
-  assert.equal(encodePeerMessage({ t: "history", messages: long }, size), three);
-  const two = encodePeerMessage({ t: "history", messages: long }, size - 1);
-  assert.equal((parsePeerMessage(two) as { messages: ChatMessage[] }).messages.length, 2);
-  assert.equal(
-    encodePeerMessage({ t: "history", messages: long }, 10),
-    '{"t":"history","messages":[]}',
-  );
-  // Never more than MAX_HISTORY entries, even when they would fit.
-  const many = Array.from({ length: MAX_HISTORY + 5 }, (_, i) => chat(i, "x"));
-  const sent = parsePeerMessage(encodePeerMessage({ t: "history", messages: many }));
-  assert.deepEqual((sent as { messages: ChatMessage[] }).messages, many.slice(5));
+  // One more would not have fit: it keeps as many as it can, not merely few enough.
+  assert.ok(byteLength(JSON.stringify(long.slice(-kept.length - 1))) > budget);
+  assert.deepEqual(parseHistory(JSON.parse(JSON.stringify(kept))), kept);
 });
+
+Deno.test("historyWithin: a budget exactly at a history's size fills it to the last byte", () => {
+  const long = Array.from({ length: 20 }, (_, i) => chat(i, "é€😀".repeat(100 + i)));
+  for (const n of [1, 2, 3, 10]) {
+    const size = byteLength(JSON.stringify(long.slice(-n)));
+    assert.deepEqual(historyWithin(long, size), long.slice(-n), `${n} at ${size} bytes`);
+    assert.deepEqual(
+      historyWithin(long, size - 1),
+      long.slice(long.length - (n - 1)),
+      `${n} at ${size - 1}`,
+    );
+  }
+  assert.deepEqual(historyWithin(long, 10), []);
+  assert.deepEqual(historyWithin(long, 2), []);
+  assert.deepEqual(historyWithin(long, 0), []);
+  assert.deepEqual(historyWithin([], 1_000), []);
+});
+
+Deno.test("historyWithin: never more than MAX_HISTORY entries, even when more would fit", () => {
+  const many = Array.from({ length: MAX_HISTORY + 5 }, (_, i) => chat(i, "x"));
+  assert.deepEqual(historyWithin(many, 10_000_000), many.slice(5));
+  assert.equal(historyWithin(many.slice(0, 7), 10_000_000).length, 7);
+});
+
+Deno.test("historyWithin: only the declared fields, in fresh objects, input untouched", () => {
+  const extra = [1, 2, 3].map((i) => ({ ...chat(i), html: "<b>", secret: i }));
+  const before = structuredClone(extra);
+  const kept = historyWithin(extra, 10_000);
+  assert.deepEqual(kept, [chat(1), chat(2), chat(3)]);
+  for (const [i, m] of kept.entries()) {
+    assert.deepEqual(Object.keys(m), CHAT_KEYS);
+    assert.notEqual(m, extra[i]);
+  }
+  assert.deepEqual(extra, before);
+  // The budget is counted on what is sent, not on the extra fields.
+  const exact = byteLength(JSON.stringify([chat(1), chat(2), chat(3)]));
+  assert.equal(historyWithin(extra, exact).length, 3);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Text the user typed
 
 Deno.test("checkChatText and stripForbiddenText agree", () => {
   assert.equal(checkChatText("  a\nb\tc\r\n "), "a\nb\tc");
   assert.equal(checkChatText("a\u0000b"), null);
   assert.equal(checkChatText(stripForbiddenText("a\u0000b\u009F\uD800c")), "abc");
-  assert.equal(stripForbiddenText("keep\nlines\tand 😀"), "keep\nlines\tand 😀");
+  assert.equal(stripForbiddenText("keep\nlines\r\tand 😀"), "keep\nlines\r\tand 😀");
+  assert.equal(checkChatText(stripForbiddenText("\u0000\u0001")), null); // nothing left
+  // For any text, what is left after stripping is refused only for its length.
+  const random = mulberry32(7);
+  const chars = ["a", " ", "\n", "\t", "\r", "\u0000", "\u001B", "\u007F", "\u0085", "\uD800"];
+  chars.push("\uDFFF", "😀", "\u202E", "é", "\u000B", "\u000C"); // VT and FF: controls and spaces
+  for (let i = 0; i < 2_000; i++) {
+    let s = "";
+    for (let n = Math.floor(random() * 12); n > 0; n--) {
+      s += chars[Math.floor(random() * chars.length)];
+    }
+    const clean = stripForbiddenText(s);
+    const checked = checkChatText(clean);
+    const length = [...clean.trim()].length;
+    assert.equal(checked === null, length === 0, JSON.stringify(s));
+    if (checked !== null) assert.equal(checkChatText(checked), checked);
+    // Stripping never changes what text that passes comes out as.
+    if (checkChatText(s) !== null) assert.equal(checked, checkChatText(s), JSON.stringify(s));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
-// Fuzz: random and mutated messages must never throw, and whatever is accepted must be a valid
-// message that encodes back to itself.
+// Fuzz: random and mutated bodies must never make a validator throw, and whatever is accepted
+// must be clean and validate again, after a trip through JSON, to itself.
 
 /** Seeded, so a failure reproduces. */
 function mulberry32(seed: number): () => number {
@@ -276,9 +336,10 @@ function mulberry32(seed: number): () => number {
 const random = mulberry32(20240611);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const ALPHABET = ["a", "Z", " ", "\n", "\u0000", "\u202E", "\uD800", "😀", "é", '"', "\\", "{"];
+const KEYS = ["seq", "text", "sentAt", "id", "from", "name", "__proto__", "x"];
 
 function randomString(): string {
-  const length = pick([0, 1, 2, 16, 64, 65, 129, 2001]);
+  const length = pick([0, 1, 2, 16, 64, 65, 129, 2000, 2001]);
   let s = "";
   for (let i = 0; i < length; i++) s += random() < 0.8 ? "x" : pick(ALPHABET);
   return s;
@@ -291,48 +352,38 @@ function randomValue(depth = 0): unknown {
     case 1:
       return random() < 0.5;
     case 2:
-      return pick([0, -1, 1.5, 1e308, -0, 2 ** 53, Number.MAX_SAFE_INTEGER]);
+      return pick([0, -1, 1.5, 1e308, 2 ** 53, Number.MAX_SAFE_INTEGER, 7]);
     case 3:
       return randomString();
     case 4:
-      return pick(["state", "chat", "history", "history-request", "__proto__", "constructor"]);
+      return pick(["__proto__", "constructor", "toString", "hi", ""]);
     case 5:
       return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(depth + 1));
     default: {
       const o: Record<string, unknown> = {};
-      for (let i = Math.floor(random() * 4); i > 0; i--) {
-        o[pick(["t", "status", "message", "messages", "name", "text", "id", "__proto__"])] =
-          randomValue(depth + 1);
-      }
+      for (let i = Math.floor(random() * 4); i > 0; i--) o[pick(KEYS)] = randomValue(depth + 1);
       return o;
     }
   }
 }
 
-function validMessage(): PeerMessage {
-  switch (Math.floor(random() * 4)) {
-    case 0:
-      return { t: "state", status: { ...status, handRaised: random() < 0.5 } };
-    case 1:
-      return { t: "chat", message: chat(Math.floor(random() * 1000)) };
-    case 2:
-      return { t: "history-request" };
-    default:
-      return {
-        t: "history",
-        messages: Array.from({ length: Math.floor(random() * 5) }, (_, i) => chat(i)),
-      };
+type Kind = "live" | "history";
+
+function validBody(kind: Kind): unknown {
+  if (kind === "live") {
+    return { seq: Math.floor(random() * 1000), text: pick(["hi", " a\nb ", "😀é"]), sentAt: 5 };
   }
+  return Array.from({ length: Math.floor(random() * 5) }, (_, i) => chat(i, pick(["x", "é 😀"])));
 }
 
-/** Replace, delete or add one field somewhere in the message. */
+/** Replace, delete or add one field somewhere in the value. */
 function mutate(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return randomValue();
   const copy: Record<string, unknown> = Array.isArray(value)
     ? { ...value }
     : { ...(value as Record<string, unknown>) };
   const keys = Object.keys(copy);
-  const key = keys.length > 0 && random() < 0.8 ? pick(keys) : pick(["t", "x", "name", "text"]);
+  const key = keys.length > 0 && random() < 0.8 ? pick(keys) : pick(KEYS);
   const r = random();
   if (r < 0.2) delete copy[key];
   else if (r < 0.6) copy[key] = randomValue();
@@ -340,53 +391,81 @@ function mutate(value: unknown): unknown {
   return Array.isArray(value) ? Object.values(copy) : copy;
 }
 
-function assertValid(m: PeerMessage): void {
-  const chats = m.t === "chat" ? [m.message] : m.t === "history" ? m.messages : [];
-  assert.ok(chats.length <= MAX_HISTORY);
-  for (const c of chats) {
-    assert.ok(c.id.length >= 1 && c.id.length <= MAX_ID_LENGTH);
-    assert.ok(c.from.length >= 1 && c.from.length <= MAX_ID_LENGTH);
-    assert.equal(checkChatText(c.text), c.text);
-    assert.ok(Number.isFinite(c.sentAt) && c.sentAt >= 0);
-    assert.deepEqual(Object.keys(c), ["id", "from", "name", "text", "sentAt"]);
-  }
-  if (m.t === "state") {
-    assert.deepEqual(Object.keys(m.status), [
-      "name",
-      "audioMuted",
-      "videoOff",
-      "handRaised",
-      "cameraStream",
-      "screenStream",
-    ]);
+function assertCleanChat(c: ChatMessage): void {
+  assert.deepEqual(Object.keys(c), CHAT_KEYS);
+  assert.ok(c.id.length >= 1 && c.id.length <= MAX_ID_LENGTH);
+  assert.ok(c.from.length >= 1 && c.from.length <= MAX_ID_LENGTH);
+  assert.equal(c.name, c.name.trim());
+  assert.ok([...c.name].length >= 1 && [...c.name].length <= MAX_NAME_LENGTH);
+  assert.equal(checkChatText(c.text), c.text);
+  assert.ok(Number.isFinite(c.sentAt) && c.sentAt >= 0);
+}
+
+function assertCleanLive(m: LiveMessage): void {
+  assert.deepEqual(Object.keys(m), LIVE_KEYS);
+  assert.ok(Number.isSafeInteger(m.seq) && m.seq >= 0);
+  assert.equal(checkChatText(m.text), m.text);
+  assert.ok(Number.isFinite(m.sentAt) && m.sentAt >= 0);
+}
+
+/** Runs a validator; a throw fails the test with the case that caused it. */
+function run<T>(validate: (body: unknown) => T, body: unknown, label: string): T {
+  try {
+    return validate(body);
+  } catch (error) {
+    assert.fail(`${validate.name} threw on ${label}: ${error}`);
   }
 }
 
-Deno.test("fuzz: 10,000 random and mutated messages never throw; accepted ones round-trip", () => {
-  let accepted = 0;
+Deno.test("fuzz: 10,000 random and mutated bodies never throw; accepted ones are clean and stable", () => {
+  const accepted = { live: 0, history: 0 };
   for (let i = 0; i < 10_000; i++) {
-    const kind = i % 4;
-    let data: unknown;
-    if (kind === 0) data = JSON.stringify(randomValue());
-    else if (kind === 1) data = JSON.stringify(mutate(validMessage()));
-    else if (kind === 2) {
+    const kind: Kind = i % 2 === 0 ? "live" : "history";
+    const how = Math.floor(i / 2) % 4;
+    let text: string | undefined;
+    let body: unknown;
+    if (how === 0) text = JSON.stringify(randomValue());
+    else if (how === 1) text = JSON.stringify(mutate(validBody(kind)));
+    else if (how === 2) {
       // Byte-level damage to valid JSON: truncation or a changed character.
-      const json = encodePeerMessage(validMessage());
+      const json = JSON.stringify(validBody(kind));
       const at = Math.floor(random() * json.length);
-      data = random() < 0.5 ? json.slice(0, at) : json.slice(0, at) + pick(ALPHABET) +
-        json.slice(at + 1);
-    } else data = random() < 0.5 ? encodePeerMessage(validMessage()) : randomValue();
-    let result: PeerMessage | null;
-    try {
-      result = parsePeerMessage(data);
-    } catch (error) {
-      assert.fail(`threw on case ${i} ${JSON.stringify(data)?.slice(0, 200)}: ${error}`);
+      text = random() < 0.5
+        ? json.slice(0, at)
+        : json.slice(0, at) + pick(ALPHABET) + json.slice(at + 1);
+    } else body = random() < 0.5 ? validBody(kind) : randomValue();
+    if (text !== undefined) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text; // the envelope would refuse it; the validator must still cope
+      }
     }
-    if (result === null) continue;
-    accepted++;
-    assertValid(result);
-    assert.deepEqual(parsePeerMessage(encodePeerMessage(result)), result, `case ${i}`);
+    const label = `case ${i}: ${JSON.stringify(body)?.slice(0, 200)}`;
+
+    const liveResult = run(parseLiveMessage, body, label);
+    const entryResult = run(parseChatMessage, body, label);
+    const historyResult = run(parseHistory, body, label);
+
+    if (liveResult !== null) {
+      if (kind === "live") accepted.live++;
+      assertCleanLive(liveResult);
+      assert.deepEqual(parseLiveMessage(wire(liveResult)), liveResult, label);
+    }
+    if (entryResult !== null) {
+      assertCleanChat(entryResult);
+      assert.deepEqual(parseChatMessage(wire(entryResult)), entryResult, label);
+    }
+    if (historyResult !== null) {
+      if (kind === "history") accepted.history++;
+      assert.ok(historyResult.length <= MAX_HISTORY);
+      historyResult.forEach(assertCleanChat);
+      assert.deepEqual(parseHistory(wire(historyResult)), historyResult, label);
+      assert.deepEqual(historyWithin(historyResult, 10_000_000), historyResult, label);
+    }
   }
-  // Neither vacuous (all refused) nor lax (all accepted).
-  assert.ok(accepted > 1_000 && accepted < 9_000, `accepted ${accepted}`);
+  // Neither vacuous (all refused) nor lax (all accepted), for each validator.
+  for (const [kind, n] of Object.entries(accepted)) {
+    assert.ok(n > 500 && n < 4_500, `${kind}: accepted ${n} of 5,000`);
+  }
 });

@@ -1,0 +1,79 @@
+/**
+ * A feature's UI part: the places in the meeting screen where it may show itself. The meeting
+ * layout renders every registered feature's slots, so adding a feature never edits the layout or
+ * the control bar. Each slot receives the `MeetingCore` and reads its own feature's instance with
+ * `meeting.feature(definition)`.
+ *
+ * @example A control-bar button with a shortcut and a badge on every tile
+ * ```tsx
+ * export default featureModule(claps, {
+ *   controls: [{
+ *     id: "clap", label: "Clap", icon: CLAP_PATH, shortcut: "K",
+ *     onPress: (meeting) => meeting.feature(claps).clap(),
+ *   }],
+ *   TileBadge: ({ meeting, peer }) => <span>{meeting.feature(claps).count.value}</span>,
+ * });
+ * ```
+ */
+import type { FunctionComponent } from "preact";
+import type { FeatureDefinition } from "../../mesh/feature.ts";
+import type { MeetingCore } from "../../mesh/meeting.ts";
+import type { PeerId } from "../../mesh/types.ts";
+
+/** A button in the control bar. */
+export interface ControlSlot {
+  /** Unique among the bar's buttons; used in element ids. */
+  id: string;
+  /** Accessible name (also the tooltip). */
+  label: string;
+  /** SVG path data of a 24×24 icon drawn in currentColor. */
+  icon: string | ((meeting: MeetingCore) => string);
+  /** A single key that presses it (people can turn single-key shortcuts off). */
+  shortcut?: string;
+  /** For toggles: whether it is on (`aria-pressed`). */
+  pressed?(meeting: MeetingCore): boolean;
+  /** For buttons that open something: `aria-expanded` and the id of what they open. */
+  expanded?(meeting: MeetingCore): boolean;
+  /** Whether it can be pressed now. */
+  disabled?(meeting: MeetingCore): boolean;
+  onPress(meeting: MeetingCore): void;
+}
+
+/** A side panel with its own button in the control bar (only one panel is open at a time). */
+export interface PanelSlot {
+  id: string;
+  /** Accessible name of the panel and of its button. */
+  label: string;
+  icon: string;
+  shortcut?: string;
+  /** A count shown on the button (and said as "N unread"), or 0. */
+  badge?(meeting: MeetingCore): number;
+  Panel: FunctionComponent<{ meeting: MeetingCore; close(): void }>;
+}
+
+/** Something drawn on a participant's camera tile; `peer` is null for our own tile. */
+export type TileSlot = FunctionComponent<{ meeting: MeetingCore; peer: PeerId | null }>;
+
+export interface FeatureUI {
+  /** Buttons in the control bar. */
+  controls?: ControlSlot[];
+  /** A side panel. */
+  panel?: PanelSlot;
+  /** Small indicators next to a participant's name, on tiles and in the participants list. */
+  TileBadge?: TileSlot;
+  /** A layer over a participant's tile (it must not take pointer events). */
+  TileOverlay?: TileSlot;
+  /** A control-bar item richer than a button (a menu, a picker). */
+  Control?: FunctionComponent<{ meeting: MeetingCore }>;
+}
+
+/** A feature as the app registers it: its engine part and its UI part. */
+export interface FeatureModule {
+  readonly definition: FeatureDefinition<unknown>;
+  readonly ui: FeatureUI;
+}
+
+/** Pairs a feature's engine part with its UI part. */
+export function featureModule<E>(definition: FeatureDefinition<E>, ui: FeatureUI): FeatureModule {
+  return { definition, ui };
+}

@@ -1,0 +1,238 @@
+/**
+ * The meeting once joined: the signaling session, the links and the features, kept in step with
+ * each other and with the local media. `MeetingCore` loads this module while the person is still
+ * on the pre-join screen and creates one `LiveMeeting` when they join.
+ */
+import { computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
+import { socketUrl } from "../signaling/client.ts";
+import type { MemberView } from "../signaling/protocol.ts";
+import { EncoderSettings } from "./encoder_settings.ts";
+import type { FeatureDefinition } from "./feature.ts";
+import { type DropReason, FeatureHost } from "./feature_host.ts";
+import { Links } from "./links.ts";
+import type { LocalMedia } from "./local_media.ts";
+import { type Presence, presenceFeature, type PresenceState } from "./presence.ts";
+import { Session } from "./session.ts";
+import type { LinkStats, MeetingEnd, Notice, PeerId, PeerView, RemotePeer } from "./types.ts";
+
+const STATS_INTERVAL_MS = 2_000;
+const BANDWIDTH_INTERVAL_MS = 5_000;
+/** Link reports to the server are batched: at most one per this interval. */
+const REPORT_DELAY_MS = 100;
+
+export interface LiveMeetingOptions {
+  origin: string;
+  room: string;
+  name: string;
+  rtc: RTCConfiguration;
+  media: LocalMedia;
+  features: readonly FeatureDefinition<unknown>[];
+  notify(kind: Notice["kind"], text: string): void;
+  /** Called once when the meeting ends (after `ended` reached the features). */
+  onEnd(end: MeetingEnd): void;
+  WebSocket?: typeof WebSocket;
+}
+
+export class LiveMeeting {
+  readonly session: Session;
+  readonly host: FeatureHost;
+  readonly presence: PresenceState;
+  /** The other participants with their links, streams and presence, in join order. */
+  readonly peers = signal<RemotePeer[]>([]);
+  readonly #o: LiveMeetingOptions;
+  #links: Links | null = null;
+  #encoder: EncoderSettings | null = null;
+  /** Members as of the previous roster, for "joined" and "left" toasts. */
+  #previous = new Map<PeerId, MemberView>();
+  #reportTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #stop: (() => void)[] = [];
+
+  constructor(opts: LiveMeetingOptions) {
+    this.#o = opts;
+    const session = this.session = new Session({
+      url: socketUrl(opts.origin, opts.room),
+      name: opts.name,
+      WebSocket: opts.WebSocket,
+      onSignal: (from, payload) => this.#links?.receive(from, payload),
+      onError: (message) => opts.notify("error", message),
+    });
+    const peers: ReadonlySignal<PeerView[]> = computed(() =>
+      this.peers.value.map(({ peer, name, link, online }) => ({ peer, name, link, online }))
+    );
+    const host = this.host = new FeatureHost({
+      links: {
+        send: (peer, text) => this.#links?.send(peer, text) ?? false,
+        openPeers: () => this.#links?.openPeers() ?? [],
+        maxMessageSize: (peer) => this.#links?.maxMessageSize(peer) ?? 0,
+      },
+      self: session.self,
+      selfName: opts.name,
+      peers,
+      notify: opts.notify,
+    });
+    this.presence = host.create(presenceFeature(opts.media));
+    for (const feature of opts.features) host.create(feature);
+    this.#follow();
+  }
+
+  /** Our view of the others, for the UI. */
+  get local(): ReadonlySignal<Presence> {
+    return this.presence.local;
+  }
+
+  get dropped(): Readonly<Record<DropReason, number>> {
+    return this.host.dropped;
+  }
+
+  async stats(): Promise<Record<PeerId, LinkStats>> {
+    return await this.#links?.stats() ?? {};
+  }
+
+  leave(): void {
+    this.session.leave();
+  }
+
+  /** Closes links, timers and the session. */
+  close(): void {
+    clearTimeout(this.#reportTimer);
+    this.#stop.forEach((stop) => stop());
+    this.#links?.closeAll();
+    this.session.close();
+  }
+
+  /**
+   * Keeps links, features and the UI in step with the session and the local media. Each effect
+   * reads its signals, then acts untracked: what links and features read while handling a change
+   * must not become a dependency of the effect.
+   */
+  #follow(): void {
+    const { session, host } = this;
+    const media = this.#o.media;
+    const on = <T>(read: () => T, act: (value: T) => void) =>
+      this.#stop.push(effect(() => {
+        const value = read();
+        untracked(() => act(value));
+      }));
+    let self: PeerId | null = null;
+    on(() => [session.self.value, session.members.value] as const, ([id, members]) => {
+      if (id && id !== self) this.#connect(self = id);
+      this.#onRoster(members);
+    });
+    on(() => media.audio.value, (track) => void this.#links?.replaceTrack("audio", track));
+    on(() => media.video.value, (track) => void this.#links?.replaceTrack("video", track));
+    on(() => media.screen.value, (screen) => {
+      this.#links?.shareScreen(screen);
+      void this.#encoder?.apply(screen !== null);
+    });
+    on(() => ({
+      micOn: media.micOn.value,
+      cameraOn: media.video.value !== null,
+      sharing: media.screen.value !== null,
+    }), (state) => host.emit("local-media", state));
+    on(() => session.end.value, (end) => {
+      if (!end) return;
+      host.emit("ended", end);
+      this.#o.onEnd(end);
+    });
+    on(() => this.presence.remote.value, () => this.#publish());
+    const timers = [
+      setInterval(() => void this.#links?.measure(), STATS_INTERVAL_MS),
+      setInterval(
+        () => void this.#encoder?.apply(media.screen.peek() !== null),
+        BANDWIDTH_INTERVAL_MS,
+      ),
+    ];
+    this.#stop.push(() => timers.forEach(clearInterval));
+  }
+
+  /** Our peer id is known (or changed: our place expired and we joined afresh): links anew. */
+  #connect(self: PeerId): void {
+    const host = this.host;
+    this.#links?.closeAll();
+    const links = this.#links = new Links({
+      self,
+      rtc: this.#o.rtc,
+      media: this.#o.media,
+      channels: host.channelLabels,
+      signal: (to, payload) => this.session.signal(to, payload),
+      onChange: () => this.#publish(),
+      onState: (peer, state) => {
+        this.#publish();
+        this.#scheduleReport();
+        host.emit("link-state", { peer, state });
+      },
+      onOpen: (peer) => host.linkOpened(peer),
+      onMessage: (peer, data) => host.receive(peer, data),
+      onChannel: (peer, label, channel) => host.attachChannel(peer, label, channel),
+    });
+    this.#encoder = new EncoderSettings(links);
+  }
+
+  #onRoster(members: MemberView[]): void {
+    const links = this.#links;
+    if (!links) return;
+    const { host, session } = this;
+    const self = session.self.peek();
+    const previous = this.#previous;
+    const now = this.#previous = new Map(members.map((m) => [m.peer, m]));
+    const { removed } = links.sync(members.map((m) => m.peer));
+    for (const peer of removed) host.peerGone(peer);
+    for (const m of members) {
+      if (m.peer === self || previous.has(m.peer)) continue;
+      host.emit("peer-joined", m.peer);
+      // Those already there when we arrived did not "join".
+      if (previous.size > 0) this.#o.notify("join", `${m.name} joined`);
+    }
+    for (const m of previous.values()) {
+      if (m.peer === self || now.has(m.peer)) continue;
+      host.emit("peer-left", m.peer);
+      this.#o.notify("leave", `${m.name} left`);
+    }
+    this.#publish();
+    this.#scheduleReport();
+    void this.#encoder?.apply(this.#o.media.screen.peek() !== null);
+  }
+
+  /** Rebuilds `peers` from the roster, the links and presence. */
+  #publish(): void {
+    const links = this.#links;
+    if (!links) return;
+    const remote = this.presence.remote.peek();
+    const list: RemotePeer[] = [];
+    for (const m of this.session.members.peek()) {
+      const record = links.get(m.peer);
+      if (!record) continue;
+      const presence = remote.get(m.peer);
+      // A stopped share leaves an ended track behind; only live tracks count.
+      const live = [...record.streams.values()].filter((s) =>
+        s.getTracks().some((t) => t.readyState === "live")
+      );
+      const screenId = presence?.screenStream ?? null;
+      const screen = screenId ? live.find((s) => s.id === screenId) ?? null : null;
+      const camera = live.find((s) => s.id === presence?.cameraStream) ??
+        live.find((s) => s.id !== screenId) ?? null;
+      list.push({
+        peer: m.peer,
+        name: m.name,
+        link: record.link.state,
+        online: m.connected,
+        audioMuted: presence?.audioMuted ?? false,
+        videoOff: presence?.videoOff ?? false,
+        camera,
+        screen,
+        quality: record.quality,
+        audioLevel: record.audioLevel,
+      });
+    }
+    this.peers.value = list;
+  }
+
+  /** Tells the server our view of every link, at most every REPORT_DELAY_MS. */
+  #scheduleReport(): void {
+    if (this.#reportTimer) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      if (this.#links) this.session.reportLinks(this.#links.states());
+    }, REPORT_DELAY_MS);
+  }
+}
