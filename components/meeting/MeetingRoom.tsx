@@ -1,10 +1,11 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
-import { ControlBar, type ControlItem, ControlItemButton } from "./ControlBar.tsx";
+import { ControlBar, ControlItemButton } from "./ControlBar.tsx";
+import { controlItems, PEOPLE_PANEL } from "./controls.ts";
 import { autoplay } from "./media_elements.tsx";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
-import type { FeatureModule, PanelSlot } from "./slots.ts";
+import type { FeatureModule } from "./slots.ts";
 import { Toasts } from "./Toasts.tsx";
 import { type TileModel, VideoTile } from "./VideoTile.tsx";
 
@@ -59,7 +60,6 @@ export function MeetingRoom(
   const media = meeting.media;
   const micOn = media.micOn.value;
   const cameraOn = media.video.value !== null;
-  const sharing = media.screen.value !== null;
   const self = meeting.self.value;
   const members = meeting.members.value;
 
@@ -154,84 +154,13 @@ export function MeetingRoom(
     );
   const personOf = (t: TileModel) => t.self ? null : t.peer;
 
-  // The participants panel is the core's own; it is rendered below, not through its slot.
-  const people: PanelSlot = {
-    id: "people",
-    label: "Participants",
-    icon: "",
-    shortcut: "P",
-    Panel: () => null,
-  };
-  const panels = [...features.flatMap((f) => f.ui.panel ? [f.ui.panel] : []), people];
-  const openPanel = panels.find((p) => p.id === panel.value) ?? null;
   const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
-
-  const coreItems: ControlItem[] = [
-    {
-      id: "mic",
-      label: "Microphone",
-      icon: micOn ? "mic" : "micOff",
-      pressed: micOn,
-      tone: micOn ? "default" : "off",
-      shortcut: "M",
-      onClick: () => void meeting.setMic(!micOn),
-    },
-    {
-      id: "camera",
-      label: "Camera",
-      icon: cameraOn ? "cam" : "camOff",
-      pressed: cameraOn,
-      tone: cameraOn ? "default" : "off",
-      shortcut: "V",
-      onClick: () => void meeting.setCamera(!cameraOn),
-    },
-  ];
-  if (media.canShareScreen) {
-    coreItems.push({
-      id: "share",
-      label: "Share screen",
-      icon: "screen",
-      pressed: sharing,
-      shortcut: "S",
-      onClick: () => sharing ? meeting.stopScreenShare() : void meeting.startScreenShare(),
-    });
-  }
-  const featureItems: ControlItem[] = features.flatMap(({ ui }) =>
-    (ui.controls ?? []).map((c) => ({
-      id: c.id,
-      label: c.label,
-      icon: { path: typeof c.icon === "string" ? c.icon : c.icon(meeting) },
-      pressed: c.pressed?.(meeting),
-      expanded: c.expanded?.(meeting),
-      shortcut: c.shortcut,
-      disabled: c.disabled?.(meeting),
-      onClick: () => c.onPress(meeting),
-    }))
-  );
-  const panelItems: ControlItem[] = panels.map((p) => ({
-    id: p.id,
-    label: p.label,
-    icon: p.icon ? { path: p.icon } : "people",
-    expanded: panel.value === p.id,
-    controls: `${p.id}-panel`,
-    shortcut: p.shortcut,
-    count: p.badge?.(meeting),
-    onClick: () => toggle(p.id),
-  }));
-  const copyLink = async () => {
-    try {
-      await navigator.clipboard.writeText(`${location.origin}/${meeting.room}`);
-      meeting.notify("info", "Invite link copied.");
-    } catch {
-      meeting.notify(
-        "error",
-        `Copying was blocked: the link is ${location.origin}/${meeting.room}`,
-      );
-    }
-  };
+  const controls = controlItems(meeting, features, panel.value, toggle);
+  const featurePanel = features.find((f) => f.ui.panel?.id === panel.value)?.ui.panel;
 
   // Single-key shortcuts of every button that has one; Esc closes the open panel.
-  const keyed = [...coreItems, ...featureItems, ...panelItems].filter((i) => i.shortcut);
+  const keyed = [...controls.media, ...controls.features.flat(), ...controls.panels]
+    .filter((i) => i.shortcut);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
@@ -317,9 +246,9 @@ export function MeetingRoom(
             {rest.map((t) => tile(t, !stage, false))}
           </div>
         </section>
-        {openPanel && (
+        {(featurePanel || panel.value === PEOPLE_PANEL) && (
           <div class="fixed inset-0 z-40 bg-slate-950 p-3 sm:static sm:z-auto sm:w-80 sm:bg-transparent sm:p-0">
-            {openPanel === people
+            {!featurePanel
               ? (
                 <ParticipantsPanel
                   people={tiles.filter((t) => t.kind === "camera")}
@@ -329,31 +258,19 @@ export function MeetingRoom(
                     badges(personOf(t))}
                 />
               )
-              : <openPanel.Panel meeting={meeting} close={() => (panel.value = null)} />}
+              : <featurePanel.Panel meeting={meeting} close={() => (panel.value = null)} />}
           </div>
         )}
       </div>
       <ControlBar>
-        {coreItems.map((item) => <ControlItemButton key={item.id} item={item} />)}
-        {features.map(({ definition, ui }) => [
-          ...featureItems.filter((i) => ui.controls?.some((c) => c.id === i.id)).map((item) => (
-            <ControlItemButton key={item.id} item={item} />
-          )),
+        {controls.media.map((item) => <ControlItemButton key={item.id} item={item} />)}
+        {features.map(({ definition, ui }, i) => [
+          ...controls.features[i].map((item) => <ControlItemButton key={item.id} item={item} />),
           ui.Control && <ui.Control key={definition.name} meeting={meeting} />,
         ])}
-        {panelItems.map((item) => <ControlItemButton key={item.id} item={item} />)}
-        <ControlItemButton
-          item={{ id: "copy", label: "Copy invite link", icon: "link", onClick: copyLink }}
-        />
-        <ControlItemButton
-          item={{
-            id: "leave",
-            label: "Leave meeting",
-            icon: "leave",
-            tone: "danger",
-            onClick: () => meeting.leave(),
-          }}
-        />
+        {[...controls.panels, ...controls.end].map((item) => (
+          <ControlItemButton key={item.id} item={item} />
+        ))}
       </ControlBar>
     </div>
   );

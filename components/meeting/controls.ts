@@ -1,0 +1,122 @@
+/**
+ * The control bar's buttons as data: the core's (microphone, camera, screen, participants, invite
+ * link, leave) and each feature's (its `controls` and its panel's button), so the bar, the keyboard
+ * shortcuts and the panels all read one list.
+ */
+import type { MeetingCore } from "../../mesh/meeting.ts";
+import type { ControlItem } from "./ControlBar.tsx";
+import type { ControlSlot, FeatureModule } from "./slots.ts";
+
+/** The core's own panel. */
+export const PEOPLE_PANEL = "people";
+
+export interface Controls {
+  /** Microphone, camera, share screen. */
+  media: ControlItem[];
+  /** Each feature's buttons, in registration order. */
+  features: ControlItem[][];
+  /** One button per panel: the features' panels, then participants. */
+  panels: ControlItem[];
+  /** Invite link and leave. */
+  end: ControlItem[];
+}
+
+/** The buttons for the meeting as it is now; `openPanel` is the panel shown, if any. */
+export function controlItems(
+  meeting: MeetingCore,
+  features: readonly FeatureModule[],
+  openPanel: string | null,
+  togglePanel: (id: string) => void,
+): Controls {
+  const media = meeting.media;
+  const micOn = media.micOn.value;
+  const cameraOn = media.video.value !== null;
+  const sharing = media.screen.value !== null;
+  const mediaItems: ControlItem[] = [
+    {
+      id: "mic",
+      label: "Microphone",
+      icon: micOn ? "mic" : "micOff",
+      pressed: micOn,
+      tone: micOn ? "default" : "off",
+      shortcut: "M",
+      onClick: () => void meeting.setMic(!micOn),
+    },
+    {
+      id: "camera",
+      label: "Camera",
+      icon: cameraOn ? "cam" : "camOff",
+      pressed: cameraOn,
+      tone: cameraOn ? "default" : "off",
+      shortcut: "V",
+      onClick: () => void meeting.setCamera(!cameraOn),
+    },
+  ];
+  if (media.canShareScreen) {
+    mediaItems.push({
+      id: "share",
+      label: "Share screen",
+      icon: "screen",
+      pressed: sharing,
+      shortcut: "S",
+      onClick: () => sharing ? meeting.stopScreenShare() : void meeting.startScreenShare(),
+    });
+  }
+  const panelItem = (
+    p: { id: string; label: string; shortcut?: string },
+    icon: ControlItem["icon"],
+    count?: number,
+  ): ControlItem => ({
+    id: p.id,
+    label: p.label,
+    icon,
+    expanded: openPanel === p.id,
+    controls: `${p.id}-panel`,
+    shortcut: p.shortcut,
+    count,
+    onClick: () => togglePanel(p.id),
+  });
+  return {
+    media: mediaItems,
+    features: features.map(({ ui }) => (ui.controls ?? []).map((c) => slotItem(meeting, c))),
+    panels: [
+      ...features.flatMap(({ ui: { panel } }) =>
+        panel ? [panelItem(panel, { path: panel.icon }, panel.badge?.(meeting))] : []
+      ),
+      panelItem({ id: PEOPLE_PANEL, label: "Participants", shortcut: "P" }, "people"),
+    ],
+    end: [
+      { id: "copy", label: "Copy invite link", icon: "link", onClick: () => copyLink(meeting) },
+      {
+        id: "leave",
+        label: "Leave meeting",
+        icon: "leave",
+        tone: "danger",
+        onClick: () => meeting.leave(),
+      },
+    ],
+  };
+}
+
+function slotItem(meeting: MeetingCore, c: ControlSlot): ControlItem {
+  return {
+    id: c.id,
+    label: c.label,
+    icon: { path: typeof c.icon === "string" ? c.icon : c.icon(meeting) },
+    pressed: c.pressed?.(meeting),
+    expanded: c.expanded?.(meeting),
+    shortcut: c.shortcut,
+    disabled: c.disabled?.(meeting),
+    onClick: () => c.onPress(meeting),
+  };
+}
+
+async function copyLink(meeting: MeetingCore): Promise<void> {
+  const link = `${location.origin}/${meeting.room}`;
+  try {
+    await navigator.clipboard.writeText(link);
+    meeting.notify("info", "Invite link copied.");
+  } catch {
+    meeting.notify("error", `Copying was blocked: the link is ${link}`);
+  }
+}
