@@ -14,13 +14,10 @@ import { type LoadResult, loadTest } from "./http_load.ts";
 import { measurePageWeight, type PageWeight } from "./page_weight.ts";
 import { measureRender } from "./render.ts";
 import { buildOnce, type RunningServer, startServer } from "./server.ts";
-import {
-  DEFAULT_SIGNALING,
-  runSignalingBench,
-  type SignalingOptions,
-  type SignalingReport,
-  signalingTable,
-} from "./signaling.ts";
+import { runSignalingBench } from "./signaling.ts";
+import { DEFAULT_SIGNALING, type SignalingOptions } from "./signaling_options.ts";
+import type { SignalingReport } from "./signaling_results.ts";
+import { signalingTable } from "./signaling_table.ts";
 import type { MeshResult } from "./mesh.ts";
 import { int, kib, ms } from "./stats.ts";
 import { newRoomId } from "../signaling/room_id.ts";

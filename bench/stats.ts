@@ -33,6 +33,11 @@ export function summarize(samples: number[]): Summary {
   };
 }
 
+/** One decimal, for figures whose noise is far above a tenth (CPU %, KiB, µs). */
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
 /** Bytes as KiB with one decimal (what browser devtools show), e.g. "12.3 KiB". */
 export function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
