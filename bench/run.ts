@@ -226,15 +226,21 @@ async function meshBench(): Promise<MeshResult[] | undefined> {
   }).output().catch((err) => ({ success: false, stdout: new Uint8Array(), err }));
   const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
   if (!child.success) {
-    console.log("  skipped: `unshare -rn` is not available here (needs root or user namespaces)");
+    const namespaces = await new Deno.Command("unshare", { args: ["-rn", "true"] }).output()
+      .then((o) => o.success, () => false);
+    console.log(
+      namespaces
+        ? "  failed: see the error above"
+        : "  skipped: `unshare -rn` is not available here (needs root or user namespaces)",
+    );
     return undefined;
   }
   const results = JSON.parse(lines.at(-1)!) as MeshResult[];
   for (const r of results) {
     console.log(
       `  ${r.participants} participants, cameras ${r.video ? "on " : "off"}: median ${
-        ms(r.medianMs)
-      }  runs ${r.runs.map((t) => ms(t)).join(", ")}`,
+        r.medianMs === null ? "not complete within 60 s" : ms(r.medianMs)
+      }  runs ${r.runs.map((t) => t === null ? "timeout" : ms(t)).join(", ")}`,
     );
   }
   return results;

@@ -18,10 +18,14 @@ const loadScreen = () =>
 export default function Meeting({ room }: { room: string }) {
   const supported = useSignal(true);
   const meeting = useSignal<MeetingCore | null>(null);
+  /** A fresh pre-join screen per meeting core after the first (rejoin), not for the first. */
+  const attempt = useSignal(0);
   const screen = useSignal<Awaited<ReturnType<typeof loadScreen>> | null>(null);
 
   const start = () => {
-    meeting.peek()?.dispose();
+    const previous = meeting.peek();
+    previous?.dispose();
+    if (previous) attempt.value++;
     const loading = loadScreen();
     loading.then((loaded) => (screen.value = loaded), () => {});
     const core = new MeetingCore({
@@ -68,7 +72,7 @@ export default function Meeting({ room }: { room: string }) {
         ? <EndScreen end={end} onRejoin={start} />
         : m && Room && features && phase !== "prejoin" && phase !== "joining"
         ? <Room meeting={m} features={features} />
-        : <PreJoin key={m} room={room} meeting={m} />}
+        : <PreJoin key={attempt.value} room={room} meeting={m} />}
     </main>
   );
 }

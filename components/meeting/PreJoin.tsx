@@ -1,5 +1,5 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useMemo } from "preact/hooks";
+import { useEffect, useMemo, useRef } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { Button } from "../Button.tsx";
 import { Icon } from "./icons.tsx";
@@ -39,11 +39,14 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   // A new stream per track, so the preview notices the change.
   const preview = useMemo(() => videoTrack ? new MediaStream([videoTrack]) : null, [videoTrack]);
 
+  // What was typed before the page hydrated wins over the remembered name.
+  const nameInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
-    name.value = storedName();
+    name.value = nameInput.current?.value || name.value || storedName();
     link.value = `${location.origin}/${room}`;
-    if (!media) return;
-    void media.open({ audio: true, video: true });
+  }, []);
+  useEffect(() => {
+    if (media) void media.open({ audio: true, video: true });
   }, [media]);
 
   // The microphone meter, at the display's frame rate while there is a microphone.
@@ -201,6 +204,7 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
               Your name
             </label>
             <input
+              ref={nameInput}
               id="prejoin-name"
               name="name"
               type="text"
