@@ -4,28 +4,12 @@
  * real (glare, early candidates, renegotiation) without a server.
  */
 import assert from "node:assert/strict";
-import * as esbuild from "esbuild";
 import { launchBrowser, onlyLoopback, WEBRTC_LOOPBACK } from "../tests/chromium.ts";
+import { pageBundle } from "../tests/page_bundle.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function bundle(): Promise<string> {
-  const result = await esbuild.build({
-    stdin: {
-      contents: `import { PeerLink } from "./mesh/peer_link.ts"; globalThis.PeerLink = PeerLink;`,
-      resolveDir: ROOT,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "iife",
-    write: false,
-    absWorkingDir: ROOT,
-  });
-  await esbuild.stop();
-  return result.outputFiles[0].text;
-}
-
-const SOURCE = await bundle();
+const SOURCE = await pageBundle(
+  `import { PeerLink } from "./mesh/peer_link.ts"; globalThis.PeerLink = PeerLink;`,
+);
 
 /** Runs `fn` in a page that has PeerLink, fake media and loopback networking. */
 async function inPage<T>(fn: string): Promise<T> {

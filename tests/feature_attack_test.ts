@@ -12,7 +12,7 @@
  * tests/feature_attack_test.ts'`.
  */
 import assert from "node:assert/strict";
-import * as esbuild from "esbuild";
+import { pageBundle } from "./page_bundle.ts";
 import type { Page } from "playwright-core";
 import { type Reactions, RECEIVE_RATE } from "../features/reactions/reactions.ts";
 import type { FeatureDefinition } from "../mesh/feature.ts";
@@ -21,10 +21,14 @@ import type { MeetingCore } from "../mesh/meeting.ts";
 import type { parseSignalPayload, PeerLink } from "../mesh/peer_link.ts";
 import type { SignalingClient, socketUrl } from "../signaling/client.ts";
 import {
+  type ChatEntry,
+  chatLog,
   control,
   meetingTest,
   type MeetingWorld,
+  openChat,
   type Participant,
+  sendChat,
   tileOf,
   tiles,
   until,
@@ -33,7 +37,6 @@ import {
 } from "./meeting_harness.ts";
 
 const FILE = "tests/feature_attack_test.ts";
-const ROOT = new URL("..", import.meta.url).pathname;
 const OFF = { mic: false, camera: false };
 
 // ---------------------------------------------------------------------------------------------
@@ -68,32 +71,13 @@ interface MalloryState {
   received: number;
 }
 
-let kitSource: string | undefined;
-
 /** An IIFE that exposes the signaling client and PeerLink as `globalThis.moozAttack`. */
-async function attackKit(): Promise<string> {
-  if (kitSource) return kitSource;
-  try {
-    const result = await esbuild.build({
-      stdin: {
-        contents: `
-          import { SignalingClient, socketUrl } from "./signaling/client.ts";
-          import { parseSignalPayload, PeerLink } from "./mesh/peer_link.ts";
-          globalThis.moozAttack = { SignalingClient, socketUrl, PeerLink, parseSignalPayload };
-        `,
-        resolveDir: ROOT,
-        loader: "ts",
-      },
-      bundle: true,
-      format: "iife",
-      write: false,
-      absWorkingDir: ROOT,
-    });
-    kitSource = result.outputFiles[0].text;
-    return kitSource;
-  } finally {
-    await esbuild.stop();
-  }
+function attackKit(): Promise<string> {
+  return pageBundle(`
+    import { SignalingClient, socketUrl } from "./signaling/client.ts";
+    import { parseSignalPayload, PeerLink } from "./mesh/peer_link.ts";
+    globalThis.moozAttack = { SignalingClient, socketUrl, PeerLink, parseSignalPayload };
+  `);
 }
 
 /**
@@ -244,42 +228,6 @@ async function waitForDrops(p: Participant, before: Dropped, want: Partial<Dropp
     { timeoutMs: 15_000, describe: () => last },
   );
   assert.deepEqual(last, want, `${p.name}'s drop counters grew by exactly this`);
-}
-
-function chatPanel(page: Page) {
-  return page.getByRole("complementary", { name: "Chat" });
-}
-
-async function openChat(page: Page) {
-  const button = control(page, "Chat");
-  if (await button.getAttribute("aria-expanded") !== "true") await button.click();
-  await chatPanel(page).waitFor();
-}
-
-async function sendChat(page: Page, text: string) {
-  await openChat(page);
-  const panel = chatPanel(page);
-  await panel.getByRole("textbox", { name: "Message" }).fill(text);
-  await panel.getByRole("button", { name: "Send" }).click();
-}
-
-interface ChatEntry {
-  from: string | null;
-  /** The sender's name as shown ("You" for our own). */
-  name: string;
-  text: string;
-}
-
-/** The chat log's messages (the panel must be open). */
-async function chatLog(page: Page): Promise<ChatEntry[]> {
-  return await chatPanel(page).getByRole("log", { name: "Messages" }).locator("li[data-from]")
-    .evaluateAll((items) =>
-      items.map((li) => ({
-        from: li.getAttribute("data-from"),
-        name: li.querySelector("p span")?.textContent ?? "",
-        text: li.querySelectorAll("p")[1]?.textContent ?? "",
-      }))
-    );
 }
 
 async function waitForChatText(p: Participant, text: string): Promise<ChatEntry> {

@@ -10,14 +10,13 @@
  * tests/feature_channel_test.ts'`.
  */
 import assert from "node:assert/strict";
-import * as esbuild from "esbuild";
+import { pageBundle } from "./page_bundle.ts";
 import type { Page } from "playwright-core";
 import type { defineFeature, PeerChannel } from "../mesh/feature.ts";
 import type { MeetingCore } from "../mesh/meeting.ts";
 import { meetingTest, type Participant, until } from "./meeting_harness.ts";
 
 const FILE = "tests/feature_channel_test.ts";
-const ROOT = new URL("..", import.meta.url).pathname;
 
 const MiB = 1024 * 1024;
 /** The whole transfer, its pieces, and the flow control around them. */
@@ -69,32 +68,13 @@ interface BulkState {
   errors: string[];
 }
 
-let kitSource: string | undefined;
-
 /** An IIFE that exposes the meeting core and `defineFeature` as `globalThis.moozCore`. */
-async function coreKit(): Promise<string> {
-  if (kitSource) return kitSource;
-  try {
-    const result = await esbuild.build({
-      stdin: {
-        contents: `
-          import { MeetingCore } from "./mesh/meeting.ts";
-          import { defineFeature } from "./mesh/feature.ts";
-          globalThis.moozCore = { MeetingCore, defineFeature };
-        `,
-        resolveDir: ROOT,
-        loader: "ts",
-      },
-      bundle: true,
-      format: "iife",
-      write: false,
-      absWorkingDir: ROOT,
-    });
-    kitSource = result.outputFiles[0].text;
-    return kitSource;
-  } finally {
-    await esbuild.stop();
-  }
+function coreKit(): Promise<string> {
+  return pageBundle(`
+    import { MeetingCore } from "./mesh/meeting.ts";
+    import { defineFeature } from "./mesh/feature.ts";
+    globalThis.moozCore = { MeetingCore, defineFeature };
+  `);
 }
 
 /**

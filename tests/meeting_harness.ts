@@ -482,6 +482,47 @@ export async function engineState(page: Page): Promise<unknown> {
   );
 }
 
+/** The chat side panel (open it with `openChat`). */
+export function chatPanel(page: Page): Locator {
+  return page.getByRole("complementary", { name: "Chat" });
+}
+
+/** Opens the chat panel if it is closed. */
+export async function openChat(page: Page): Promise<void> {
+  const button = control(page, "Chat");
+  if (await button.getAttribute("aria-expanded") !== "true") await button.click();
+  await chatPanel(page).waitFor();
+}
+
+/** Types `text` into the chat and sends it. */
+export async function sendChat(page: Page, text: string): Promise<void> {
+  await openChat(page);
+  const panel = chatPanel(page);
+  await panel.getByRole("textbox", { name: "Message" }).fill(text);
+  await panel.getByRole("button", { name: "Send" }).click();
+}
+
+export interface ChatEntry {
+  /** `data-from`: the sender's peer id. */
+  from: string | null;
+  /** The sender's name as shown ("You" for our own). */
+  name: string;
+  /** The message text as shown. */
+  text: string;
+}
+
+/** The chat log's messages, oldest first (the panel must be open). */
+export async function chatLog(page: Page): Promise<ChatEntry[]> {
+  return await chatPanel(page).getByRole("log", { name: "Messages" }).locator("li[data-from]")
+    .evaluateAll((items) =>
+      items.map((li) => ({
+        from: li.getAttribute("data-from"),
+        name: li.querySelector("p span")?.textContent ?? "",
+        text: li.querySelectorAll("p")[1]?.textContent ?? "",
+      }))
+    );
+}
+
 /** The accessible description of `locator` (aria-describedby, aria-description or title). */
 export async function description(locator: Locator): Promise<string> {
   return await locator.evaluate(

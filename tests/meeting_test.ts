@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import {
   audioFlows,
+  chatLog,
+  chatPanel,
   control,
   description,
   fillPreJoin,
@@ -16,8 +18,10 @@ import {
   join,
   meetingTest,
   type MeetingWorld,
+  openChat,
   type Participant,
   remoteTiles,
+  sendChat,
   tileOf,
   tiles,
   until,
@@ -71,31 +75,6 @@ async function tileAttrEverywhere(
       { timeoutMs: 15_000, describe: () => tiles(p.page) },
     )
   ));
-}
-
-function chatPanel(page: Page) {
-  return page.getByRole("complementary", { name: "Chat" });
-}
-
-async function openChat(page: Page) {
-  const button = control(page, "Chat");
-  if (await button.getAttribute("aria-expanded") !== "true") await button.click();
-  await chatPanel(page).waitFor();
-}
-
-async function sendChat(page: Page, text: string) {
-  await openChat(page);
-  const panel = chatPanel(page);
-  await panel.getByRole("textbox", { name: "Message" }).fill(text);
-  await panel.getByRole("button", { name: "Send" }).click();
-}
-
-/** The chat log's messages: each `li`'s `data-from` and text. */
-async function chatLog(page: Page): Promise<{ from: string | null; text: string }[]> {
-  return await chatPanel(page).getByRole("log", { name: "Messages" }).locator("li").evaluateAll(
-    (items) =>
-      items.map((li) => ({ from: li.getAttribute("data-from"), text: li.textContent ?? "" })),
-  );
 }
 
 /** Waits until `page`'s chat log holds messages containing `texts`, in this order. */

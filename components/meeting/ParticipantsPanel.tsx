@@ -1,6 +1,7 @@
 import type { ComponentChildren } from "preact";
 import type { TileModel } from "./VideoTile.tsx";
 import { Icon } from "./icons.tsx";
+import { SidePanel } from "./SidePanel.tsx";
 
 const LINK_TEXT = {
   self: "You",
@@ -22,28 +23,20 @@ export function ParticipantsPanel(
   },
 ) {
   return (
-    <aside
-      id="people-panel"
-      aria-label="Participants"
-      class="flex h-full w-full flex-col rounded-2xl bg-slate-900 ring-1 ring-slate-800"
-    >
-      <div class="flex items-center justify-between border-b border-slate-800 px-4 py-3">
-        <h2 class="font-semibold text-white">
+    <SidePanel
+      panelId="people"
+      label="Participants"
+      title={
+        <>
           Participants{" "}
           <span class="text-sm font-normal text-slate-400">
             ({people.length}
             {capacity ? ` of ${capacity}` : ""})
           </span>
-        </h2>
-        <button
-          type="button"
-          onClick={onClose}
-          aria-label="Close participants"
-          class="rounded-lg p-1 text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
-        >
-          <Icon name="close" />
-        </button>
-      </div>
+        </>
+      }
+      onClose={onClose}
+    >
       <ul class="flex-1 divide-y divide-slate-800 overflow-y-auto px-4">
         {people.map((p) => (
           <li key={p.key} class="flex items-center gap-3 py-3 text-sm">
@@ -68,6 +61,6 @@ export function ParticipantsPanel(
           </li>
         ))}
       </ul>
-    </aside>
+    </SidePanel>
   );
 }

@@ -39,7 +39,11 @@ export interface ControlSlot {
   onPress(meeting: MeetingCore): void;
 }
 
-/** A side panel with its own button in the control bar (only one panel is open at a time). */
+/**
+ * A side panel with its own button in the control bar (only one panel is open at a time). Wrap
+ * its content in `SidePanel` (SidePanel.tsx) for the frame, title and close button every panel
+ * has.
+ */
 export interface PanelSlot {
   id: string;
   /** Accessible name of the panel and of its button. */

@@ -1,6 +1,6 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import { Icon } from "../../components/meeting/icons.tsx";
+import { SidePanel } from "../../components/meeting/SidePanel.tsx";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { chat } from "./chat.ts";
 import { linkify } from "./linkify.ts";
@@ -55,22 +55,7 @@ export function ChatPanel({ meeting, close }: { meeting: MeetingCore; close(): v
   }
 
   return (
-    <aside
-      id="chat-panel"
-      aria-label="Chat"
-      class="flex h-full w-full flex-col rounded-2xl bg-slate-900 ring-1 ring-slate-800"
-    >
-      <div class="flex items-center justify-between border-b border-slate-800 px-4 py-3">
-        <h2 class="font-semibold text-white">Chat</h2>
-        <button
-          type="button"
-          onClick={close}
-          aria-label="Close chat"
-          class="rounded-lg p-1 text-slate-300 hover:bg-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
-        >
-          <Icon name="close" />
-        </button>
-      </div>
+    <SidePanel panelId="chat" label="Chat" onClose={close}>
       <div
         ref={list}
         role="log"
@@ -120,6 +105,6 @@ export function ChatPanel({ meeting, close }: { meeting: MeetingCore; close(): v
           Send
         </button>
       </form>
-    </aside>
+    </SidePanel>
   );
 }
