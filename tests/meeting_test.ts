@@ -409,3 +409,47 @@ meetingTest(
     w.log("and fades a few seconds later");
   },
 );
+
+meetingTest(
+  "raise hand by its shortcut: the hand shows on the raiser's tile everywhere, and goes down",
+  { devices: "none" },
+  async (w) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    const cy = await w.join("Cy", OFF);
+    await meshComplete(w, [ada, bob, cy]);
+    const hand = (p: Participant, name: string) =>
+      tileOf(p.page, name).getByText("Hand raised", { exact: true });
+    const handsEverywhere = async (up: boolean) => {
+      for (const p of [ada, cy]) {
+        await until(
+          `Bob's hand to be ${up ? "up" : "down"} on ${p.name}'s page`,
+          async () => await hand(p, "Bob").count() === (up ? 1 : 0),
+          { timeoutMs: 10_000, describe: () => tiles(p.page) },
+        );
+        // Nobody else's hand.
+        const other = p === ada ? "Cy" : "Ada";
+        assert.equal(await hand(p, other).count(), 0);
+      }
+    };
+
+    await bob.page.locator("body").press("h");
+    await until(
+      "Bob's Raise hand button to be pressed",
+      async () => await control(bob.page, "Raise hand").getAttribute("aria-pressed") === "true",
+    );
+    assert.equal(await hand(bob, "Bob (you)").count(), 1, "on his own tile too");
+    await handsEverywhere(true);
+    w.log("Bob raised his hand with H: seen by Ada and Cy");
+
+    // A latecomer learns it when her link opens.
+    const dee = await w.join("Dee", OFF);
+    await meshComplete(w, [ada, bob, cy, dee]);
+    await until("Bob's hand on Dee's page", async () => await hand(dee, "Bob").count() === 1);
+    w.log("Dee, who came later, sees it too");
+
+    await control(bob.page, "Raise hand").click();
+    await handsEverywhere(false);
+    w.log("and lowered it");
+  },
+);
