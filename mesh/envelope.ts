@@ -28,6 +28,7 @@ export function sealEnvelope(topic: string, body: unknown): string {
   return JSON.stringify({ t: topic, b: body });
 }
 
+/** A frame read from the core channel, or why it was refused. */
 export type Opened =
   | { ok: true; topic: string; body: unknown; text: string }
   | { ok: false; reason: "not-text" | "too-big" | "malformed" };

@@ -55,6 +55,7 @@ export interface HostLinks {
   maxMessageSize(peer: PeerId): number;
 }
 
+/** What a host needs from the meeting: links, who we are, who the others are, toasts. */
 export interface FeatureHostOptions {
   links: HostLinks;
   self: ReadonlySignal<PeerId | null>;
@@ -73,6 +74,7 @@ interface TopicEntry {
 
 type Handler<K extends keyof FeatureEvents> = (value: FeatureEvents[K]) => void;
 
+/** Runs the features of one meeting: see the module comment. One per `LiveMeeting`. */
 export class FeatureHost {
   /** Messages dropped before any feature saw them, by reason. */
   readonly dropped: Record<DropReason, number> = {

@@ -26,6 +26,7 @@ export interface LinkRecord {
   sample?: QualitySample;
 }
 
+/** What the links need and whom they tell about changes. */
 export interface LinksOptions {
   self: PeerId;
   rtc: RTCConfiguration;
@@ -41,6 +42,7 @@ export interface LinksOptions {
   onChannel(peer: PeerId, label: string, channel: RTCDataChannel): void;
 }
 
+/** Every link of the meeting, by peer; follows the roster (`sync`). */
 export class Links {
   readonly #o: LinksOptions;
   readonly #records = new Map<PeerId, LinkRecord>();

@@ -20,6 +20,7 @@ const BANDWIDTH_INTERVAL_MS = 5_000;
 /** Link reports to the server are batched: at most one per this interval. */
 const REPORT_DELAY_MS = 100;
 
+/** Everything `MeetingCore` hands over when joining. */
 export interface LiveMeetingOptions {
   origin: string;
   room: string;
@@ -33,6 +34,7 @@ export interface LiveMeetingOptions {
   WebSocket?: typeof WebSocket;
 }
 
+/** One joined meeting: created by `MeetingCore.join`, closed when it ends. */
 export class LiveMeeting {
   readonly session: Session;
   readonly host: FeatureHost;

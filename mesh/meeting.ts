@@ -24,6 +24,7 @@ import type { LinkStats, MeetingEnd, MeetingPhase, Notice, PeerId, RemotePeer } 
 
 type Features = readonly FeatureDefinition<unknown>[];
 
+/** How to create a `MeetingCore`. */
 export interface MeetingOptions {
   room: string;
   /**
@@ -44,6 +45,7 @@ interface IceResponse {
 
 const UNREACHABLE = "Can't reach the meeting server. Check your connection and try again.";
 
+/** The meeting of one page; see the module comment and README "Writing a feature". */
 export class MeetingCore {
   readonly room: string;
   /** Camera, microphone and screen; the pre-join screen opens them. */

@@ -9,6 +9,7 @@ import type { PeerId } from "./types.ts";
 /** Flow control target when `drained()` is called without one: 1 MiB (see FIELD-NOTES). */
 const DEFAULT_LOW_WATER = 1 << 20;
 
+/** A feature's channel to one peer (see `PeerChannel`). */
 export class PeerChannelHandle implements PeerChannel {
   readonly #channel: RTCDataChannel;
   readonly #messages = new Set<(data: string | ArrayBuffer) => void>();

@@ -75,6 +75,7 @@ export function parseSignalPayload(value: unknown): SignalPayload | null {
   return null;
 }
 
+/** One link to one other participant; see the module comment. */
 export class PeerLink {
   readonly polite: boolean;
   state: LinkState = "connecting";

@@ -43,6 +43,7 @@ export function parsePresence(body: unknown): Presence | null {
   };
 }
 
+/** The presence feature's instance: ours and everyone else's. */
 export interface PresenceState {
   /** Ours, as the others see it. */
   readonly local: ReadonlySignal<Presence>;

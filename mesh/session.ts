@@ -8,6 +8,7 @@ import { SignalingClient } from "../signaling/client.ts";
 import type { MemberView } from "../signaling/protocol.ts";
 import type { LinkState, MeetingEnd, PeerId } from "./types.ts";
 
+/** Where to connect, as whom, and where signals and errors go. */
 export interface SessionOptions {
   /** `ws(s)://host/api/rooms/{room}/ws`. */
   url: string;
@@ -30,6 +31,7 @@ const END_KINDS: Record<string, MeetingEnd["kind"]> = {
   expired: "unreachable",
 };
 
+/** One signaling session: joined once, resumed after brief drops, ended once. */
 export class Session {
   readonly state = signal<"joining" | "joined" | "reconnecting" | "ended">("joining");
   readonly end = signal<MeetingEnd | null>(null);

@@ -10,6 +10,7 @@ import type { ControlSlot, FeatureModule } from "./slots.ts";
 /** The core's own panel. */
 export const PEOPLE_PANEL = "people";
 
+/** The bar's buttons in their groups, in bar order. */
 export interface Controls {
   /** Microphone, camera, share screen. */
   media: ControlItem[];

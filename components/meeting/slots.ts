@@ -58,6 +58,7 @@ export interface PanelSlot {
 /** Something drawn on a participant's camera tile; `peer` is null for our own tile. */
 export type TileSlot = FunctionComponent<{ meeting: MeetingCore; peer: PeerId | null }>;
 
+/** Every slot a feature may fill; all optional. */
 export interface FeatureUI {
   /** Buttons in the control bar. */
   controls?: ControlSlot[];

@@ -7,6 +7,7 @@ import { defineFeature } from "../../mesh/feature.ts";
 import { ChatLog, newChatMessage } from "./log.ts";
 import { type ChatMessage, historyWithin, parseHistory, parseLiveMessage } from "./wire.ts";
 
+/** The chat feature's instance, which its UI reads. */
 export interface Chat {
   /** Oldest first, at most MAX_HISTORY. */
   readonly messages: ReadonlySignal<ChatMessage[]>;
@@ -18,6 +19,7 @@ export interface Chat {
   markRead(): void;
 }
 
+/** Chat: topic `chat/message`, history as a snapshot. */
 export const chat = defineFeature<Chat>("chat", (ctx) => {
   const log = new ChatLog();
   const messages = signal<ChatMessage[]>([]);

@@ -4,6 +4,7 @@ import { isObject } from "../../mesh/checks.ts";
 import { defineFeature } from "../../mesh/feature.ts";
 import type { PeerId } from "../../mesh/types.ts";
 
+/** The raise-hand feature's instance. */
 export interface Hand {
   /** Whether our hand is up. */
   readonly raised: ReadonlySignal<boolean>;
@@ -18,6 +19,7 @@ export function parseHandState(body: unknown): { raised: boolean } | null {
   return isObject(body) && typeof body.raised === "boolean" ? { raised: body.raised } : null;
 }
 
+/** Raise hand: topic `hand/state`, sent to every link when it opens and on every change. */
 export const hand = defineFeature<Hand>("hand", (ctx) => {
   const raised = signal(false);
   const raisedBy = signal<ReadonlySet<PeerId>>(new Set());

@@ -20,6 +20,7 @@ export const REACTIONS = {
   "😮": "surprised",
 } as const;
 
+/** One of the emoji in `REACTIONS`. */
 export type Emoji = keyof typeof REACTIONS;
 
 /** How long a reaction floats. */
@@ -39,6 +40,7 @@ export interface Reaction {
   emoji: Emoji;
 }
 
+/** The reactions feature's instance. */
 export interface Reactions {
   /** What floats right now, oldest first. */
   readonly active: ReadonlySignal<readonly Reaction[]>;
@@ -54,6 +56,7 @@ export function parseReaction(body: unknown): { emoji: Emoji } | null {
   return Object.hasOwn(REACTIONS, body.emoji) ? { emoji: body.emoji as Emoji } : null;
 }
 
+/** Reactions: topic `reactions/send`, paced on both ends. */
 export const reactions = defineFeature<Reactions>("reactions", (ctx) => {
   const active = signal<readonly Reaction[]>([]);
   const paced = signal(false);
