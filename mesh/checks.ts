@@ -12,23 +12,13 @@
  * };
  * ```
  */
+import { FORBIDDEN_IN_NAME, isObject } from "../signaling/json_guards.ts";
 import { MAX_NAME_LENGTH } from "../signaling/protocol.ts";
 
-export { MAX_NAME_LENGTH };
-
-/**
- * Same rule as the server's names: controls, line separators, bidi overrides and isolates (which
- * can make a name display as someone else's) and lone surrogates.
- */
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\p{Cs}]/u;
+export { isObject, MAX_NAME_LENGTH };
 /** Text may span lines and contain tabs; other controls and lone surrogates are refused. */
 const FORBIDDEN_IN_TEXT = /(?![\t\n\r])[\p{Cc}\p{Cs}]/u;
 const FORBIDDEN_IN_TEXT_ALL = new RegExp(FORBIDDEN_IN_TEXT.source, "gu");
-
-/** A plain JSON object (not null, not an array). */
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** A string of 1 to `max` UTF-16 units. */
 export function isShortString(value: unknown, max: number): value is string {

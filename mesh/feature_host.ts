@@ -65,7 +65,6 @@ export interface FeatureHostOptions {
 }
 
 interface TopicEntry {
-  feature: string;
   maxBytes: number;
   rate: Rate;
   validate(body: unknown): unknown;
@@ -92,17 +91,30 @@ export class FeatureHost {
   readonly #snapshots = new Map<string, SnapshotOptions<unknown>>();
   readonly #channels = new Map<string, FeatureChannelImpl>();
   readonly #events = new Map<keyof FeatureEvents, Set<Handler<never>>>();
-  readonly #buckets = new Map<string, TokenBucket>();
+  /** Rate limits by peer, then topic. */
+  readonly #buckets = new Map<PeerId, Map<string, TokenBucket>>();
   /** The member asked for snapshots, while waiting for its answer. */
   #askedFor: PeerId | null = null;
-  #snapshotsDone = false;
+  /** Features whose snapshot arrived (or came empty). */
   readonly #applied = new Set<string>();
 
   constructor(opts: FeatureHostOptions) {
     this.#o = opts;
-    this.#topics.set(SNAPSHOT_REQUEST, coreTopic({ burst: 4, perSecond: 1 }));
-    // One answer per feature arrives at once.
-    this.#topics.set(SNAPSHOT, coreTopic({ burst: MAX_SNAPSHOT_FEATURES, perSecond: 1 }));
+    // The core's own topics go through the same checks as any feature's.
+    this.#topics.set(SNAPSHOT_REQUEST, {
+      maxBytes: MAX_MESSAGE_BYTES,
+      rate: { burst: 4, perSecond: 1 },
+      validate: parseSnapshotRequest,
+      handlers: new Set([(from, features) => this.#onSnapshotRequest(features as string[], from)]),
+    });
+    this.#topics.set(SNAPSHOT, {
+      maxBytes: MAX_MESSAGE_BYTES,
+      // One answer per feature arrives at once.
+      rate: { burst: MAX_SNAPSHOT_FEATURES, perSecond: 1 },
+      // Who may answer is the host's to judge, with what it knows: see #onSnapshot.
+      validate: (body) => ({ body }),
+      handlers: new Set([(from, m) => this.#onSnapshot(from, (m as { body: unknown }).body)]),
+    });
   }
 
   /** Creates a feature once; later calls return the same instance. */
@@ -148,9 +160,6 @@ export class FeatureHost {
     if (!topic) return this.#drop("unknown-topic");
     if (!fitsBytes(opened.text, topic.maxBytes)) return this.#drop("too-big");
     if (!this.#bucket(from, opened.topic, topic.rate).take()) return this.#drop("rate");
-    if (opened.topic === SNAPSHOT) return this.#onSnapshot(from, opened.body);
-    if (opened.topic === SNAPSHOT_REQUEST) return this.#onSnapshotRequest(opened.body, from);
-
     const message = topic.validate(opened.body);
     if (message === null || message === undefined) return this.#drop("invalid");
     for (const handler of topic.handlers) {
@@ -166,9 +175,7 @@ export class FeatureHost {
 
   /** `peer` left: forget its rate limits; ask someone else if it owed us snapshots. */
   peerGone(peer: PeerId): void {
-    for (const key of this.#buckets.keys()) {
-      if (key.startsWith(`${peer} `)) this.#buckets.delete(key);
-    }
+    this.#buckets.delete(peer);
     for (const channel of this.#channels.values()) channel.detach(peer);
     if (this.#askedFor === peer) {
       this.#askedFor = null;
@@ -189,9 +196,10 @@ export class FeatureHost {
   }
 
   #bucket(peer: PeerId, topic: string, rate: Rate): TokenBucket {
-    const key = `${peer} ${topic}`;
-    let bucket = this.#buckets.get(key);
-    if (!bucket) this.#buckets.set(key, bucket = new TokenBucket(rate));
+    let byTopic = this.#buckets.get(peer);
+    if (!byTopic) this.#buckets.set(peer, byTopic = new Map());
+    let bucket = byTopic.get(topic);
+    if (!bucket) byTopic.set(topic, bucket = new TokenBucket(rate));
     return bucket;
   }
 
@@ -231,7 +239,6 @@ export class FeatureHost {
     if (this.#topics.has(id)) throw new Error(`Topic ${id} is registered already.`);
     const maxBytes = Math.min(options.maxBytes ?? DEFAULT_MAX_BYTES, MAX_MESSAGE_BYTES);
     const entry: TopicEntry = {
-      feature,
       maxBytes,
       rate: options.rate ?? DEFAULT_RATE,
       validate: options.validate,
@@ -271,21 +278,17 @@ export class FeatureHost {
 
   /** Once per meeting, the first member we can talk to is asked for every feature's state. */
   #askForSnapshots(peer: PeerId): void {
-    if (this.#snapshotsDone || this.#askedFor !== null || this.#snapshots.size === 0) return;
+    const done = this.#applied.size === this.#snapshots.size; // also: nothing to ask for
+    if (done || this.#askedFor !== null) return;
     const features = [...this.#snapshots.keys()];
     if (this.#sendText(peer, sealEnvelope(SNAPSHOT_REQUEST, { features })) === 0) return;
     this.#askedFor = peer;
   }
 
-  #onSnapshotRequest(body: unknown, from: PeerId): void {
-    const features = (body as { features?: unknown } | null)?.features;
-    if (
-      !Array.isArray(features) || features.length > MAX_SNAPSHOT_FEATURES ||
-      !features.every((f) => typeof f === "string" && FEATURE_NAME.test(f))
-    ) return this.#drop("invalid");
+  #onSnapshotRequest(features: string[], from: PeerId): void {
     const budget = Math.min(MAX_MESSAGE_BYTES, this.#o.links.maxMessageSize(from)) -
       ENVELOPE_SLACK;
-    for (const feature of new Set(features as string[])) {
+    for (const feature of new Set(features)) {
       const offer = this.#snapshots.get(feature);
       if (!offer) continue;
       let state: unknown = null;
@@ -305,10 +308,7 @@ export class FeatureHost {
     const offer = this.#snapshots.get(f);
     if (!offer) return this.#drop("unknown-topic");
     this.#applied.add(f);
-    if (this.#applied.size === this.#snapshots.size) {
-      this.#snapshotsDone = true;
-      this.#askedFor = null;
-    }
+    if (this.#applied.size === this.#snapshots.size) this.#askedFor = null;
     if (b === null) return;
     const state = offer.validate(b);
     if (state === null || state === undefined) return this.#drop("invalid");
@@ -316,15 +316,13 @@ export class FeatureHost {
   }
 }
 
-/** A core topic: size and rate are checked as for any topic; the host reads the body itself. */
-function coreTopic(rate: Rate): TopicEntry {
-  return {
-    feature: CORE,
-    maxBytes: MAX_MESSAGE_BYTES,
-    rate,
-    validate: () => null,
-    handlers: new Set(),
-  };
+/** The features a snapshot request names, or null. */
+function parseSnapshotRequest(body: unknown): string[] | null {
+  const features = (body as { features?: unknown } | null)?.features;
+  return Array.isArray(features) && features.length <= MAX_SNAPSHOT_FEATURES &&
+      features.every((f) => typeof f === "string" && FEATURE_NAME.test(f))
+    ? features as string[]
+    : null;
 }
 
 /** Runs a feature's code; its exception is logged and goes no further. */

@@ -59,18 +59,13 @@ export class Links {
     return this.#records.values();
   }
 
-  get size(): number {
-    return this.#records.size;
-  }
-
-  /** Makes the links match the members (us excluded); returns who was added and removed. */
-  sync(members: readonly PeerId[]): { added: PeerId[]; removed: PeerId[] } {
+  /** Makes the links match the members (us excluded); returns the peers whose link went. */
+  sync(members: readonly PeerId[]): PeerId[] {
     const present = new Set(members.filter((p) => p !== this.#o.self));
-    const added = [...present].filter((p) => !this.#records.has(p));
+    for (const peer of present) if (!this.#records.has(peer)) this.#add(peer);
     const removed = [...this.#records.keys()].filter((p) => !present.has(p));
-    for (const peer of added) this.#add(peer);
     for (const peer of removed) this.drop(peer);
-    return { added, removed };
+    return removed;
   }
 
   /**

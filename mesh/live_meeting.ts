@@ -177,8 +177,7 @@ export class LiveMeeting {
     const self = session.self.peek();
     const previous = this.#previous;
     const now = this.#previous = new Map(members.map((m) => [m.peer, m]));
-    const { removed } = links.sync(members.map((m) => m.peer));
-    for (const peer of removed) host.peerGone(peer);
+    for (const peer of links.sync(members.map((m) => m.peer))) host.peerGone(peer);
     for (const m of members) {
       if (m.peer === self || previous.has(m.peer)) continue;
       host.emit("peer-joined", m.peer);

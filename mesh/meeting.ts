@@ -88,8 +88,6 @@ export class MeetingCore {
   readonly local: ReadonlySignal<Presence | null> = computed(() =>
     this.#live.value?.local.value ?? null
   );
-  /** Every link connected: the mesh is complete from our side. */
-  readonly meshComplete = computed(() => this.peers.value.every((p) => p.link === "connected"));
 
   constructor(opts: MeetingOptions) {
     this.#o = opts;

@@ -12,6 +12,13 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * What a display name may not contain, here and in every browser that shows one: C0 and C1
+ * controls (including DEL), line and paragraph separators, bidi overrides and isolates (which can
+ * make a name display as someone else's), and lone surrogates (not valid Unicode).
+ */
+export const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\p{Cs}]/u;
+
 /** JSON turns 1e999 into Infinity; no field of this protocol wants it. */
 export function isFiniteNumber(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);

@@ -3,7 +3,14 @@
  * types and lengths, in the documented order, with an error code and a message that says what to
  * fix. Total: whatever the input, it answers and never throws. Used by the server; browser-safe.
  */
-import { isFiniteNumber, isLinkState, isObject, isString, type JsonObject } from "./json_guards.ts";
+import {
+  FORBIDDEN_IN_NAME,
+  isFiniteNumber,
+  isLinkState,
+  isObject,
+  isString,
+  type JsonObject,
+} from "./json_guards.ts";
 import {
   MAX_FRAME_BYTES,
   MAX_LINKS,
@@ -91,12 +98,6 @@ function unknownField(obj: JsonObject, allowed: readonly string[]): ParseResult 
     `unknown field ${show(extra)} in "${obj.type}"; allowed fields: ${allowed.join(", ")}`,
   );
 }
-
-/**
- * C0 and C1 controls (including DEL), line and paragraph separators, bidi overrides and isolates
- * (which can make a name display as someone else's), and lone surrogates (not valid Unicode).
- */
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\p{Cs}]/u;
 
 /** The display name as stored and shown, or an error message saying what to fix. */
 function normalizeName(raw: string): { ok: true; name: string } | {

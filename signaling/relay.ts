@@ -45,11 +45,13 @@ export class Relay {
     from: PeerId,
     to: PeerId,
     payload: JsonValue,
-    member: CachedMember | undefined = this.#opts.cache.get(room)?.members.get(to),
+    member?: CachedMember,
   ): boolean {
     if (to === from) return false;
     const { isolate, cache, bus, metrics } = this.#opts;
-    const target = cache.get(room)?.conns.get(to);
+    const cached = cache.get(room);
+    member ??= cached?.members.get(to);
+    const target = cached?.conns.get(to);
     if (target && !target.detached) {
       metrics.relayed.local = (metrics.relayed.local ?? 0) + 1;
       target.send({ type: "signal", from, payload });

@@ -44,6 +44,18 @@ async function meshComplete(w: MeetingWorld, people: Participant[], timeoutMs = 
   w.log(`mesh complete: ${people.map((p) => p.name).join(", ")}`);
 }
 
+/** Joins `names` in turn with `media`, then waits until each sees all the others, connected. */
+async function joinAll(
+  w: MeetingWorld,
+  names: string[],
+  media: { mic: boolean; camera: boolean },
+): Promise<Participant[]> {
+  const people: Participant[] = [];
+  for (const name of names) people.push(await w.join(name, media));
+  await meshComplete(w, people);
+  return people;
+}
+
 /** On every page, every other participant's camera tile shows new frames. */
 async function videoFlowsEverywhere(people: Participant[]) {
   for (const p of people) {
@@ -137,10 +149,7 @@ meetingTest(
   "chat reaches everyone, as text; a participant who joins later gets the history",
   { devices: "none" },
   async (w) => {
-    const ada = await w.join("Ada", OFF);
-    const bob = await w.join("Bob", OFF);
-    const cy = await w.join("Cy", OFF);
-    await meshComplete(w, [ada, bob, cy]);
+    const [ada, bob, cy] = await joinAll(w, ["Ada", "Bob", "Cy"], OFF);
 
     const first = "Hello <b>everyone</b> & welcome";
     await sendChat(ada.page, first);
@@ -282,11 +291,7 @@ meetingTest(
     },
   },
   async (w) => {
-    const ada = await w.join("Ada", ON);
-    const bob = await w.join("Bob", ON);
-    const cy = await w.join("Cy", ON);
-    const dee = await w.join("Dee", ON);
-    await meshComplete(w, [ada, bob, cy, dee]);
+    const [ada, bob, cy, dee] = await joinAll(w, ["Ada", "Bob", "Cy", "Dee"], ON);
 
     await control(dee.page, "Leave meeting").click();
     await waitForPhase(dee.page, "ended", { end: "left", who: "Dee" });
@@ -358,10 +363,7 @@ meetingTest(
   "reactions: one reacts and every other page shows it on the sender's tile, then it fades",
   { devices: "none" },
   async (w) => {
-    const ada = await w.join("Ada", OFF);
-    const bob = await w.join("Bob", OFF);
-    const cy = await w.join("Cy", OFF);
-    await meshComplete(w, [ada, bob, cy]);
+    const [ada, bob, cy] = await joinAll(w, ["Ada", "Bob", "Cy"], OFF);
 
     // Ada opens the picker from the keyboard: focus goes to the first emoji.
     const picker = control(ada.page, "Reactions");
@@ -414,10 +416,7 @@ meetingTest(
   "raise hand by its shortcut: the hand shows on the raiser's tile everywhere, and goes down",
   { devices: "none" },
   async (w) => {
-    const ada = await w.join("Ada", OFF);
-    const bob = await w.join("Bob", OFF);
-    const cy = await w.join("Cy", OFF);
-    await meshComplete(w, [ada, bob, cy]);
+    const [ada, bob, cy] = await joinAll(w, ["Ada", "Bob", "Cy"], OFF);
     const hand = (p: Participant, name: string) =>
       tileOf(p.page, name).getByText("Hand raised", { exact: true });
     const handsEverywhere = async (up: boolean) => {

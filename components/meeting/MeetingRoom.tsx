@@ -4,6 +4,7 @@ import type { MeetingCore } from "../../mesh/meeting.ts";
 import { ControlBar, ControlItemButton } from "./ControlBar.tsx";
 import { controlItems, PEOPLE_PANEL } from "./controls.ts";
 import { autoplay } from "./media_elements.tsx";
+import { useMicLevel } from "./mic_level.ts";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
 import type { FeatureModule } from "./slots.ts";
 import { Toasts } from "./Toasts.tsx";
@@ -52,7 +53,6 @@ export function MeetingRoom(
 ) {
   const panel = useSignal<string | null>(null);
   const pinned = useSignal<string | null>(null);
-  const selfLevel = useSignal(0);
   const soundBlocked = useSignal(autoplay.blocked);
   const wide = useWide();
 
@@ -64,18 +64,7 @@ export function MeetingRoom(
   const members = meeting.members.value;
 
   // The local speaking highlight, from the microphone itself (no stats for our own audio).
-  const micTrack = media.audio.value;
-  useEffect(() => {
-    const meter = media.meter();
-    if (!meter) return;
-    const timer = setInterval(() => {
-      selfLevel.value = media.micOn.peek() ? meter.read() : 0;
-    }, 250);
-    return () => {
-      clearInterval(timer);
-      meter.close();
-    };
-  }, [micTrack]);
+  const selfLevel = useMicLevel(media, 250);
 
   useEffect(() => {
     const update = () => (soundBlocked.value = autoplay.blocked);
@@ -143,15 +132,12 @@ export function MeetingRoom(
     }
   }
 
-  // Features' slots for one person (null: ourselves).
-  const badges = (peer: string | null) =>
-    features.map(({ definition, ui: { TileBadge } }) =>
-      TileBadge && <TileBadge key={definition.name} meeting={meeting} peer={peer} />
-    );
-  const overlays = (peer: string | null) =>
-    features.map(({ definition, ui: { TileOverlay } }) =>
-      TileOverlay && <TileOverlay key={definition.name} meeting={meeting} peer={peer} />
-    );
+  // Features' tile slots for one person (null: ourselves).
+  const tileSlots = (slot: "TileBadge" | "TileOverlay", peer: string | null) =>
+    features.map(({ definition, ui }) => {
+      const Slot = ui[slot];
+      return Slot && <Slot key={definition.name} meeting={meeting} peer={peer} />;
+    });
   const personOf = (t: TileModel) => t.self ? null : t.peer;
 
   const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
@@ -192,8 +178,8 @@ export function MeetingRoom(
       pinned={isPinned}
       onPin={(k) => (pinned.value = k)}
       large={large}
-      badges={t.kind === "camera" && badges(personOf(t))}
-      overlay={t.kind === "camera" && overlays(personOf(t))}
+      badges={t.kind === "camera" && tileSlots("TileBadge", personOf(t))}
+      overlay={t.kind === "camera" && tileSlots("TileOverlay", personOf(t))}
     />
   );
 
@@ -255,7 +241,7 @@ export function MeetingRoom(
                   capacity={members.length ? meeting.capacity.value : null}
                   onClose={() => (panel.value = null)}
                   badges={(t) =>
-                    badges(personOf(t))}
+                    tileSlots("TileBadge", personOf(t))}
                 />
               )
               : <featurePanel.Panel meeting={meeting} close={() => (panel.value = null)} />}

@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { Button } from "../Button.tsx";
+import { useMicLevel } from "./mic_level.ts";
 import { Icon } from "./icons.tsx";
 import { StreamVideo } from "./media_elements.tsx";
 
@@ -25,9 +26,9 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const name = useSignal("");
   const link = useSignal(`/${room}`);
   const copied = useSignal("");
-  const level = useSignal(0);
   const nameError = useSignal("");
   const media = meeting?.media;
+  const level = useMicLevel(media);
   const micOn = media?.micOn.value ?? false;
   const camOn = (media?.video.value ?? null) !== null;
   const ready = media?.ready.value ?? false;
@@ -42,29 +43,12 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   // What was typed before the page hydrated wins over the remembered name.
   const nameInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
-    name.value = nameInput.current?.value || name.value || storedName();
+    name.value = nameInput.current?.value || storedName();
     link.value = `${location.origin}/${room}`;
   }, []);
   useEffect(() => {
     if (media) void media.open({ audio: true, video: true });
   }, [media]);
-
-  // The microphone meter, at the display's frame rate while there is a microphone.
-  const micTrack = media?.audio.value;
-  useEffect(() => {
-    const meter = media?.meter();
-    if (!meter) return;
-    let frame = 0;
-    const tick = () => {
-      level.value = media!.micOn.peek() ? meter.read() : 0;
-      frame = requestAnimationFrame(tick);
-    };
-    tick();
-    return () => {
-      cancelAnimationFrame(frame);
-      meter.close();
-    };
-  }, [micTrack]);
 
   async function copyLink() {
     try {

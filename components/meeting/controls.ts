@@ -5,6 +5,7 @@
  */
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import type { ControlItem } from "./ControlBar.tsx";
+import type { IconName } from "./icons.tsx";
 import type { ControlSlot, FeatureModule } from "./slots.ts";
 
 /** The core's own panel. */
@@ -33,25 +34,26 @@ export function controlItems(
   const micOn = media.micOn.value;
   const cameraOn = media.video.value !== null;
   const sharing = media.screen.value !== null;
-  const mediaItems: ControlItem[] = [
-    {
-      id: "mic",
-      label: "Microphone",
-      icon: micOn ? "mic" : "micOff",
-      pressed: micOn,
-      tone: micOn ? "default" : "off",
-      shortcut: "M",
-      onClick: () => void meeting.setMic(!micOn),
-    },
-    {
-      id: "camera",
-      label: "Camera",
-      icon: cameraOn ? "cam" : "camOff",
-      pressed: cameraOn,
-      tone: cameraOn ? "default" : "off",
-      shortcut: "V",
-      onClick: () => void meeting.setCamera(!cameraOn),
-    },
+  // A device toggle is red while off.
+  const device = (
+    id: string,
+    label: string,
+    on: boolean,
+    icons: [IconName, IconName],
+    shortcut: string,
+    set: (on: boolean) => Promise<void>,
+  ): ControlItem => ({
+    id,
+    label,
+    icon: icons[on ? 0 : 1],
+    pressed: on,
+    tone: on ? "default" : "off",
+    shortcut,
+    onClick: () => void set(!on),
+  });
+  const mediaItems = [
+    device("mic", "Microphone", micOn, ["mic", "micOff"], "M", (on) => meeting.setMic(on)),
+    device("camera", "Camera", cameraOn, ["cam", "camOff"], "V", (on) => meeting.setCamera(on)),
   ];
   if (media.canShareScreen) {
     mediaItems.push({
