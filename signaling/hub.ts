@@ -277,6 +277,8 @@ export class SignalingHub {
     } else {
       const res = await this.store.join(room, { name, isolate: this.isolate });
       if (!res.ok) {
+        // `no-room` only answers `mayCreate: false`, which this call does not pass.
+        if (res.code === "no-room") throw new Error("unexpected no-room");
         const hint = res.code === "room-full"
           ? `The meeting is full (${this.#config.capacity} people). Ask someone to leave, or start a new meeting.`
           : "The host locked this meeting. Ask them to unlock it.";

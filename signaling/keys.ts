@@ -23,6 +23,8 @@
  *
  * Other:
  * - `["metrics", isolate]` -> IsolateMetrics (`metrics.ts`)
+ * - `["stats", "rooms" | "participants"]` -> Deno.KvU64, kept by the store's own transactions
+ *   (`STATS_KEYS`), so `/metrics` reads two keys instead of every room
  * - `["health"]`: never written; read by health checks (`RoomStore.ping`)
  */
 import type { PeerId } from "./types.ts";
@@ -85,6 +87,16 @@ export const METRICS_PREFIX: Deno.KvKey = ["metrics"];
 export function metricsKey(isolate: string): Deno.KvKey {
   return [...METRICS_PREFIX, isolate];
 }
+
+/**
+ * Totals the store keeps up to date in the same atomic operations that change them: rooms and
+ * members (connected or resuming) of the whole database. Counters are `Deno.KvU64` sums; a
+ * decrement adds 2^64 - 1 (sums wrap around), see `MINUS_ONE` in room_cleanup.ts.
+ */
+export const STATS_KEYS = {
+  rooms: ["stats", "rooms"] as Deno.KvKey,
+  participants: ["stats", "participants"] as Deno.KvKey,
+} as const;
 
 /** A key nobody writes: reading it tells whether the database answers. */
 export const HEALTH_KEY: Deno.KvKey = ["health"];

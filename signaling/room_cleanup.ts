@@ -3,12 +3,15 @@
  * tidying keys that races leave behind (a heartbeat that lands just after a removal, a room whose
  * meta is gone). Each is atomic and guarded by version checks; see `store.ts` for the callers.
  */
-import { roomKeys } from "./keys.ts";
+import { roomKeys, STATS_KEYS } from "./keys.ts";
 import { chunkForAtomic } from "./kv_chunks.ts";
 import { CONFLICT, retryKv } from "./kv_retry.ts";
 import { KV_LIMITS } from "./limits.ts";
 import { absent, readRoom } from "./room_read.ts";
 import type { Member, PeerId, RoomMeta } from "./types.ts";
+
+/** -1 as a `Deno.KvU64` sum: sums wrap around at 2^64, so adding 2^64 - 1 subtracts one. */
+export const MINUS_ONE = (1n << 64n) - 1n;
 
 /**
  * Decides, from the member and beat read inside the removal's own transaction, whether the
@@ -57,7 +60,9 @@ export async function removeMember(
       return (await op.commit()).ok ? { removed: false, meta, leftovers: false } : CONFLICT;
     }
     const members = meta.members.filter((p) => p !== peer);
+    op.sum(STATS_KEYS.participants, MINUS_ONE);
     if (members.length === 0) {
+      op.sum(STATS_KEYS.rooms, MINUS_ONE);
       // The room's keys are bounded by capacity (plus rare orphans), far below the mutation limit;
       // anything beyond one operation is swept up by the next call as leftovers.
       op.delete(keys.room(room));

@@ -6,7 +6,7 @@
  * The keys are laid out in `keys.ts`; a room is read whole in one call (`room_read.ts`); removals
  * and clean-ups are in `room_cleanup.ts`; every transaction runs under `retryKv` (`kv_retry.ts`).
  */
-import { HEALTH_KEY, roomKeys as keys, ROOMS_PREFIX } from "./keys.ts";
+import { HEALTH_KEY, roomKeys as keys, ROOMS_PREFIX, STATS_KEYS } from "./keys.ts";
 import { chunk, chunkForAtomic } from "./kv_chunks.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 import { CONFIG_DEFAULTS, KV_LIMITS, MAX_CAPACITY } from "./limits.ts";
@@ -42,8 +42,17 @@ export interface StoreOptions {
  * this socket a no-op once the member has been taken over (resumed) by another socket.
  */
 export type JoinResult =
-  | { ok: true; member: Member; token: string; meta: RoomMeta; versionstamp: string }
-  | { ok: false; code: "room-full" | "room-locked" };
+  | {
+    ok: true;
+    member: Member;
+    token: string;
+    meta: RoomMeta;
+    versionstamp: string;
+    /** This join created the room. */
+    created: boolean;
+  }
+  /** `no-room`: the room does not exist and the caller said `mayCreate: false`. */
+  | { ok: false; code: "room-full" | "room-locked" | "no-room" };
 
 /** `previousIsolate` held the member's old socket, which the caller must close. */
 export type ResumeResult =
@@ -96,8 +105,14 @@ export class RoomStore {
     );
   }
 
-  /** Admits a new member (creating the room with the first), unless the room is full or locked. */
-  async join(room: string, input: { name: string; isolate: string }): Promise<JoinResult> {
+  /**
+   * Admits a new member (creating the room with the first, unless `mayCreate` is false), unless
+   * the room is full or locked.
+   */
+  async join(
+    room: string,
+    input: { name: string; isolate: string; mayCreate?: boolean },
+  ): Promise<JoinResult> {
     if (input.name.trim() === "") throw new TypeError("name must not be empty");
     const token = newToken();
     const tokenHash = sha256Hex(token.secret);
@@ -106,6 +121,7 @@ export class RoomStore {
       const metaEntry = await this.#kv.get<RoomMeta>(keys.room(room));
       const now = this.#now();
       const old = metaEntry.value;
+      if (!old && input.mayCreate === false) return { ok: false, code: "no-room" };
       if (old?.locked) return { ok: false, code: "room-locked" };
       if (old && old.members.length >= old.capacity) return { ok: false, code: "room-full" };
       const meta: RoomMeta = old
@@ -128,7 +144,7 @@ export class RoomStore {
         tokenHash,
       };
       const links: Links = {};
-      const res = await this.#kv.atomic()
+      const op = this.#kv.atomic()
         .check(metaEntry)
         // 96 random bits never collide in practice; the check makes a collision a retry, not a takeover.
         .check({ key: keys.member(room, peer), versionstamp: null })
@@ -136,9 +152,18 @@ export class RoomStore {
         .set(keys.member(room, peer), member)
         .set(keys.beat(room, peer), now, { expireIn: this.#beatExpiryMs })
         .set(keys.links(room, peer), links)
-        .commit();
+        .sum(STATS_KEYS.participants, 1n);
+      if (!old) op.sum(STATS_KEYS.rooms, 1n);
+      const res = await op.commit();
       if (!res.ok) return CONFLICT;
-      return { ok: true, member, token: token.text, meta, versionstamp: res.versionstamp };
+      return {
+        ok: true,
+        member,
+        token: token.text,
+        meta,
+        versionstamp: res.versionstamp,
+        created: !old,
+      };
     });
   }
 

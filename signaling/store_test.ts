@@ -405,7 +405,10 @@ Deno.test("peer ids and tokens are unique and well formed; the secret is never s
     const tokens = new Set(results.map((r) => r.token));
     assert.equal(peers.size, results.length);
     assert.equal(tokens.size, results.length);
-    const dump = JSON.stringify(await Array.fromAsync(kv.list({ prefix: [] })));
+    const dump = JSON.stringify(
+      await Array.fromAsync(kv.list({ prefix: [] })),
+      (_, v) => v instanceof Deno.KvU64 ? String(v.value) : v,
+    );
     for (const r of results) {
       assert.match(r.member.peer, /^[A-Za-z0-9_-]{16}$/);
       const [peer, secret, ...rest] = r.token.split(".");
