@@ -3,9 +3,10 @@
  * signaling server under 2,000 sockets (signaling.ts). Prints a report (ending with Markdown
  * tables for the README) and writes .bench/results.json.
  *
- * - `--pages` / `--signaling` / `--mesh`: run only that part (default: all three). `--mesh` is
- *   time to full mesh in real Chromium (bench/mesh.ts), run inside a loopback-only network
- *   namespace (`unshare -rn`); where that is not possible it is skipped with a note.
+ * - `--pages` / `--signaling` / `--mesh` / `--abuse`: run only those parts (default: all four).
+ *   `--mesh` is time to full mesh in real Chromium (bench/mesh.ts), run inside a loopback-only
+ *   network namespace (`unshare -rn`); where that is not possible it is skipped with a note.
+ *   `--abuse` is floods between isolates and bursts of large frames (bench/abuse.ts).
  * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
  *   at a time).
  * - `--quick`: short versions of the timed benches (for a smoke test).
@@ -14,6 +15,8 @@ import { type LoadResult, loadTest } from "./http_load.ts";
 import { measurePageWeight, type PageWeight } from "./page_weight.ts";
 import { measureRender } from "./render.ts";
 import { buildOnce, type RunningServer, startServer } from "./server.ts";
+import { runAbuseBench } from "./abuse.ts";
+import { type AbuseReport, abuseTable } from "./abuse_results.ts";
 import { runSignalingBench } from "./signaling.ts";
 import { DEFAULT_SIGNALING, type SignalingOptions } from "./signaling_options.ts";
 import type { SignalingReport } from "./signaling_results.ts";
@@ -28,10 +31,12 @@ const quick = Deno.args.includes("--quick");
 const onlyPages = Deno.args.includes("--pages");
 const onlySignaling = Deno.args.includes("--signaling");
 const onlyMesh = Deno.args.includes("--mesh");
-const none = !onlyPages && !onlySignaling && !onlyMesh;
+const onlyAbuse = Deno.args.includes("--abuse");
+const none = !onlyPages && !onlySignaling && !onlyMesh && !onlyAbuse;
 const runPages = onlyPages || none;
 const runSignaling = onlySignaling || none;
 const runMesh = onlyMesh || none;
+const runAbuse = onlyAbuse || none;
 
 /** `--name N`: a positive integer option, or `fallback` when absent. */
 function intArg(name: string, fallback: number): number {
@@ -247,12 +252,14 @@ async function meshBench(): Promise<MeshResult[] | undefined> {
 }
 
 const mesh = runMesh ? await meshBench() : undefined;
+const abuse: AbuseReport | undefined = runAbuse ? await runAbuseBench(ROOT, { quick }) : undefined;
 
 const machineLine =
   `Machine: ${facts.nproc} × ${facts.cpu} (nproc ${facts.nproc}), ${facts.memGiB} GiB, ` +
   `${facts.os}, Deno ${facts.deno}. Load client and server share the machine.`;
 if (pages) console.log(`\n${pages.table}\n\ngzip is level 9 per file.`);
 if (signaling) console.log(`\n${signalingTable(signaling)}`);
+if (abuse) console.log(`\n${abuseTable(abuse)}`);
 console.log(`\n${machineLine}`);
 
 const out = new URL(".bench/results.json", ROOT);
@@ -267,6 +274,7 @@ const results = {
   http: pages?.load,
   signaling,
   mesh,
+  abuse,
 };
 await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nWrote ${out.pathname}`);

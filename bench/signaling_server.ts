@@ -12,6 +12,8 @@ export interface SignalingServer {
   /** WebSocket URL of a room. */
   wsUrl(room: string): string;
   pid: number;
+  /** The sqlite file of its rooms (every isolate's KV), for benches that look up members. */
+  kvPath: string;
   /** Server isolates: 1, or DENO_JOBS with --parallel. */
   isolates: number;
   /** Resident memory of the whole server process (every isolate), in KiB. */
@@ -167,6 +169,7 @@ export async function startSignalingServer(
   const jobs = opts.parallel ? opts.jobs ?? 2 : 1;
   // A fresh store per run: earlier rooms would change join costs, and nothing outlives the bench.
   const kvDir = await Deno.makeTempDir({ prefix: "mooz-bench-kv-" });
+  const kvPath = `${kvDir}/rooms.sqlite`;
   const child = spawnChild(Deno.execPath(), {
     args: [
       "serve",
@@ -179,7 +182,7 @@ export async function startSignalingServer(
       opts.entry ?? "main.ts",
     ],
     cwd: root,
-    env: { MOOZ_KV: `${kvDir}/rooms.sqlite`, DENO_JOBS: String(jobs), ...opts.env },
+    env: { MOOZ_KV: kvPath, DENO_JOBS: String(jobs), ...opts.env },
     graceMs: 2_000,
   });
   let stopped: Promise<void> | undefined;
@@ -217,6 +220,7 @@ export async function startSignalingServer(
     origin,
     wsUrl: (room) => `ws://127.0.0.1:${port}/api/rooms/${room}/ws`,
     pid: child.pid,
+    kvPath,
     isolates: jobs,
     rssKiB: () => processRssKiB(child.pid),
     cpuMs: () => processCpuMs(child.pid),

@@ -1,23 +1,38 @@
 /**
  * Messages between server isolates (and instances sharing a remote KV), through Deno KV.
  *
- * Each isolate has an inbox and a doorbell key (`busKeys` in keys.ts). A sender writes a batch of
+ * Each isolate has an inbox and a doorbell key (`busKeys` in keys.ts). A sender writes batches of
  * messages and rings the bell in one atomic operation; the receiver watches its bell and then
  * reads the messages from its inbox. The messages are in keys, not in the watched value, because
  * `kv.watch` coalesces values: a watcher may skip intermediate rings, never a key. A poll backs
  * the doorbell up, since watch does not fire across processes on a local file.
  *
  * Messages to one isolate are batched per event-loop turn, so a burst of ICE candidates costs
- * one KV write instead of one per candidate. Writes happen one flush after another, so a sender's
- * inbox keys grow in the order its messages were sent and the receiver reads them in that order.
+ * one KV write instead of one per candidate; a batch is one value (at most 48 KiB), and one write
+ * holds several batches (at most `MAX_WRITE_BYTES`), since a KV commit costs far more than its
+ * bytes. Writes happen one flush after another, so a sender's inbox keys grow in the order its
+ * messages were sent and the receiver reads them in that order.
  *
  * A batch is stored as UTF-8 JSON bytes, not as a structured value: its size in KV is then
  * exactly the size measured here, while a structured value can take far more than its JSON (two
  * bytes per character of a string holding one non-Latin-1 character, nine per number).
+ *
+ * Backpressure (PROTOCOL.md, "Backpressure between isolates"): every message waits for the ones
+ * queued before it, so the bytes queued or being written are capped, in total and per sender
+ * (`BusSender`, one per socket). A sender's share is 1/`BUS_SENDER_SHARE` of the total while the
+ * bus is empty and shrinks as it fills, down to `BUS_SENDER_RESERVE_BYTES`: many flooding sockets
+ * stop short of the total, and a sender with little queued still gets through. `send` refuses a
+ * message beyond a cap instead of queueing it, and a sender hears of each of its messages a
+ * write failed for; nothing is dropped unsaid.
  */
 import { busKeys } from "./keys.ts";
 import { commitUnchecked } from "./kv_retry.ts";
-import { KV_LIMITS } from "./limits.ts";
+import {
+  BUS_SENDER_RESERVE_BYTES,
+  BUS_SENDER_SHARE,
+  CONFIG_DEFAULTS,
+  KV_LIMITS,
+} from "./limits.ts";
 import type { EvictionCode, JsonValue } from "./protocol.ts";
 import type { PeerId } from "./types.ts";
 
@@ -43,7 +58,8 @@ export interface RoomChangedNote {
 export type CloseNote =
   & { kind: "close"; room: string; peer: PeerId; reason: string }
   & (
-    | { code: "replaced" }
+    /** `after`: the versionstamp of the resume that replaced it; newer sockets stay. */
+    | { code: "replaced"; after?: string }
     | { code: "evicted"; evictionCode: Exclude<EvictionCode, "replaced"> }
   );
 
@@ -60,8 +76,53 @@ export type BusMessage = SignalNote | RoomChangedNote | CloseNote;
  * envelope.
  */
 const MAX_BATCH_BYTES = KV_LIMITS.valueBytes - 16 * 1024;
+/**
+ * Bytes of batches one KV commit writes: several values per commit carry a flood several times
+ * faster than one each (a commit's cost hardly depends on its size), and the cap on queued bytes
+ * bounds delays by how fast they are written. Well under what a commit accepts
+ * (`KV_LIMITS.mutationBytesPerOperation`, 800 KiB), since a commit holds the write lock of a
+ * local KV file for its whole duration: ~15 ms for 512 KiB on the build machine.
+ */
+const MAX_WRITE_BYTES = 512 * 1024;
 /** Inbox entries of a dead isolate are dropped by KV eventually; correctness never relies on it. */
 const INBOX_TTL_MS = 5 * 60_000;
+/**
+ * Inbox entries read (and held in memory) at a time: at most 64 × 48 KiB = 3 MiB, however much a
+ * flood has piled up in the inbox.
+ */
+const INBOX_PAGE = 64;
+
+/**
+ * Whoever answers for the messages it sends (a socket): its bytes are capped while queued or being
+ * written, and it is told about each of its messages that could not be written. The bus keeps
+ * one count per sender object, so pass the same object for every message of one socket.
+ */
+export interface BusSender {
+  /** A message of this sender was not written (KV failed after retries): it is lost. */
+  failed(message: BusMessage, error: unknown): void;
+}
+
+/**
+ * What became of a message given to `send`: queued (it will be written, or its sender told it
+ * was not), or refused: it would take its sender past its share (`sender-busy`) or the bus past
+ * its cap (`bus-busy`), or the bus has stopped.
+ */
+export type BusSendResult = "queued" | "sender-busy" | "bus-busy" | "stopped";
+
+/** A bus's counters (tests, the bench). */
+export interface BusStats {
+  /** Messages written to KV, the batches (KV values) and writes (commits) they took. */
+  sent: number;
+  batches: number;
+  writes: number;
+  received: number;
+  /** Messages `send` refused (a cap was reached), and messages lost to failed writes. */
+  refused: number;
+  failed: number;
+  /** Bytes queued or being written now, and the most there ever were. */
+  queuedBytes: number;
+  peakQueuedBytes: number;
+}
 
 /** What a `Bus` needs: the database, its own isolate id, and what to do with what arrives. */
 export interface BusOptions {
@@ -72,6 +133,19 @@ export interface BusOptions {
   onMessage: (message: BusMessage) => void;
   /** Fallback poll of the inbox, for writers the doorbell does not reach (other processes). */
   pollMs: number;
+  /**
+   * Cap on the bytes queued or being written, all senders together (`MOOZ_BUS_MAX_QUEUED_BYTES`);
+   * each sender may use its share of it (above). Messages without a sender (room notes) are never
+   * refused but count towards it.
+   */
+  maxQueuedBytes?: number;
+}
+
+/** A message waiting to be written: its JSON bytes (what the caps count) and who sent it. */
+interface Queued {
+  message: BusMessage;
+  bytes: Uint8Array;
+  sender?: BusSender;
 }
 
 /**
@@ -82,6 +156,8 @@ export interface BusOptions {
  * const bus = new Bus({ kv, isolate: "a", pollMs: 1_000, onMessage: (m) => console.log(m) });
  * bus.start();
  * bus.send("b", { kind: "roster", room });
+ * // A socket's signal: refused beyond the caps; `sender.failed` hears of a failed write.
+ * if (bus.send("b", signal, sender) !== "queued") conn.reject("relay-busy", "...");
  * await bus.stop();
  * ```
  */
@@ -90,7 +166,11 @@ export class Bus {
   readonly #isolate: string;
   readonly #onMessage: (message: BusMessage) => void;
   readonly #pollMs: number;
-  #outbox = new Map<string, BusMessage[]>();
+  readonly #maxQueuedBytes: number;
+  readonly #maxSenderBytes: number;
+  #outbox = new Map<string, Queued[]>();
+  /** Bytes queued or being written per sender; a sender leaves the map when it has none. */
+  #senderBytes = new Map<BusSender, number>();
   #flushScheduled = false;
   /** The last flush; the next one starts after it, so batches are written in send order. */
   #flushing: Promise<void> = Promise.resolve();
@@ -103,14 +183,44 @@ export class Bus {
   #watching: Promise<void> | null = null;
   #poll: ReturnType<typeof setInterval> | undefined;
   #pending = new Set<Promise<unknown>>();
-  /** Messages written to KV, and batches (KV writes) they took. */
-  stats = { sent: 0, batches: 0, received: 0 };
+  readonly stats: BusStats = {
+    sent: 0,
+    batches: 0,
+    writes: 0,
+    received: 0,
+    refused: 0,
+    failed: 0,
+    queuedBytes: 0,
+    peakQueuedBytes: 0,
+  };
 
   constructor(opts: BusOptions) {
     this.#kv = opts.kv;
     this.#isolate = opts.isolate;
     this.#onMessage = opts.onMessage;
     this.#pollMs = opts.pollMs;
+    this.#maxQueuedBytes = opts.maxQueuedBytes ?? CONFIG_DEFAULTS.busMaxQueuedBytes;
+    this.#maxSenderBytes = Math.floor(this.#maxQueuedBytes / BUS_SENDER_SHARE);
+  }
+
+  /** The caps `send` applies: in total, and per sender (its share of an empty bus). */
+  get limits(): { maxQueuedBytes: number; maxSenderBytes: number } {
+    return { maxQueuedBytes: this.#maxQueuedBytes, maxSenderBytes: this.#maxSenderBytes };
+  }
+
+  /**
+   * Why `size` more bytes from a sender with `own` queued are refused (counted), or null: past
+   * the bus's cap, or past the sender's share, which shrinks as the bus fills.
+   */
+  #refusal(own: number, size: number): "bus-busy" | "sender-busy" | null {
+    const free = this.#maxQueuedBytes - this.stats.queuedBytes;
+    const share = Math.max(
+      BUS_SENDER_RESERVE_BYTES,
+      this.#maxSenderBytes * free / this.#maxQueuedBytes,
+    );
+    const refusal = size > free ? "bus-busy" : own + size > share ? "sender-busy" : null;
+    if (refusal) this.stats.refused++;
+    return refusal;
   }
 
   /** Starts watching the doorbell and polling the inbox. */
@@ -128,12 +238,29 @@ export class Bus {
     this.#poll = setInterval(() => this.#drain(), this.#pollMs);
   }
 
-  /** Queues a message for another isolate; it is written with others at the end of this turn. */
-  send(isolate: string, message: BusMessage): void {
-    if (this.#stopped) return;
+  /**
+   * Queues a message for another isolate; it is written with others at the end of this turn.
+   * A message with a `sender` is refused instead when it would take the bus past its cap or the
+   * sender past its share; the caller must tell the sender.
+   */
+  send(isolate: string, message: BusMessage, sender?: BusSender): BusSendResult {
+    if (this.#stopped) return "stopped";
+    const own = sender ? this.#senderBytes.get(sender) ?? 0 : 0;
+    // A flood is refused before it costs an encoding: a full bus or share takes nothing more.
+    const full = sender && this.#refusal(own, 1);
+    if (full) return full;
+    const bytes = encoder.encode(JSON.stringify(message));
+    const size = bytes.length;
+    if (sender) {
+      const refusal = this.#refusal(own, size);
+      if (refusal) return refusal;
+      this.#senderBytes.set(sender, own + size);
+    }
+    this.stats.queuedBytes += size;
+    this.stats.peakQueuedBytes = Math.max(this.stats.peakQueuedBytes, this.stats.queuedBytes);
     let queue = this.#outbox.get(isolate);
     if (!queue) this.#outbox.set(isolate, queue = []);
-    queue.push(message);
+    queue.push({ message, bytes, sender });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // Tracked from now on, so settle() and stop() wait for it even before the timer fires.
@@ -142,6 +269,7 @@ export class Bus {
         .catch((err) => console.error("Writing to the bus failed:", err));
       this.#track(this.#flushing);
     }
+    return "queued";
   }
 
   /** Waits for the writes (also those queued this turn) and inbox reads in flight. */
@@ -173,22 +301,59 @@ export class Bus {
     this.#flushScheduled = false;
     const outbox = this.#outbox;
     this.#outbox = new Map();
-    await Promise.all([...outbox].map(async ([target, messages]) => {
-      for (const batch of batches(messages)) {
-        const key = this.#nextKey(target);
+    await Promise.all([...outbox].map(async ([target, queued]) => {
+      for (const write of writes(batches(queued))) {
+        // Keys taken now, in order, so this write's batches sort before the next write's.
+        const keys = write.map(() => this.#nextKey(target));
         const ring = this.#seq;
+        const entries = write.flatMap((batch) => batch.entries);
         try {
-          await commitUnchecked("bus write", () =>
-            this.#kv.atomic()
-              .set(key, batch.bytes, { expireIn: INBOX_TTL_MS })
-              .set(busKeys.bell(target), ring, { expireIn: INBOX_TTL_MS }));
-          this.stats.sent += batch.count;
-          this.stats.batches++;
+          await commitUnchecked("bus write", () => {
+            const op = this.#kv.atomic();
+            write.forEach((batch, i) => op.set(keys[i], batch.bytes, { expireIn: INBOX_TTL_MS }));
+            return op.set(busKeys.bell(target), ring, { expireIn: INBOX_TTL_MS });
+          });
+          this.stats.sent += entries.length;
+          this.stats.batches += write.length;
+          this.stats.writes++;
         } catch (err) {
-          console.error(`Dropped ${batch.count} message(s) for isolate ${target}:`, err);
+          this.#lost(target, entries, err);
+        } finally {
+          this.#release(entries);
         }
       }
     }));
+  }
+
+  /** Messages whose write failed: each sender hears of its own; the rest can only be logged. */
+  #lost(target: string, entries: Queued[], err: unknown): void {
+    this.stats.failed += entries.length;
+    let told = 0;
+    for (const { message, sender } of entries) {
+      if (!sender) continue;
+      told++;
+      try {
+        sender.failed(message, err);
+      } catch (e) {
+        console.error("Telling a sender about a failed bus write failed:", e);
+      }
+    }
+    console.error(
+      `Dropped ${entries.length} message(s) for isolate ${target}, ${told} of them told to ` +
+        "their senders:",
+      err,
+    );
+  }
+
+  /** Written or lost: their bytes no longer count against the caps. */
+  #release(entries: Queued[]): void {
+    for (const { bytes, sender } of entries) {
+      this.stats.queuedBytes -= bytes.length;
+      if (!sender) continue;
+      const left = (this.#senderBytes.get(sender) ?? 0) - bytes.length;
+      if (left > 0) this.#senderBytes.set(sender, left);
+      else this.#senderBytes.delete(sender);
+    }
   }
 
   /** Reads and deletes everything in the inbox; one drain at a time, re-run if rung meanwhile. */
@@ -208,20 +373,26 @@ export class Bus {
     this.#track(this.#draining);
   }
 
+  /** Reads the inbox a page at a time, so a flood piled up in it never sits in memory at once. */
   async #drainOnce(): Promise<void> {
-    const entries = await Array.fromAsync(
-      this.#kv.list<Uint8Array>({ prefix: busKeys.inbox(this.#isolate) }),
-    );
-    if (entries.length === 0) return;
-    // Delete first: a message is delivered at most once even if a handler throws.
-    for (let i = 0; i < entries.length; i += 500) {
-      const part = entries.slice(i, i + 500);
+    const prefix = busKeys.inbox(this.#isolate);
+    for (;;) {
+      const entries = await Array.fromAsync(
+        this.#kv.list<Uint8Array>({ prefix }, { limit: INBOX_PAGE }),
+      );
+      if (entries.length === 0) return;
+      // Delete first: a message is delivered at most once even if a handler throws.
       await commitUnchecked("inbox read", () => {
         const op = this.#kv.atomic();
-        for (const e of part) op.delete(e.key);
+        for (const e of entries) op.delete(e.key);
         return op;
       });
+      this.#handle(entries);
+      if (entries.length < INBOX_PAGE || this.#stopped) return;
     }
+  }
+
+  #handle(entries: Deno.KvEntry<Uint8Array>[]): void {
     for (const entry of entries) {
       let messages: BusMessage[];
       try {
@@ -245,31 +416,54 @@ export class Bus {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Splits messages into batches, each a JSON array in UTF-8 under the KV value limit. */
-function batches(messages: BusMessage[]): { count: number; bytes: Uint8Array }[] {
-  const out: { count: number; bytes: Uint8Array }[] = [];
-  let parts: Uint8Array[] = [];
+/** Messages stored together as one KV value: a JSON array in UTF-8. */
+interface Batch {
+  entries: Queued[];
+  bytes: Uint8Array;
+}
+
+/** Splits queued messages into batches, each under the KV value limit. */
+function batches(queued: Queued[]): Batch[] {
+  const out: Batch[] = [];
+  let entries: Queued[] = [];
   let size = 1; // "["
   const close = () => {
     const bytes = new Uint8Array(size);
     let at = 0;
-    parts.forEach((part, i) => {
+    entries.forEach(({ bytes: part }, i) => {
       bytes[at++] = i === 0 ? 0x5b : 0x2c; // "[" before the first, "," between
       bytes.set(part, at);
       at += part.length;
     });
     bytes[at] = 0x5d; // "]"
-    out.push({ count: parts.length, bytes });
-    parts = [];
+    out.push({ entries, bytes });
+    entries = [];
     size = 1;
   };
-  for (const m of messages) {
-    const part = encoder.encode(JSON.stringify(m));
+  for (const q of queued) {
     // Each part adds its bytes and one separator ("," or the closing "]").
-    if (parts.length > 0 && size + part.length + 1 > MAX_BATCH_BYTES) close();
-    parts.push(part);
-    size += part.length + 1;
+    if (entries.length > 0 && size + q.bytes.length + 1 > MAX_BATCH_BYTES) close();
+    entries.push(q);
+    size += q.bytes.length + 1;
   }
-  if (parts.length) close();
+  if (entries.length) close();
+  return out;
+}
+
+/** Groups batches into KV writes of at most `MAX_WRITE_BYTES` each (one batch at least). */
+function writes(all: Batch[]): Batch[][] {
+  const out: Batch[][] = [];
+  let group: Batch[] = [];
+  let size = 0;
+  for (const batch of all) {
+    if (group.length > 0 && size + batch.bytes.length > MAX_WRITE_BYTES) {
+      out.push(group);
+      group = [];
+      size = 0;
+    }
+    group.push(batch);
+    size += batch.bytes.length;
+  }
+  if (group.length) out.push(group);
   return out;
 }

@@ -3,6 +3,7 @@
  * come from `limits.ts`, so a setting and the limits that depend on it never disagree.
  */
 import { CONFIG_DEFAULTS, CONFIG_MINIMUMS, MAX_CAPACITY } from "./limits.ts";
+import { parseOrigin } from "./upgrade.ts";
 
 /** What the signaling server of an isolate runs with (`configFromEnv`, or tests). */
 export interface SignalingConfig {
@@ -18,16 +19,37 @@ export interface SignalingConfig {
   graceMs: number;
   /** How often each server isolate records that its sockets are alive. */
   heartbeatMs: number;
-  /** A member without a heartbeat for this long is removed (its server died). */
+  /** A member without a heartbeat for this long has lost its server: its grace period starts. */
   heartbeatTimeoutMs: number;
   /** Time a member has to connect to everyone, after joining or after a link fails. */
   linkDeadlineMs: number;
-  /** Origins allowed to open sockets; null means "same host as the request". */
+  /**
+   * Origins allowed to open sockets, normalized (`scheme://host[:port]`, lower case, no default
+   * port); null means "the request's own origin" (upgrade.ts).
+   */
   allowedOrigins: string[] | null;
   /** WebSocket idle timeout in seconds: pings every half of it, closes when no pong comes. */
   idleTimeoutS: number;
   /** How often an isolate checks its inbox even without a doorbell (cross-process local KV). */
   inboxPollMs: number;
+  /**
+   * Bytes of signals an isolate may have queued for other isolates, all senders together; each
+   * sending socket gets 1/`BUS_SENDER_SHARE` of it. Beyond, signals are refused (`relay-busy`).
+   */
+  busMaxQueuedBytes: number;
+  /** Signaling sockets one client address may have open at once (client_limits.ts). */
+  clientMaxSockets: number;
+  /** Joins (not resumes) one client address may make per minute. */
+  clientJoinsPerMin: number;
+  /** Rooms one client address may create per minute. */
+  clientRoomsPerMin: number;
+  /** Inbound frames per second from one client address, across all its sockets. */
+  clientMessagesPerS: number;
+  /**
+   * Reverse proxies in front of the server whose `X-Forwarded-For`, `-Proto` and `-Host` are
+   * believed (forwarded.ts); 0 believes none.
+   */
+  trustProxy: number;
 }
 
 /** The configuration with no `MOOZ_*` variable set; tests start from it. */
@@ -80,10 +102,53 @@ export function configFromEnv(
       min.heartbeatTimeoutMs,
     ),
     linkDeadlineMs: int(env, "MOOZ_LINK_DEADLINE_MS", DEFAULTS.linkDeadlineMs, min.linkDeadlineMs),
-    allowedOrigins: origins
-      ? origins.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)
-      : null,
+    allowedOrigins: origins ? allowedOrigins(origins) : null,
     idleTimeoutS: int(env, "MOOZ_WS_IDLE_TIMEOUT_S", DEFAULTS.idleTimeoutS, min.idleTimeoutS),
     inboxPollMs: int(env, "MOOZ_INBOX_POLL_MS", DEFAULTS.inboxPollMs, min.inboxPollMs),
+    busMaxQueuedBytes: int(
+      env,
+      "MOOZ_BUS_MAX_QUEUED_BYTES",
+      DEFAULTS.busMaxQueuedBytes,
+      min.busMaxQueuedBytes,
+    ),
+    clientMaxSockets: int(
+      env,
+      "MOOZ_CLIENT_MAX_SOCKETS",
+      DEFAULTS.clientMaxSockets,
+      min.clientMaxSockets,
+    ),
+    clientJoinsPerMin: int(
+      env,
+      "MOOZ_CLIENT_JOINS_PER_MIN",
+      DEFAULTS.clientJoinsPerMin,
+      min.clientJoinsPerMin,
+    ),
+    clientRoomsPerMin: int(
+      env,
+      "MOOZ_CLIENT_ROOMS_PER_MIN",
+      DEFAULTS.clientRoomsPerMin,
+      min.clientRoomsPerMin,
+    ),
+    clientMessagesPerS: int(
+      env,
+      "MOOZ_CLIENT_MESSAGES_PER_S",
+      DEFAULTS.clientMessagesPerS,
+      min.clientMessagesPerS,
+    ),
+    trustProxy: int(env, "MOOZ_TRUST_PROXY", DEFAULTS.trustProxy, min.trustProxy),
   };
+}
+
+/** `MOOZ_ALLOWED_ORIGINS`, each entry normalized as browsers write `Origin`, or an error. */
+function allowedOrigins(raw: string): string[] {
+  return raw.split(",").map((o) => o.trim()).filter(Boolean).map((entry) => {
+    const origin = parseOrigin(entry);
+    if (origin === null) {
+      throw new Error(
+        `MOOZ_ALLOWED_ORIGINS: "${entry}" is not an origin. Write scheme://host[:port] with ` +
+          "http or https and no path, e.g. https://meet.example.com.",
+      );
+    }
+    return origin;
+  });
 }

@@ -3,6 +3,7 @@
  * ways the server writes to it (so every send checks for a slow consumer and every error frame
  * agrees with the protocol's table of codes).
  */
+import type { ClientLease } from "./client_limits.ts";
 import { bump, type IsolateMetrics } from "./metrics.ts";
 import { MAX_BUFFERED_BYTES, RATE_LIMIT } from "./limits.ts";
 import {
@@ -57,6 +58,11 @@ export class Connection {
   detached = false;
   /** Set by the close event. */
   closed = false;
+  /**
+   * This socket's hold on its client address's budgets (client_limits.ts), released when it
+   * closes; null when the address is unknown.
+   */
+  lease: ClientLease | null = null;
   readonly #metrics: IsolateMetrics;
   #tokens: number = RATE_LIMIT.burst;
   #refilledAt: number;
@@ -103,6 +109,16 @@ export class Connection {
       this.#tokens -= 1;
       return true;
     }
+    this.dropFrame(`Too many messages: at most ${RATE_LIMIT.refillPerSecond} a second.`, now);
+    return false;
+  }
+
+  /**
+   * Drops an inbound frame over a rate limit (this socket's, or its client address's): tells the
+   * client with `message` at most once per `RATE_LIMIT.errorEveryMs`, and closes the socket with
+   * 1008 when it goes on sending (`RATE_LIMIT.maxDropped` drops within `dropWindowMs`).
+   */
+  dropFrame(message: string, now = Date.now()): void {
     if (now - this.#dropsSince > RATE_LIMIT.dropWindowMs) {
       this.#drops = 0;
       this.#dropsSince = now;
@@ -113,21 +129,18 @@ export class Connection {
       this.close(ERRORS["rate-limited"].closeCode, "flooding");
     } else if (now - this.#lastRateError >= RATE_LIMIT.errorEveryMs) {
       this.#lastRateError = now;
-      this.send(
-        errorMessage(
-          "rate-limited",
-          `Too many messages: at most ${RATE_LIMIT.refillPerSecond} a second.`,
-        ),
-      );
+      this.send(errorMessage("rate-limited", message));
     }
-    return false;
   }
 
-  /** Answers a refused input: a non-fatal error frame, or for a fatal code, error and close. */
-  reject(code: ErrorCode, message: string): void {
+  /**
+   * Answers a refused input: a non-fatal error frame, or for a fatal code, error and close. `to`
+   * names the recipient of a refused signal (`ErrorMessage.to`).
+   */
+  reject(code: ErrorCode, message: string, to?: PeerId): void {
     bump(this.#metrics.rejected, code);
     if (ERRORS[code].fatal) this.fail(code, message);
-    else this.send(errorMessage(code, message));
+    else this.send(errorMessage(code, message, to));
   }
 
   /** Sends a fatal error and closes with its close code. */

@@ -14,13 +14,17 @@
  * This module holds what ties them together: the upgrade, the order of frames per socket, join
  * and resume, leave, and closes.
  */
-import { Bus, type BusMessage } from "./bus.ts";
+import { Bus, type BusMessage, type BusStats } from "./bus.ts";
 import type { SignalingConfig } from "./config.ts";
+import { type ClientLease, ClientLimits } from "./client_limits.ts";
 import { Connection } from "./connection.ts";
+import { clientAddress } from "./forwarded.ts";
+import { HealthCheck } from "./health.ts";
+import { kvHealth } from "./kv_health.ts";
 import { IsolateTimers } from "./isolate_timers.ts";
 import { JOIN_TIMEOUT_MS } from "./limits.ts";
 import { MeshEnforcer } from "./mesh_enforcer.ts";
-import { bump, emptyMetrics, type IsolateMetrics, renderMetrics } from "./metrics.ts";
+import { bump, emptyMetrics, type IsolateMetrics, MetricsPage, renderMetrics } from "./metrics.ts";
 import { parseClientMessage } from "./parse_client_message.ts";
 import { type ClientMessage, CLOSE_NORMAL } from "./protocol.ts";
 import { Relay } from "./relay.ts";
@@ -29,7 +33,7 @@ import { RoomStore } from "./store.ts";
 import { TaskTracker } from "./task_tracker.ts";
 import { randomBase64url } from "./tokens.ts";
 import type { PeerId } from "./types.ts";
-import { type Refusal, refuseUpgrade } from "./upgrade.ts";
+import { type Refusal, refuseUpgrade, tooManySockets } from "./upgrade.ts";
 
 /** What a hub needs; one hub per isolate (see hub_singleton.ts), or several in tests. */
 export interface HubOptions {
@@ -40,6 +44,9 @@ export interface HubOptions {
   /** How soon a socket must send `join` after opening. Default JOIN_TIMEOUT_MS; tests use less. */
   joinTimeoutMs?: number;
 }
+
+/** How long a stopping hub tries to mark its members as members of a stopped server. */
+const STOP_MARK_MS = 2_000;
 
 /** What a socket is told when its member was resumed on another socket. */
 const REPLACED = "You joined from another tab or connection.";
@@ -52,7 +59,9 @@ const REPLACED = "You joined from another tab or connection.";
  * ```ts
  * const hub = new SignalingHub({ config: configFromEnv(), kv: await Deno.openKv() });
  * hub.start();
- * Deno.serve((req) => hub.handleUpgrade(req, new URL(req.url).pathname.split("/")[3]));
+ * Deno.serve((req, info) =>
+ *   hub.handleUpgrade(req, new URL(req.url).pathname.split("/")[3], info.remoteAddr)
+ * );
  * ```
  */
 export class SignalingHub {
@@ -62,6 +71,8 @@ export class SignalingHub {
   readonly store: RoomStore;
   /** This isolate's counters (`/metrics`). */
   readonly metrics: IsolateMetrics;
+  /** `/healthz`: whether KV can be written and read, within a time limit. */
+  readonly health = new HealthCheck({ ping: () => this.store.ping(this.isolate) });
   readonly #config: SignalingConfig;
   readonly #joinTimeoutMs: number;
   readonly #kv: Deno.Kv;
@@ -72,6 +83,12 @@ export class SignalingHub {
   readonly #relay: Relay;
   readonly #enforcer: MeshEnforcer;
   readonly #timers: IsolateTimers;
+  /** Per-client-address budgets, made on the first upgrade with a known address. */
+  #clientLimits: ClientLimits | null = null;
+  readonly #metricsPage = new MetricsPage(() => {
+    this.#timers.updateGauges();
+    return renderMetrics(this.#kv, this.metrics);
+  });
 
   constructor(opts: HubOptions) {
     const { config, kv } = opts;
@@ -91,6 +108,7 @@ export class SignalingHub {
       kv,
       isolate,
       pollMs: config.inboxPollMs,
+      maxQueuedBytes: config.busMaxQueuedBytes,
       onMessage: (m) => this.#onBus(m),
     });
     const session = {
@@ -110,6 +128,7 @@ export class SignalingHub {
     this.#enforcer = new MeshEnforcer({ isolate, config, store, bus, cache, metrics, tasks });
     this.#timers = new IsolateTimers({
       kv,
+      isolate,
       heartbeatMs: config.heartbeatMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       store,
@@ -126,8 +145,28 @@ export class SignalingHub {
     this.#timers.start();
   }
 
-  /** Stops timers and the bus and closes every socket (tests, shutdown). */
+  /**
+   * Stops timers and the bus and closes every socket (tests, shutdown). Members whose sockets
+   * were here keep their places: they are marked as members of a stopped server, so they may
+   * resume on any server, and their grace period starts when a running server sees that (or one
+   * starts again). Bounded by `STOP_MARK_MS` so a failing KV cannot hold up an exit.
+   */
   async stop(): Promise<void> {
+    const served = this.#cache.servedMembers();
+    if (served.length > 0 && !this.#tasks.stopped) {
+      const marked = this.store.serverStopped(served, this.isolate).then(() => {
+        for (const room of new Set(served.map((e) => e.room))) this.#cache.changed(room);
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_MARK_MS));
+      await Promise.race([
+        marked.catch((err) => console.error("Marking members failed:", err)),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      // Let the roster notes for the other isolates go out before the bus stops.
+      await this.#bus.settle();
+    }
     this.#tasks.stop();
     this.#timers.stop();
     this.#enforcer.stop();
@@ -145,20 +184,42 @@ export class SignalingHub {
     await this.#bus.settle();
   }
 
-  /** `GET /api/rooms/{room}/ws`: refuses with a JSON error, or upgrades to a signaling socket. */
-  handleUpgrade(req: Request, room: string): Response {
+  /**
+   * `GET /api/rooms/{room}/ws`: refuses with a JSON error, or upgrades to a signaling socket.
+   * `remoteAddr` (`Deno.serve`'s handler info) is the client's address for the per-client limits
+   * (client_limits.ts), unless trusted proxies name it (`MOOZ_TRUST_PROXY`). Those limits do not
+   * apply when clients cannot be told apart (no address, or a local proxy: see forwarded.ts).
+   */
+  handleUpgrade(req: Request, room: string, remoteAddr?: Deno.Addr): Response {
     const refuse = (refusal: Refusal) => {
       bump(this.metrics.rejected, refusal.code);
+      const headers: Record<string, string> = refusal.retryAfterS
+        ? { "Retry-After": String(refusal.retryAfterS) }
+        : {};
       return Response.json({ error: refusal.code, message: refusal.message }, {
         status: refusal.status,
+        headers,
       });
     };
-    const refusal = refuseUpgrade(req, room, this.#config.allowedOrigins);
+    const refusal = refuseUpgrade(req, room, this.#config);
     if (refusal) return refuse(refusal);
+    const address = clientAddress(req, remoteAddr, this.#config.trustProxy);
+    let lease: ClientLease | null = null;
+    if (address !== null) {
+      const limits = this.#clientLimits ??= new ClientLimits({
+        maxSockets: this.#config.clientMaxSockets,
+        joinsPerMin: this.#config.clientJoinsPerMin,
+        roomsPerMin: this.#config.clientRoomsPerMin,
+        messagesPerS: this.#config.clientMessagesPerS,
+      });
+      lease = limits.open(address);
+      if (!lease) return refuse(tooManySockets(limits.options.maxSockets));
+    }
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.#config.idleTimeoutS });
     } catch {
+      lease?.release();
       // "Upgrade: websocket" without the rest of the handshake (Connection: Upgrade,
       // Sec-WebSocket-Key): the client's fault, not a 500 with a logged stack trace.
       return refuse({
@@ -169,6 +230,10 @@ export class SignalingHub {
     }
     const { socket, response } = upgraded;
     const conn = new Connection(socket, room, this.metrics);
+    conn.lease = lease;
+    // The address's socket count goes down with the close event, which Deno fires also when
+    // the handshake never completes.
+    if (lease) socket.addEventListener("close", () => lease?.release());
     this.#conns.add(conn);
     // Counted from the upgrade rather than from the open event (a few ms later): one handler
     // less per socket. Error events need no handler either: a close event follows.
@@ -178,15 +243,25 @@ export class SignalingHub {
     return response;
   }
 
-  /** `/metrics` text of every live isolate. */
-  async metricsText(): Promise<string> {
-    this.#timers.updateGauges();
-    return await renderMetrics(this.#kv, this.metrics);
+  /** The bus's counters: bytes queued towards other isolates, refusals, lost writes (tests). */
+  get busStats(): BusStats {
+    return this.#bus.stats;
+  }
+
+  /** `/metrics` text of every live isolate (rendered at most once a second). */
+  metricsText(): Promise<string> {
+    return this.#metricsPage.text();
   }
 
   #onFrame(conn: Connection, data: unknown): void {
     if (conn.closed || conn.detached) return;
     if (!conn.takeToken()) return;
+    if (conn.lease && !conn.lease.takeMessage()) {
+      return conn.dropFrame(
+        `Too many messages from your network address: at most ${this.#config.clientMessagesPerS} ` +
+          "a second across all its connections.",
+      );
+    }
     const parsed = parseClientMessage(data as string | ArrayBuffer | Blob | Uint8Array);
     if (!parsed.ok) {
       conn.reject(parsed.code, parsed.message);
@@ -198,12 +273,14 @@ export class SignalingHub {
     // per frame. Order is kept: nothing of this socket is waiting.
     if (
       conn.queue === null && conn.peer !== null && message.type === "signal" &&
-      this.#relay.forward(conn.room, conn.peer, message.to, message.payload)
+      this.#relay.forward(conn, message.to, message.payload)
     ) return;
     const queue: Promise<void> = (conn.queue ?? Promise.resolve())
       .then(() => this.#handle(conn, message))
       .catch((err) => {
-        console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
+        if (!kvHealth.reported(err)) { // KV failures: logged once by kv_health.ts, then counted
+          console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
+        }
         conn.reject("internal", "The server could not handle that message; try again.");
       })
       .finally(() => {
@@ -244,7 +321,7 @@ export class SignalingHub {
       case "ping":
         return conn.send({ type: "pong", t: message.t });
       case "signal":
-        if (this.#relay.forward(conn.room, peer, message.to, message.payload)) return;
+        if (this.#relay.forward(conn, message.to, message.payload)) return;
         return await this.#relay.forwardUncached(conn, peer, message.to, message.payload);
       case "links":
         if (await this.store.reportLinks(conn.room, peer, message.links)) {
@@ -271,14 +348,33 @@ export class SignalingHub {
       if (!res.ok) return conn.reject("resume-failed", res.message);
       peer = res.member.peer;
       version = res.versionstamp;
-      token = resume;
+      token = res.token;
       previousIsolate = res.previousIsolate;
       this.metrics.resumes++;
     } else {
-      const res = await this.store.join(room, { name, isolate: this.isolate });
+      const lease = conn.lease;
+      const joinWaitMs = lease?.takeJoin() ?? 0;
+      if (joinWaitMs > 0) {
+        return conn.reject(
+          "join-limited",
+          `Too many joins from your network address (at most ${this.#config.clientJoinsPerMin} ` +
+            `a minute). Try again in ${Math.ceil(joinWaitMs / 1000)} s.`,
+        );
+      }
+      // Without room creations left, the address may still join rooms that exist.
+      const mayCreate = (lease?.roomWaitMs() ?? 0) === 0;
+      const res = await this.store.join(room, { name, isolate: this.isolate, mayCreate });
+      if (res.ok && res.created) lease?.roomCreated();
       if (!res.ok) {
-        // `no-room` only answers `mayCreate: false`, which this call does not pass.
-        if (res.code === "no-room") throw new Error("unexpected no-room");
+        if (res.code === "no-room") {
+          const waitS = Math.max(1, Math.ceil((lease?.roomWaitMs() ?? 0) / 1000));
+          return conn.reject(
+            "create-limited",
+            "Too many new meetings from your network address (at most " +
+              `${this.#config.clientRoomsPerMin} a minute). Try again in ${waitS} s, or join a ` +
+              "meeting that has already started.",
+          );
+        }
         const hint = res.code === "room-full"
           ? `The meeting is full (${this.#config.capacity} people). Ask someone to leave, or start a new meeting.`
           : "The host locked this meeting. Ask them to unlock it.";
@@ -308,6 +404,7 @@ export class SignalingHub {
         peer,
         code: "replaced",
         reason: REPLACED,
+        after: version,
       });
     }
     await this.#cache.admit(cached, conn, { token, resumed: Boolean(resume) });
@@ -322,6 +419,13 @@ export class SignalingHub {
       case "close": {
         const target = this.#cache.get(message.room)?.conns.get(message.peer);
         if (!target) return;
+        // Versionstamps grow with every commit: a socket that resumed after the one that sent
+        // this note (they raced to this isolate) is the member's newest and stays.
+        if (
+          message.code === "replaced" && message.after && (target.version ?? "") > message.after
+        ) {
+          return;
+        }
         // The bus carries JSON written by other servers, maybe of another version: an eviction
         // without a code is still an eviction.
         const code = message.code === "replaced" ? "replaced" : message.evictionCode ?? "kicked";

@@ -1,8 +1,9 @@
 /**
  * The two timers every isolate runs whatever rooms it serves: the heartbeat, which records in one
  * batch that this isolate's sockets are alive (and publishes its metrics), and the sweep of every
- * room in the store, which cleans up rooms whose servers all died (nobody else serves them, so no
- * room timer would ever look at them).
+ * room in the store, which looks after rooms whose servers all stopped (nobody else serves them,
+ * so no room timer would ever look at them): their members start their grace period, and are
+ * removed if they do not come back within it.
  */
 import type { Connection } from "./connection.ts";
 import { bump, type IsolateMetrics, publishMetrics } from "./metrics.ts";
@@ -16,6 +17,8 @@ const MIN_SWEEP_EVERY_MS = 1_000;
 /** What `IsolateTimers` works with. */
 export interface IsolateTimersOptions {
   kv: Deno.Kv;
+  /** This isolate's id, as written in the member records of its sockets. */
+  isolate: string;
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   store: RoomStore;
@@ -70,7 +73,7 @@ export class IsolateTimers {
   async #beat(): Promise<void> {
     const { store, cache, kv, metrics } = this.#opts;
     const entries = cache.servedMembers();
-    if (entries.length) await store.heartbeat(entries);
+    if (entries.length) await store.heartbeat(entries, this.#opts.isolate);
     this.updateGauges();
     await publishMetrics(kv, metrics);
   }
@@ -80,9 +83,9 @@ export class IsolateTimers {
     for await (const room of store.rooms()) {
       if (tasks.stopped) return;
       if (cache.get(room)) continue; // maintained by its own timer
-      const removed = await store.sweep(room);
-      if (removed.length === 0) continue;
-      for (const { reason } of removed) bump(metrics.evictions, reason);
+      const { removed, lost } = await store.sweep(room);
+      if (removed.length === 0 && lost.length === 0) continue;
+      if (removed.length) bump(metrics.evictions, "grace-expired", removed.length);
       cache.changed(room);
     }
   }

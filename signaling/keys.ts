@@ -25,7 +25,9 @@
  * - `["metrics", isolate]` -> IsolateMetrics (`metrics.ts`)
  * - `["stats", "rooms" | "participants"]` -> Deno.KvU64, kept by the store's own transactions
  *   (`STATS_KEYS`), so `/metrics` reads two keys instead of every room
- * - `["health"]`: never written; read by health checks (`RoomStore.ping`)
+ * - `["health", isolate]` -> string (a random nonce, expiring after `HEALTH_PROBE_TTL_MS`):
+ *   written and read back by each health check of that isolate (`RoomStore.ping`), so a check
+ *   proves KV can be written, not only read, without isolates racing on one key
  */
 import type { PeerId } from "./types.ts";
 
@@ -98,5 +100,20 @@ export const STATS_KEYS = {
   participants: ["stats", "participants"] as Deno.KvKey,
 } as const;
 
-/** A key nobody writes: reading it tells whether the database answers. */
-export const HEALTH_KEY: Deno.KvKey = ["health"];
+/**
+ * Where the health checks of `isolate` write their probe and read it back (`RoomStore.ping`).
+ *
+ * @example
+ * ```ts
+ * await kv.set(healthKey("i1"), nonce, { expireIn: HEALTH_PROBE_TTL_MS });
+ * ```
+ */
+export function healthKey(isolate: string): Deno.KvKey {
+  return ["health", isolate];
+}
+
+/**
+ * A probe key outlives its isolate by at most this long: long enough that a key is not expiring
+ * between its write and its read back, short enough that stopped isolates leave nothing behind.
+ */
+export const HEALTH_PROBE_TTL_MS = 60_000;

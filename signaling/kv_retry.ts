@@ -3,7 +3,12 @@
  * write of the bus. It covers the two ways a correct KV operation fails and should simply run
  * again: a version check that lost against a concurrent writer (the step returns `CONFLICT`), and
  * "database is locked", which KV throws when several processes share one local sqlite file.
+ *
+ * It is also where KV failures are seen: every operation that fails for good is counted and logged
+ * once per change of state by `kvHealth` (kv_health.ts), and every unchecked commit that goes
+ * through tells it KV can be written (again).
  */
+import { kvHealth } from "./kv_health.ts";
 
 /** Returned by a retry step when its atomic commit lost a version check: read again and redo. */
 export const CONFLICT: unique symbol = Symbol("conflict");
@@ -17,7 +22,8 @@ const MAX_BACKOFF_MS = 50;
  * Runs a read-check-commit `step` until it returns something other than `CONFLICT`, also when KV
  * throws "database is locked". Backs off with jitter so contenders spread out; gives up after
  * `MAX_ATTEMPTS` with an error that says what was tried. Any other error passes through at once.
- * A step must be safe to run again: it reads what it checks within itself.
+ * A step must be safe to run again: it reads what it checks within itself. A failure is counted
+ * under `what` (`mooz_kv_errors_total{operation}`), so `what` is a fixed name, never an id.
  *
  * @example
  * ```ts
@@ -31,6 +37,18 @@ const MAX_BACKOFF_MS = 50;
  * ```
  */
 export async function retryKv<T>(
+  what: string,
+  step: () => Promise<T | typeof CONFLICT>,
+): Promise<T> {
+  try {
+    return await retrySteps(what, step);
+  } catch (error) {
+    kvHealth.failed(what, error);
+    throw error;
+  }
+}
+
+async function retrySteps<T>(
   what: string,
   step: () => Promise<T | typeof CONFLICT>,
 ): Promise<T> {
@@ -81,6 +99,7 @@ export async function commitUnchecked(
     }
     return undefined;
   });
+  kvHealth.writeSucceeded(what);
 }
 
 function isDatabaseLocked(error: unknown): boolean {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { kvHealth } from "./kv_health.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 
 Deno.test("retryKv runs the step again after a conflict and returns its first result", async () => {
@@ -59,6 +60,30 @@ Deno.test("commitUnchecked builds the operation anew for every attempt", async (
     });
     assert.equal(builds, 3);
     assert.equal((await kv.get(["k"])).value, 3);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("a failed operation is counted under its name; an unchecked commit says KV works", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const before = kvHealth.errors["test op"] ?? 0;
+    const full = new TypeError("database or disk is full");
+    const thrown = await retryKv("test op", () => Promise.reject(full)).catch((e) => e);
+    assert.equal(thrown, full, "the error itself passes through");
+    assert.equal(kvHealth.errors["test op"], before + 1, "once per operation, not per attempt");
+    assert.equal(kvHealth.ok, false);
+    assert.ok(kvHealth.reported(full));
+    // A read that works proves nothing about writes: still failing.
+    await retryKv("test read", () => kv.get(["k"]));
+    assert.equal(kvHealth.ok, false);
+    await commitUnchecked("test write", () => kv.atomic().set(["k"], 1));
+    assert.equal(kvHealth.ok, true);
+    // Conflicts and locks retried away are not failures.
+    let calls = 0;
+    await retryKv("test op", () => Promise.resolve(++calls < 3 ? CONFLICT : 1));
+    assert.equal(kvHealth.errors["test op"], before + 1);
   } finally {
     kv.close();
   }

@@ -24,6 +24,8 @@ export const KV_LIMITS = {
   getManyKeys: 10,
   /** Encoded bytes of all keys of one atomic operation together. */
   keyBytesPerOperation: 81_920,
+  /** Bytes of all keys and values one atomic operation writes together. */
+  mutationBytesPerOperation: 819_200,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -85,6 +87,54 @@ export const MAX_BUFFERED_BYTES = 1 << 20;
 export const JOIN_TIMEOUT_MS = 10_000;
 
 // ---------------------------------------------------------------------------------------------
+// Between isolates (bus.ts)
+
+/**
+ * One sending socket may have at most 1/`BUS_SENDER_SHARE` of the bus's budget
+ * (`CONFIG_DEFAULTS.busMaxQueuedBytes`) queued or being written to KV while the bus is empty, so
+ * one flooding socket leaves most of the budget to everyone else. A newcomer's whole negotiation
+ * with a full room of 8 (7 offers of ~5 KB and their ICE candidates, ~50 KB) fits in one share of
+ * the default budget (128 KiB) with room to spare. The share shrinks in proportion as the bus
+ * fills (down to `BUS_SENDER_RESERVE_BYTES`), so however many sockets flood at once, they stop
+ * short of the budget and leave room for senders with little queued.
+ */
+export const BUS_SENDER_SHARE = 8;
+/**
+ * The least a socket's share shrinks to: a sender with less than this queued is refused only
+ * when the whole budget is taken. 16 KiB holds an offer or answer (~5 KB) and its ICE candidates
+ * (~200 B each), what a well-behaved client has in flight to one peer at a time.
+ */
+export const BUS_SENDER_RESERVE_BYTES = 16 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Per client address (client_limits.ts; the values themselves are settings, in CONFIG_DEFAULTS)
+
+/**
+ * An address's message budget holds this many seconds of its rate
+ * (`CONFIG_DEFAULTS.clientMessagesPerS`), so the joins of several people behind one address in
+ * the same moment (each a burst of offers, answers and ICE candidates) pass whole.
+ */
+export const CLIENT_MESSAGE_BURST_S = 5;
+/**
+ * Addresses without an open socket that an isolate remembers, at most; beyond, the one idle
+ * longest is forgotten (its budgets start full again if it comes back). An entry is a few hundred
+ * bytes, so this caps the table at a few MB however many addresses a flood uses. Entries are
+ * forgotten anyway once idle long enough for their budgets to be full again (a minute).
+ */
+export const CLIENT_TABLE_MAX_IDLE = 10_000;
+/**
+ * `Retry-After` of a socket refused for too many open sockets: a slot frees only when one of the
+ * address's sockets closes, which no clock predicts; 10 s is a few of the browser client's
+ * reconnect delays, long enough not to be hammered, short enough for a person reloading a tab.
+ */
+export const CLIENT_SOCKETS_RETRY_AFTER_S = 10;
+/**
+ * IPv6 clients are counted per /64 network: a subscriber is given at least a /64 and may use any
+ * address in it, so per-address budgets would be 2^64 budgets for one machine.
+ */
+export const CLIENT_IPV6_PREFIX_BITS = 64;
+
+// ---------------------------------------------------------------------------------------------
 // Configuration (`MOOZ_*`, see config.ts and the README)
 
 /**
@@ -100,6 +150,49 @@ export const CONFIG_DEFAULTS = {
   linkDeadlineMs: 20_000,
   idleTimeoutS: 20,
   inboxPollMs: 1_000,
+  /**
+   * Signaling sockets one client address may have open at once (per isolate). A person has one
+   * per meeting tab; an office or school of 50 behind one NAT address has about 50 in meetings at
+   * once, and 64 leaves room for spare tabs. An abuser was measured holding 496.
+   */
+  clientMaxSockets: 64,
+  /**
+   * Joins (new places in rooms, not resumes) per client address per minute, per isolate. A
+   * person joins once per meeting, again only after losing the place; 50 people behind one
+   * address joining their meetings on the hour make about 50, and 120 allows each a retry. An
+   * abuser was measured creating 1,500 rooms in 4 s.
+   */
+  clientJoinsPerMin: 120,
+  /**
+   * Rooms a client address may create per minute, per isolate: only a meeting's first joiner
+   * creates it, and even an office of 50 starts a handful of meetings in the same minute.
+   */
+  clientRoomsPerMin: 30,
+  /**
+   * Inbound frames per second from one client address across all its sockets, per isolate; the
+   * budget holds `CLIENT_MESSAGE_BURST_S` seconds of it. One socket may send at most 50 a second
+   * (`RATE_LIMIT`), and a busy client (joining a full room: 7 negotiations with their ICE
+   * candidates) sends about 100 frames in two seconds, then a few a minute; 200 is four sockets
+   * at their maximum, and the burst (1,000) takes ten such joins at once. An abuser was measured
+   * passing 952 a second through 20 sockets.
+   */
+  clientMessagesPerS: 200,
+  /**
+   * Reverse proxies in front of the server whose `X-Forwarded-For`, `X-Forwarded-Proto` and
+   * `X-Forwarded-Host` are believed. 0: none, since anyone can send those headers.
+   */
+  trustProxy: 0,
+  /**
+   * Bytes of messages an isolate may have queued for other isolates or being written to KV, all
+   * senders together (bus.ts); a signal beyond it is refused to its sender (`relay-busy`). Every
+   * message waits for those queued before it, so this bounds how long a flood can delay other
+   * rooms' signals: the time KV takes to write this much. 1 MiB is three commits on a local file:
+   * 25 ms median and 60 ms at worst on the 2-core build machine, 75-95 ms median and 390 ms at
+   * worst while other work kept it at a load average of 20; on a remote KV at 50 ms a commit,
+   * about 150 ms. Without a cap, a flood from 24 sockets delayed other rooms' signals by 2.7 s
+   * (median) and grew the server by 900 MiB (`deno task bench --abuse`).
+   */
+  busMaxQueuedBytes: 1 << 20,
 } as const;
 
 /** Smallest value `configFromEnv` accepts per setting (capacity is also at most MAX_CAPACITY). */
@@ -111,4 +204,19 @@ export const CONFIG_MINIMUMS = {
   linkDeadlineMs: 100,
   idleTimeoutS: 2,
   inboxPollMs: 10,
+  /** One: a single tab per address is harsh, but coherent. */
+  clientMaxSockets: 1,
+  clientJoinsPerMin: 1,
+  clientRoomsPerMin: 1,
+  /**
+   * One socket's own rate (`RATE_LIMIT.refillPerSecond`): less would hold a single well-behaved
+   * client below what the per-socket limit promises it.
+   */
+  clientMessagesPerS: RATE_LIMIT.refillPerSecond,
+  trustProxy: 0,
+  /**
+   * 512 KiB: one sender's share (1/`BUS_SENDER_SHARE`, 64 KiB) must hold a signal of the largest
+   * size (`MAX_PAYLOAD_BYTES` plus its envelope), or such a signal could never be relayed.
+   */
+  busMaxQueuedBytes: 512 * 1024,
 } as const;

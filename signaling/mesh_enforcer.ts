@@ -2,7 +2,8 @@
  * The full-mesh guarantee and member expiry for the rooms this isolate serves: after every
  * refresh of a room, one timer is armed for the next moment a decision could change (a link
  * deadline, the end of a grace period, another isolate's heartbeat timeout), never a poll. When
- * it fires, stale members are swept and whoever breaks the full mesh is evicted (`evaluateMesh`,
+ * it fires, members whose grace ran out are removed, members of a stopped server start their
+ * grace period, and whoever breaks the full mesh is evicted (`evaluateMesh`,
  * PROTOCOL.md "Full-mesh guarantee").
  */
 import type { Bus } from "./bus.ts";
@@ -57,11 +58,17 @@ export class MeshEnforcer {
     if (!mine && room.conns.size === 0) return cache.drop(room);
     const now = Date.now();
     const times = [
-      nextDeadline(policyMembers(snapshot), { now, deadlineMs: config.linkDeadlineMs }),
+      nextDeadline(policyMembers(snapshot, config.heartbeatTimeoutMs, now), {
+        now,
+        deadlineMs: config.linkDeadlineMs,
+      }),
     ];
     for (const m of snapshot.members) {
       if (!m.connected && m.disconnectedAt !== null) times.push(m.disconnectedAt + config.graceMs);
-      if (m.isolate !== isolate) times.push(m.heartbeatAt + config.heartbeatTimeoutMs);
+      // Only a connected member's beat matters: once marked lost, its grace period counts.
+      if (m.connected && m.isolate !== isolate) {
+        times.push(m.heartbeatAt + config.heartbeatTimeoutMs);
+      }
     }
     const next = Math.min(...times.filter((t): t is number => t !== null));
     if (!Number.isFinite(next)) return;
@@ -81,16 +88,17 @@ export class MeshEnforcer {
     const { config, store, bus, cache, metrics, tasks } = this.#opts;
     if (tasks.stopped) return;
     const id = room.id;
-    let changed = false;
-    for (const { peer, reason } of await store.sweep(id)) {
-      bump(metrics.evictions, reason);
+    const swept = await store.sweep(id);
+    let changed = swept.lost.length > 0;
+    for (const peer of swept.removed) {
+      bump(metrics.evictions, "grace-expired");
       changed = true;
       const conn = room.conns.get(peer);
-      if (conn) cache.detach(conn, reason, "Your connection timed out.");
+      if (conn) cache.detach(conn, "grace-expired", "Your connection timed out.");
     }
     const snapshot = await store.snapshot(id);
     if (!snapshot) return cache.drop(room);
-    const evictions = evaluateMesh(policyMembers(snapshot), {
+    const evictions = evaluateMesh(policyMembers(snapshot, config.heartbeatTimeoutMs), {
       now: Date.now(),
       deadlineMs: config.linkDeadlineMs,
     });
@@ -118,9 +126,19 @@ export class MeshEnforcer {
   }
 }
 
-/** Members in their grace period are left to the grace timer, not judged on stale links. */
-function policyMembers(s: RoomSnapshot): PolicyMember[] {
-  return s.members.filter((m) => m.connected).map((m) => ({
+/**
+ * Members in their grace period are left to the grace timer, not judged on stale links; so are
+ * members whose server stopped beating (a restart): their links may be fine, and their own
+ * reconnect, or its absence within the grace period, decides.
+ */
+function policyMembers(
+  s: RoomSnapshot,
+  heartbeatTimeoutMs: number,
+  now = Date.now(),
+): PolicyMember[] {
+  const live = (m: RoomSnapshot["members"][number]) =>
+    m.connected && now - m.heartbeatAt <= heartbeatTimeoutMs;
+  return s.members.filter(live).map((m) => ({
     peer: m.peer,
     joinedAt: m.joinedAt,
     links: m.links,

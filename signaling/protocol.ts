@@ -129,6 +129,11 @@ export interface ErrorMessage {
   code: ErrorCode;
   message: string;
   fatal: boolean;
+  /**
+   * For errors about one signal (`unknown-peer`, `relay-busy`, `relay-failed`): its recipient,
+   * so a client can redo what that link needs instead of showing the error.
+   */
+  to?: string;
 }
 /** Server -> client: the member was removed; a close follows. */
 export interface EvictedMessage {
@@ -159,8 +164,12 @@ export const ERROR_CODES = [
   "not-joined",
   "already-joined",
   "unknown-peer",
+  "relay-busy",
+  "relay-failed",
   "room-full",
   "room-locked",
+  "join-limited",
+  "create-limited",
   "resume-failed",
   "unsupported-version",
   "slow-consumer",
@@ -233,6 +242,18 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
     hint: "That participant is not reachable (they left or are reconnecting), so the message " +
       "was not delivered. Wait for the next participant list.",
   },
+  "relay-busy": {
+    fatal: false,
+    closeCode: 4010,
+    hint: "The server is busy relaying your earlier signals, so this one was not sent. Send it " +
+      "again in a moment.",
+  },
+  "relay-failed": {
+    fatal: false,
+    closeCode: 4011,
+    hint: "The server could not pass a signal on to that participant (its store failed), so " +
+      "it was not delivered. Send it again; if it keeps failing, rejoin.",
+  },
   "room-full": {
     fatal: true,
     closeCode: 4006,
@@ -242,6 +263,18 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
     fatal: true,
     closeCode: 4007,
     hint: "The host has locked this meeting. Ask the host to unlock it, then try again.",
+  },
+  "join-limited": {
+    fatal: true,
+    closeCode: 4012,
+    hint: "Too many people joined meetings from your network address in the last minute. " +
+      "Wait a minute, then rejoin.",
+  },
+  "create-limited": {
+    fatal: true,
+    closeCode: 4013,
+    hint: "Too many new meetings were started from your network address in the last minute. " +
+      "Wait a minute and try again, or join a meeting that has already started.",
   },
   "resume-failed": {
     fatal: true,
@@ -303,8 +336,14 @@ export const EVICTIONS: Readonly<Record<EvictionCode, { closeCode: number; hint:
 };
 
 /** An error frame whose `fatal` always agrees with ERRORS; `message` defaults to the hint. */
-export function errorMessage(code: ErrorCode, message: string = ERRORS[code].hint): ErrorMessage {
-  return { type: "error", code, message, fatal: ERRORS[code].fatal };
+export function errorMessage(
+  code: ErrorCode,
+  message: string = ERRORS[code].hint,
+  to?: string,
+): ErrorMessage {
+  const error: ErrorMessage = { type: "error", code, message, fatal: ERRORS[code].fatal };
+  if (to !== undefined) error.to = to;
+  return error;
 }
 
 /**
@@ -370,7 +409,7 @@ const SERVER_CHECKS = new Map<string, (obj: JsonObject) => boolean>([
   ["pong", (m) => !Object.hasOwn(m, "t") || isFiniteNumber(m.t)],
   ["error", (m) =>
     (ERROR_CODES as readonly unknown[]).includes(m.code) && isString(m.message) &&
-    isBoolean(m.fatal)],
+    isBoolean(m.fatal) && (!Object.hasOwn(m, "to") || isString(m.to))],
   ["evicted", (m) => (EVICTION_CODES as readonly unknown[]).includes(m.code) && isString(m.reason)],
 ]);
 

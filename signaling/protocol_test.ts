@@ -50,6 +50,7 @@ Deno.test("parseServerMessage round-trips every server message type", () => {
     { type: "pong" },
     errorMessage("room-full", "The meeting is full (capacity 8)."),
     errorMessage("unknown-peer"),
+    errorMessage("relay-busy", "Your signal was not sent.", B),
     { type: "evicted", code: "mesh-incomplete", reason: "could not connect to 2 of 5" },
     { type: "evicted", code: "replaced", reason: EVICTIONS.replaced.hint },
   ];
@@ -77,6 +78,7 @@ Deno.test("parseServerMessage returns null for garbage and incomplete messages",
     '{"type":"pong","t":"1"}',
     '{"type":"error","code":"nope","message":"m","fatal":true}',
     '{"type":"error","code":"internal","message":"m"}',
+    '{"type":"error","code":"relay-busy","message":"m","fatal":false,"to":7}',
     '{"type":"evicted","code":"left","reason":"r"}',
     '{"type":"constructor"}',
   ];

@@ -6,8 +6,15 @@
  * The keys are laid out in `keys.ts`; a room is read whole in one call (`room_read.ts`); removals
  * and clean-ups are in `room_cleanup.ts`; every transaction runs under `retryKv` (`kv_retry.ts`).
  */
-import { HEALTH_KEY, roomKeys as keys, ROOMS_PREFIX, STATS_KEYS } from "./keys.ts";
+import {
+  HEALTH_PROBE_TTL_MS,
+  healthKey,
+  roomKeys as keys,
+  ROOMS_PREFIX,
+  STATS_KEYS,
+} from "./keys.ts";
 import { chunk, chunkForAtomic } from "./kv_chunks.ts";
+import { KvProbeError } from "./kv_health.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 import { CONFIG_DEFAULTS, KV_LIMITS, MAX_CAPACITY } from "./limits.ts";
 import { nextLinkReport, sameLinks } from "./link_reports.ts";
@@ -54,13 +61,42 @@ export type JoinResult =
   /** `no-room`: the room does not exist and the caller said `mayCreate: false`. */
   | { ok: false; code: "room-full" | "room-locked" | "no-room" };
 
-/** `previousIsolate` held the member's old socket, which the caller must close. */
+/**
+ * `previousIsolate` held the member's old socket, which the caller must close. `token` is the
+ * member's new resume token: the one used here no longer works.
+ */
 export type ResumeResult =
-  | { ok: true; member: Member; meta: RoomMeta; previousIsolate: string; versionstamp: string }
+  | {
+    ok: true;
+    member: Member;
+    meta: RoomMeta;
+    token: string;
+    previousIsolate: string;
+    versionstamp: string;
+  }
   | { ok: false; code: "resume-failed"; message: string };
 
-/** Why a sweep removes a member: its grace period or its server's heartbeat ran out. */
-export type ExpiryReason = Extract<RemovalReason, "heartbeat" | "grace-expired">;
+/**
+ * What a sweep did: `removed`, members whose grace period ran out; `lost`, members whose server
+ * stopped (no heartbeat for `heartbeatTimeoutMs`, or a clean exit), now marked disconnected: their
+ * grace period starts now.
+ */
+export interface SweepResult {
+  removed: PeerId[];
+  lost: PeerId[];
+}
+
+/**
+ * How a member stands: `grace-expired` (remove it), `server-lost` (connected, but its server has
+ * stopped beating: mark it disconnected now), or null.
+ */
+type Standing = Extract<RemovalReason, "grace-expired"> | "server-lost" | null;
+
+/**
+ * The beat a server writes for its members when it stops cleanly: as old as a beat can be, so
+ * the next sweep anywhere treats them as members of a stopped server at once.
+ */
+export const STOPPED_BEAT = 0;
 
 /**
  * Beats are written with expireIn only as a garbage collector for an orphan beat (a heartbeat that
@@ -189,13 +225,25 @@ export class RoomStore {
       if (!timingSafeEqual(old.tokenHash, tokenHash)) {
         return resumeFailed("resume token does not match");
       }
-      // Check the clock here too: a sweep may not have run yet, and an expired member must stay gone.
+      // Check the clock here too: a sweep may not have run yet, and an expired member must stay
+      // gone. A member whose server stopped (`server-lost`) is exactly who should come back: its
+      // own reconnect is the proof that it is still there.
       const now = this.#now();
-      const expired = this.#expiry(old, beatEntry.value, now);
-      if (expired === "grace-expired") return resumeFailed("grace period expired");
-      if (expired === "heartbeat") return resumeFailed("membership expired (no heartbeat)");
-      const member: Member = { ...old, connected: true, disconnectedAt: null, isolate };
-      // The member check also fails when the member was removed meanwhile.
+      if (this.#standing(old, beatEntry.value, now) === "grace-expired") {
+        return resumeFailed("grace period expired");
+      }
+      // A new secret on every resume: of two sockets resuming with one token, only the first to
+      // commit gets in (the other's retry reads the new hash), and a stolen token is spent the
+      // moment its owner resumes.
+      const fresh = newToken(peer);
+      const member: Member = {
+        ...old,
+        connected: true,
+        disconnectedAt: null,
+        isolate,
+        tokenHash: sha256Hex(fresh.secret),
+      };
+      // The member check also fails when the member was removed or resumed meanwhile.
       const res = await this.#kv.atomic()
         .check(memberEntry)
         .set(keys.member(room, peer), member)
@@ -203,13 +251,45 @@ export class RoomStore {
         .commit();
       if (!res.ok) return CONFLICT;
       const previousIsolate = old.isolate;
-      return { ok: true, member, meta, previousIsolate, versionstamp: res.versionstamp };
+      return {
+        ok: true,
+        member,
+        meta,
+        token: fresh.text,
+        previousIsolate,
+        versionstamp: res.versionstamp,
+      };
     });
   }
 
-  /** Reads one key: tells whether the store answers (health checks). */
-  async ping(): Promise<void> {
-    await this.#kv.get(HEALTH_KEY);
+  /**
+   * Proves that the store can be written and read (health checks): writes a fresh nonce to the
+   * probe key of `isolate` (expiring, `healthKey`) and reads it back. A full disk or a read-only
+   * file still reads, so reading alone proves nothing. Throws a `KvProbeError` naming the step
+   * that failed; the failure is counted like any KV operation's (`health write`, `health read`).
+   */
+  async ping(isolate: string): Promise<void> {
+    const key = healthKey(isolate);
+    const nonce = crypto.randomUUID();
+    try {
+      await commitUnchecked(
+        "health write",
+        () => this.#kv.atomic().set(key, nonce, { expireIn: HEALTH_PROBE_TTL_MS }),
+      );
+    } catch (error) {
+      throw new KvProbeError("write", error);
+    }
+    try {
+      await retryKv("health read", async () => {
+        const { value } = await this.#kv.get<string>(key);
+        if (value !== nonce) {
+          throw new Error(`read back ${JSON.stringify(value)}, not the value just written`);
+        }
+        return undefined;
+      });
+    } catch (error) {
+      throw new KvProbeError("read", error);
+    }
   }
 
   /**
@@ -241,28 +321,61 @@ export class RoomStore {
     return (await removeMember(this.#kv, room, peer)).meta;
   }
 
-  /** Records that these members' sockets are alive, in as few KV calls as the limits allow. */
-  async heartbeat(entries: { room: string; peer: PeerId }[]): Promise<void> {
+  /**
+   * Records that these members' sockets on `isolate` are alive, in as few KV calls as the limits
+   * allow. A member marked disconnected meanwhile (another server took this one for stopped,
+   * e.g. while KV writes failed here) whose socket is still here is marked connected again.
+   */
+  async heartbeat(entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
+    await this.#beat(entries, isolate, "heartbeat");
+  }
+
+  /**
+   * A clean exit: marks these members' server as stopped (`STOPPED_BEAT`), so that any running
+   * server treats them as it would after a crash, at once: they stay members and their grace
+   * period starts when a running server sees this (or, when none runs, when one starts again).
+   * Members resumed elsewhere meanwhile are left alone.
+   */
+  async serverStopped(entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
+    await this.#beat(entries, isolate, "stopped");
+  }
+
+  async #beat(
+    entries: { room: string; peer: PeerId }[],
+    isolate: string,
+    kind: "heartbeat" | "stopped",
+  ): Promise<void> {
     const unique = new Map<string, { room: string; peer: PeerId }>();
     for (const e of entries) unique.set(JSON.stringify([e.room, e.peer]), e);
-    // Only members that exist get a beat, so a heartbeat cannot resurrect a removed member. A
-    // removal between this read and the write below can leave an orphan beat; sweep/remove clean it.
-    const present = await Promise.all(
+    // Only members that exist, and are still held by this isolate, get a beat: a beat cannot
+    // resurrect a removed member nor mark one resumed elsewhere. A removal between this read and
+    // the write below can leave an orphan beat; sweep/remove clean it.
+    const found = await Promise.all(
       chunk([...unique.values()], KV_LIMITS.getManyKeys).map((part) =>
-        retryKv("heartbeat", async () => {
-          const found = await this.#kv.getMany(part.map((e) => keys.member(e.room, e.peer)));
-          return part.filter((_, i) => found[i].versionstamp !== null);
-        })
+        retryKv(
+          kind,
+          () => this.#kv.getMany<Member[]>(part.map((e) => keys.member(e.room, e.peer))),
+        )
       ),
     );
-    const now = this.#now();
-    const beats = present.flat().map((e) => keys.beat(e.room, e.peer));
+    const held = found.flat().filter((e): e is Deno.KvEntry<Member> =>
+      e.value !== null && e.value.isolate === isolate
+    );
+    const now = kind === "stopped" ? STOPPED_BEAT : this.#now();
+    const beats = held.map((e) => keys.beat(e.key[1] as string, e.value.peer));
     for (const part of chunkForAtomic(beats)) {
-      await commitUnchecked("heartbeat", () => {
+      await commitUnchecked(kind, () => {
         const op = this.#kv.atomic();
         for (const key of part) op.set(key, now, { expireIn: this.#beatExpiryMs });
         return op;
       });
+    }
+    if (kind === "stopped") return;
+    for (const entry of held) {
+      if (entry.value.connected) continue;
+      const member: Member = { ...entry.value, connected: true, disconnectedAt: null };
+      // One try: a conflict means someone else changed the member, and the next beat looks again.
+      await this.#kv.atomic().check(entry).set(entry.key, member).commit();
     }
   }
 
@@ -305,33 +418,36 @@ export class RoomStore {
   }
 
   /**
-   * Removes the room's members whose grace period or heartbeat has run out, and keys that races
-   * left behind. Returns who was removed and why.
+   * Removes the room's members whose grace period has run out, marks disconnected those whose
+   * server has stopped (their grace period starts now), and deletes keys that races left behind.
    */
-  async sweep(room: string): Promise<{ peer: PeerId; reason: ExpiryReason }[]> {
+  async sweep(room: string): Promise<SweepResult> {
     const { meta: { value: meta }, members, beats, keys: stored } = await retryKv(
       "sweep",
       () => readRoom(this.#kv, room),
     );
+    const result: SweepResult = { removed: [], lost: [] };
     if (!meta) {
       if (stored.length > 0) await deleteLeftovers(this.#kv, room);
-      return [];
+      return result;
     }
-    const removed: { peer: PeerId; reason: ExpiryReason }[] = [];
     const now = this.#now();
     for (const peer of meta.members) {
       const member = members.get(peer)?.value;
       if (!member) continue;
-      const reason = this.#expiry(member, beats.get(peer)?.value ?? null, now);
-      if (!reason) continue;
-      // Decide again inside the removal's own transaction: the member may have resumed meanwhile.
-      const result = await removeMember(
-        this.#kv,
-        room,
-        peer,
-        (m, beat) => m !== null && this.#expiry(m, beat, this.#now()) === reason,
-      );
-      if (result.removed) removed.push({ peer, reason });
+      const standing = this.#standing(member, beats.get(peer)?.value ?? null, now);
+      if (standing === "server-lost") {
+        if (await this.#markLost(room, peer)) result.lost.push(peer);
+      } else if (standing === "grace-expired") {
+        // Decide again inside the removal's own transaction: the member may have resumed meanwhile.
+        const removal = await removeMember(
+          this.#kv,
+          room,
+          peer,
+          (m, beat) => m !== null && this.#standing(m, beat, this.#now()) === "grace-expired",
+        );
+        if (removal.removed) result.removed.push(peer);
+      }
     }
     if (meta.members.length === 0) await deleteEmptyRoom(this.#kv, room);
     // Orphans (keys of non-members) come only from rare races; look again only if this read saw one.
@@ -339,7 +455,28 @@ export class RoomStore {
     if (stored.some((key) => !listed.has(key[3] as string))) {
       await deleteOrphans(this.#kv, room);
     }
-    return removed;
+    return result;
+  }
+
+  /** Marks a member of a stopped server disconnected, if it still is one (read again here). */
+  async #markLost(room: string, peer: PeerId): Promise<boolean> {
+    return await retryKv("sweep", async () => {
+      const [memberEntry, beatEntry] = await this.#kv.getMany<[Member, number]>([
+        keys.member(room, peer),
+        keys.beat(room, peer),
+      ]);
+      const member = memberEntry.value;
+      if (!member || this.#standing(member, beatEntry.value, this.#now()) !== "server-lost") {
+        return false;
+      }
+      const next: Member = { ...member, connected: false, disconnectedAt: this.#now() };
+      const res = await this.#kv.atomic()
+        .check(memberEntry)
+        .check(beatEntry)
+        .set(memberEntry.key, next)
+        .commit();
+      return res.ok ? true : CONFLICT;
+    });
   }
 
   /**
@@ -356,8 +493,8 @@ export class RoomStore {
     }
   }
 
-  /** Why the member should be removed at `now`, or null while it may stay. */
-  #expiry(member: Member, beatAt: number | null, now: number): ExpiryReason | null {
+  /** How the member stands at `now` (see `Standing`). */
+  #standing(member: Member, beatAt: number | null, now: number): Standing {
     if (!member.connected) {
       // A disconnected member has no socket, hence no heartbeats: only its grace period counts.
       return now - (member.disconnectedAt ?? member.joinedAt) > this.#graceMs
@@ -365,7 +502,7 @@ export class RoomStore {
         : null;
     }
     // A missing beat (only after the lazy expiry of a very old one) counts as one at join time.
-    return now - (beatAt ?? member.joinedAt) > this.#heartbeatTimeoutMs ? "heartbeat" : null;
+    return now - (beatAt ?? member.joinedAt) > this.#heartbeatTimeoutMs ? "server-lost" : null;
   }
 }
 

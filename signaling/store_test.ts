@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { roomKeys as keys, ROOMS_PREFIX } from "./keys.ts";
 import { MAX_CAPACITY } from "./limits.ts";
-import { type JoinResult, RoomStore, type StoreOptions } from "./store.ts";
+import { type JoinResult, RoomStore, STOPPED_BEAT, type StoreOptions } from "./store.ts";
 import type { Links, Member, RoomMeta } from "./types.ts";
 
 const KINDS = ["member", "beat", "links"] as const;
+/** A sweep that did nothing. */
+const NONE = { removed: [], lost: [] };
 
 /** A store on a fresh in-memory KV with a hand-driven clock; the KV is closed afterwards. */
 async function withStore(
@@ -157,26 +159,115 @@ Deno.test("the first member is host; on removal the host passes to the earliest 
   });
 });
 
-Deno.test("sweep removes a member whose heartbeat is too old, not a fresh one", async () => {
-  await withStore({ heartbeatTimeoutMs: 20_000 }, async ({ store, kv, clock }) => {
+Deno.test("a member whose server stopped beating starts its grace then; removed only after it", async () => {
+  await withStore({ heartbeatTimeoutMs: 20_000, graceMs: 30_000 }, async ({ store, kv, clock }) => {
+    const ISO = "i";
     const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
     const b = joined(await store.join("r", { name: "B", isolate: "i" })).member.peer;
     clock.t += 15_000;
-    await store.heartbeat([{ room: "r", peer: b }]);
+    await store.heartbeat([{ room: "r", peer: b }], ISO);
     assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
     clock.t += 5_000; // a's beat is exactly 20 s old: not older than the timeout yet
-    assert.deepEqual(await store.sweep("r"), []);
+    assert.deepEqual(await store.sweep("r"), NONE);
     clock.t += 1;
-    assert.deepEqual(await store.sweep("r"), [{ peer: a, reason: "heartbeat" }]);
+    // Its server is gone, not necessarily the person: a is kept, disconnected from now on.
+    assert.deepEqual(await store.sweep("r"), { removed: [], lost: [a] });
+    const lost = (await kv.get<Member>(keys.member("r", a))).value;
+    assert.equal(lost?.connected, false);
+    assert.equal(lost?.disconnectedAt, clock.t);
+    assert.deepEqual(await store.sweep("r"), NONE);
+    clock.t += 30_000; // the whole grace period, counted from the sweep, not from the last beat
+    await store.heartbeat([{ room: "r", peer: b }], ISO);
+    assert.deepEqual(await store.sweep("r"), NONE);
+    clock.t += 1;
+    await store.heartbeat([{ room: "r", peer: b }], ISO);
+    assert.deepEqual(await store.sweep("r"), { removed: [a], lost: [] });
     const snap = await store.snapshot("r");
     assert.deepEqual(snap?.members.map((m) => m.peer), [b]);
     assert.equal(snap?.meta.host, b);
     assert.equal((await kv.get(keys.member("r", a))).versionstamp, null);
     assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
     // A heartbeat for the removed member does not bring its beat back.
-    await store.heartbeat([{ room: "r", peer: a }, { room: "r", peer: b }]);
+    await store.heartbeat([{ room: "r", peer: a }, { room: "r", peer: b }], ISO);
     assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
     assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
+  });
+});
+
+Deno.test("after an outage longer than the grace, members of the dead server still resume", async () => {
+  await withStore({ heartbeatTimeoutMs: 20_000, graceMs: 30_000 }, async ({ store, clock }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "dead" }));
+    const b = joined(await store.join("r", { name: "B", isolate: "dead" }));
+    clock.t += 40_000; // nothing ran meanwhile: the whole deployment was down
+    const ra = await store.resume("r", a.token, "new");
+    assert.ok(ra.ok, JSON.stringify(ra));
+    assert.equal(ra.member.peer, a.member.peer);
+    // The first sweep after the restart starts b's grace period; b may still come back in it.
+    assert.deepEqual(await store.sweep("r"), { removed: [], lost: [b.member.peer] });
+    clock.t += 29_000;
+    await store.heartbeat([{ room: "r", peer: a.member.peer }], "new");
+    const rb = await store.resume("r", b.token, "new");
+    assert.ok(rb.ok, JSON.stringify(rb));
+    assert.deepEqual((await store.snapshot("r"))?.members.map((m) => m.connected), [true, true]);
+  });
+});
+
+Deno.test("a clean stop marks the server's members at once, not those resumed elsewhere", async () => {
+  await withStore({ heartbeatTimeoutMs: 20_000, graceMs: 30_000 }, async ({ store, kv, clock }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "old" }));
+    const b = joined(await store.join("r", { name: "B", isolate: "old" }));
+    const c = joined(await store.join("r", { name: "C", isolate: "other" })).member.peer;
+    // b resumed on another server just before "old" stopped.
+    assert.ok((await store.resume("r", b.token, "other")).ok);
+    clock.t += 1_000;
+    const served = [a, b].map((j) => ({ room: "r", peer: j.member.peer }));
+    await store.serverStopped(served, "old");
+    assert.equal((await kv.get<number>(keys.beat("r", a.member.peer))).value, STOPPED_BEAT);
+    // b's beat is the one its resume wrote, a second ago.
+    assert.equal((await kv.get<number>(keys.beat("r", b.member.peer))).value, clock.t - 1_000);
+    assert.deepEqual(await store.sweep("r"), { removed: [], lost: [a.member.peer] });
+    assert.deepEqual(
+      (await store.snapshot("r"))?.members.map((m) => [m.peer, m.connected]),
+      [[a.member.peer, false], [b.member.peer, true], [c, true]],
+    );
+  });
+});
+
+Deno.test("a socket still held here gets its member back when another server took it for lost", async () => {
+  await withStore({ heartbeatTimeoutMs: 20_000 }, async ({ store, kv, clock }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "slow" })).member.peer;
+    // The slow server could not write its beats for a while (KV errors): someone swept.
+    clock.t += 20_001;
+    assert.deepEqual(await store.sweep("r"), { removed: [], lost: [a] });
+    // Another server's heartbeat does not touch it; its own does.
+    await store.heartbeat([{ room: "r", peer: a }], "other");
+    assert.equal((await kv.get<Member>(keys.member("r", a))).value?.connected, false);
+    await store.heartbeat([{ room: "r", peer: a }], "slow");
+    const back = (await kv.get<Member>(keys.member("r", a))).value;
+    assert.equal(back?.connected, true);
+    assert.equal(back?.disconnectedAt, null);
+  });
+});
+
+Deno.test("every resume rotates the token; of concurrent resumes with one token exactly one wins", async () => {
+  await withStore({}, async ({ store }) => {
+    const a = joined(await store.join("r", { name: "A", isolate: "i" }));
+    const first = await store.resume("r", a.token, "i2");
+    assert.ok(first.ok);
+    assert.notEqual(first.token, a.token);
+    assert.equal(first.token.split(".")[0], a.member.peer);
+    const stale = await store.resume("r", a.token, "i3");
+    assert.ok(!stale.ok && /does not match/.test(stale.message), JSON.stringify(stale));
+    let token = first.token;
+    for (let round = 0; round < 50; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 3 }, (_, i) => store.resume("r", token, `i${i}`)),
+      );
+      const won = results.filter((r) => r.ok);
+      assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(results)}`);
+      for (const r of results) if (!r.ok) assert.match(r.message, /does not match/);
+      token = won[0].ok ? won[0].token : "";
+    }
   });
 });
 
@@ -195,12 +286,12 @@ Deno.test("heartbeat writes many beats across rooms, only for existing members",
       peer: `ghost${String(i).padStart(11, "0")}`,
     }));
     clock.t += 1000;
-    await store.heartbeat([...ghosts, ...real, ...real]);
+    await store.heartbeat([...ghosts, ...real, ...real], "i");
     const beats = (await Array.fromAsync(kv.list<number>({ prefix: ROOMS_PREFIX })))
       .filter((e) => e.key[2] === "beat");
     assert.equal(beats.length, real.length);
     for (const e of beats) assert.equal(e.value, clock.t);
-    await store.heartbeat([]);
+    await store.heartbeat([], "i");
   });
 });
 
@@ -214,6 +305,7 @@ Deno.test("resume within grace keeps the peer id; after grace it fails, before o
     const again = await store.resume("r", a.token, "i0");
     assert.ok(again.ok);
     assert.equal(again.member.isolate, "i0");
+    const ISO = "i1";
 
     await store.disconnect("r", peer);
     const gone = (await kv.get<Member>(keys.member("r", peer))).value;
@@ -221,9 +313,9 @@ Deno.test("resume within grace keeps the peer id; after grace it fails, before o
     assert.equal(gone?.disconnectedAt, clock.t);
     // Longer than the heartbeat timeout but within grace: a disconnected member is not swept.
     clock.t += 25_000;
-    await store.heartbeat([{ room: "r", peer: b }]);
-    assert.deepEqual(await store.sweep("r"), []);
-    const r = await store.resume("r", a.token, "i2");
+    await store.heartbeat([{ room: "r", peer: b }], ISO);
+    assert.deepEqual(await store.sweep("r"), NONE);
+    const r = await store.resume("r", again.token, "i2");
     assert.ok(r.ok, JSON.stringify(r));
     assert.equal(r.member.peer, peer);
     assert.equal(r.member.isolate, "i2");
@@ -236,15 +328,15 @@ Deno.test("resume within grace keeps the peer id; after grace it fails, before o
     // Grace expired, sweep not run yet: resume checks the clock itself.
     await store.disconnect("r", peer);
     clock.t += 30_001;
-    await store.heartbeat([{ room: "r", peer: b }]);
-    const late = await store.resume("r", a.token, "i3");
+    await store.heartbeat([{ room: "r", peer: b }], ISO);
+    const late = await store.resume("r", r.token, "i3");
     assert.equal(late.ok, false);
     assert.ok(
       !late.ok && late.code === "resume-failed" && /grace/.test(late.message),
       JSON.stringify(late),
     );
-    assert.deepEqual(await store.sweep("r"), [{ peer, reason: "grace-expired" }]);
-    const afterSweep = await store.resume("r", a.token, "i3");
+    assert.deepEqual(await store.sweep("r"), { removed: [peer], lost: [] });
+    const afterSweep = await store.resume("r", r.token, "i3");
     assert.ok(
       !afterSweep.ok && /not a member/.test(afterSweep.message),
       JSON.stringify(afterSweep),
@@ -286,7 +378,7 @@ Deno.test("removing the last member deletes the room and all its keys, not other
       peers.push(joined(await store.join("r", { name, isolate: "i" })).member.peer);
     }
     await store.reportLinks("r", peers[0], { [peers[1]]: "connected", [peers[2]]: "failed" });
-    await store.heartbeat(peers.map((peer) => ({ room: "r", peer })));
+    await store.heartbeat(peers.map((peer) => ({ room: "r", peer })), "i");
     await store.disconnect("r", peers[1]);
     for (const peer of peers) await store.remove("r", peer);
     assert.equal((await kv.get(keys.room("r"))).versionstamp, null);
@@ -309,13 +401,13 @@ Deno.test("sweep and remove clean orphan keys, also of a deleted room", async ()
     // An orphan beat, as left by a heartbeat racing with a removal.
     await kv.set(keys.beat("r", "ghostghostghost0"), 1);
     await kv.set(keys.beat("dead", "ghostghostghost1"), 1);
-    assert.deepEqual(await store.sweep("r"), []);
+    assert.deepEqual(await store.sweep("r"), NONE);
     assert.equal((await kv.get(keys.beat("r", "ghostghostghost0"))).versionstamp, null);
     assert.notEqual((await kv.get(keys.beat("r", a))).versionstamp, null);
     assert.equal(await store.remove("dead", "ghostghostghost1"), null);
     assert.deepEqual(await keysUnder(kv, keys.room("dead")), []);
     await kv.set(keys.links("dead", "ghostghostghost1"), {});
-    assert.deepEqual(await store.sweep("dead"), []);
+    assert.deepEqual(await store.sweep("dead"), NONE);
     assert.deepEqual(await keysUnder(kv, keys.room("dead")), []);
   });
 });
@@ -444,7 +536,7 @@ Deno.test("snapshot lists members in join order with heartbeat and links; rooms(
     const b = joined(await store.join("r", { name: "B", isolate: "j" })).member.peer;
     joined(await store.join("s", { name: "S", isolate: "j" }));
     clock.t += 5;
-    await store.heartbeat([{ room: "r", peer: a }]);
+    await store.heartbeat([{ room: "r", peer: a }], "i");
     const snap = await store.snapshot("r");
     assert.ok(snap);
     assert.deepEqual(snap.meta.members, [a, b]);
@@ -483,7 +575,7 @@ Deno.test("snapshot and sweep read the whole room in one KV call", async () => {
       [peers[1]]: { state: "connected", since: clock.t },
     });
     calls.length = 0;
-    assert.deepEqual(await store.sweep("r"), []);
+    assert.deepEqual(await store.sweep("r"), NONE);
     assert.deepEqual(calls, ["list"], "no orphans: nothing else to read");
   });
 });
@@ -496,7 +588,7 @@ Deno.test("rooms() lists each room once, also one whose meta is gone; sweep dele
     await kv.set(keys.beat("r0", "ghostghostghost0"), 1);
     await kv.set(keys.links("r0", "ghostghostghost0"), {});
     assert.deepEqual(await Array.fromAsync(store.rooms()), ["r0", "r1", "r2"]);
-    assert.deepEqual(await store.sweep("r0"), []);
+    assert.deepEqual(await store.sweep("r0"), NONE);
     assert.deepEqual(await keysUnder(kv, keys.room("r0")), []);
     assert.deepEqual(await Array.fromAsync(store.rooms()), ["r1", "r2"]);
   });

@@ -3,6 +3,7 @@
  * tracked here, so `stop()` and tests can wait until everything started has finished, and a
  * failure is logged instead of becoming an unhandled rejection that ends the process.
  */
+import { kvHealth } from "./kv_health.ts";
 
 /**
  * Work in flight, and whether the owner is stopping (then timers and refreshes start nothing new).
@@ -10,7 +11,7 @@
  * @example
  * ```ts
  * const tasks = new TaskTracker();
- * tasks.track(store.heartbeat(entries));
+ * tasks.track(store.heartbeat(entries, isolate));
  * await tasks.settle(); // the heartbeat has been written (or its failure logged)
  * ```
  */
@@ -31,7 +32,8 @@ export class TaskTracker {
   /** Tracks `p` until it settles and logs its failure; returns `p` for the caller to await. */
   track<T>(p: Promise<T>): Promise<T> {
     this.#pending.add(p);
-    p.catch((err) => console.error("Signaling task failed:", err))
+    // A KV failure was logged once already by kv_health.ts, and only counted from then on.
+    p.catch((err) => kvHealth.reported(err) || console.error("Signaling task failed:", err))
       .finally(() => this.#pending.delete(p));
     return p;
   }

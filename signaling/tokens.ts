@@ -24,9 +24,11 @@ export interface NewToken {
   text: string;
 }
 
-/** Draws a fresh peer id and resume token. */
-export function newToken(): NewToken {
-  const peer = randomBase64url(PEER_ID_BYTES);
+/**
+ * Draws a fresh resume token: for a new member (a new random peer id), or with `peer`, a new
+ * secret for an existing member (every resume rotates the token, so an old one stops working).
+ */
+export function newToken(peer: PeerId = randomBase64url(PEER_ID_BYTES)): NewToken {
   const secret = randomBase64url(SECRET_BYTES);
   return { peer, secret, text: `${peer}.${secret}` };
 }

@@ -274,7 +274,8 @@ async function run(
   await raw.sendJson({ type: "join", v: 1, name: "dropper" });
   const welcome = await raw.waitFor((m) => m.type === "welcome");
   const peer = welcome.peer as string;
-  const token = welcome.token as string;
+  // Every resume issues a new token: keep the newest, as the browser does.
+  let token = welcome.token as string;
   await waitFor(
     "every roster to show the new member",
     () => observers().every((c) => c.members.some((m) => m.peer === peer && m.connected)),
@@ -299,6 +300,8 @@ async function run(
     assert.equal(resumed.type, "welcome", `resume answered ${JSON.stringify(resumed)}`);
     assert.equal(resumed.resumed, true);
     assert.equal(resumed.peer, peer, "same peer id after resuming");
+    assert.notEqual(resumed.token, token, "a new token on every resume");
+    token = resumed.token as string;
     await waitFor(
       `every roster to show the member connected again (cycle ${cycle})`,
       () => observers().every((c) => c.members.some((m) => m.peer === peer && m.connected)),

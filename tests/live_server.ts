@@ -17,6 +17,14 @@ export interface LiveServerOptions {
   parallel: boolean;
   /** Extra environment (`MOOZ_*`); MOOZ_KV is set to a fresh temporary sqlite file. */
   env?: Record<string, string>;
+  /**
+   * Runs the server through another command: gets the server's argv and the directory of its
+   * KV file, returns the argv to spawn, e.g. `unshare` giving the server its own mounts there.
+   * Whatever it runs must exec the server in the end (signals go to the spawned process).
+   */
+  wrap?: (argv: string[], kvDir: string) => string[];
+  /** False: the server counts as serving once /healthz answers at all, not only with 200. */
+  awaitHealthy?: boolean;
 }
 
 export interface LiveServer {
@@ -31,8 +39,17 @@ export interface LiveServer {
   healthz(): Promise<{ status: number; body: { ok?: boolean; isolate?: string } }>;
   /** Whether the process is still running. */
   running(): boolean;
+  /** The current server process's id (the wrapped command's, which execs the server). */
+  pid(): number;
   /** Everything the server printed so far (stdout and stderr, the last 256 KiB). */
   output(): string;
+  /**
+   * Sends `signal` (default SIGKILL: a crash, no clean-up) to the server process and waits until
+   * it has exited. The KV file stays; `restart` starts a new process on it.
+   */
+  kill(signal?: Deno.Signal): Promise<void>;
+  /** Kills the process if it still runs, starts a new one on the same port and KV file, and waits until it serves. */
+  restart(): Promise<void>;
   /** SIGTERM, then SIGKILL after 5 s; removes the KV files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -91,14 +108,6 @@ async function spawnServer(
   const args = ["serve"];
   if (opts.parallel) args.push("--parallel");
   args.push("--allow-all", `--port=${port}`, `--host=${HOST}`, "main.ts");
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...opts.env, MOOZ_KV: kvPath },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
 
   let output = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
@@ -108,16 +117,38 @@ async function spawnServer(
       if (output.length > MAX_OUTPUT_CHARS * 2) output = output.slice(-MAX_OUTPUT_CHARS);
     }
   };
-  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
+  /** The current server process; `restart` replaces it (same port, same KV file). */
+  let proc!: {
+    child: Deno.ChildProcess;
+    status: Promise<Deno.CommandStatus>;
+    drained: Promise<unknown>;
+  };
   let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const launch = () => {
+    const argv = [Deno.execPath(), ...args];
+    const [command, ...commandArgs] = opts.wrap ? opts.wrap(argv, dir) : argv;
+    const child = new Deno.Command(command, {
+      args: commandArgs,
+      cwd: ROOT,
+      env: { NO_COLOR: "1", ...opts.env, MOOZ_KV: kvPath },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    exited = false;
+    const drained = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
+    const status = child.status.then((s) => {
+      if (proc.child === child) exited = true;
+      return s;
+    });
+    proc = { child, status, drained };
+  };
+  launch();
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     stopping ??= (async () => {
+      const { child, status, drained } = proc;
       if (!exited) {
         try {
           child.kill("SIGTERM");
@@ -142,6 +173,39 @@ async function spawnServer(
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
 
+  const kill = async (signal: Deno.Signal = "SIGKILL") => {
+    const { child, status } = proc;
+    if (!exited) {
+      try {
+        child.kill(signal);
+      } catch { /* exited meanwhile */ }
+    }
+    await status;
+  };
+
+  const ready = async () => {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`the server exited (${(await proc.status).code}) before serving`);
+      try {
+        const res = await fetch(`${origin}/healthz`);
+        await res.body?.cancel();
+        if (res.status === 200 || opts.awaitHealthy === false) return;
+      } catch {
+        // Not listening yet.
+      }
+      await delay(50);
+    }
+    throw new Error(`the server did not answer /healthz on ${origin} within 60 s`);
+  };
+
+  const restart = async () => {
+    if (stopping) throw new Error("restart after stop");
+    await kill("SIGKILL");
+    launch();
+    await ready();
+  };
+
   const api: LiveServer = {
     origin,
     port,
@@ -162,26 +226,14 @@ async function spawnServer(
       return { status: res.status, body };
     },
     running: () => !exited,
+    pid: () => proc.child.pid,
     output: () => output,
+    kill,
+    restart,
     stop,
   };
 
-  const ready = (async () => {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`the server exited (${(await status).code}) before serving`);
-      try {
-        const res = await fetch(`${origin}/healthz`);
-        await res.body?.cancel();
-        if (res.status === 200) return;
-      } catch {
-        // Not listening yet.
-      }
-      await delay(50);
-    }
-    throw new Error(`the server did not answer /healthz on ${origin} within 60 s`);
-  })();
-  return { api, ready };
+  return { api, ready: ready() };
 }
 
 // ---------------------------------------------------------------------------------------------
