@@ -144,6 +144,21 @@ export class Links {
     return out;
   }
 
+  /**
+   * Signaling to `peer` works again after it did not (either side was away from the server):
+   * its link redoes whatever may have been lost meanwhile (`PeerLink.resync`).
+   */
+  resync(peer: PeerId): void {
+    this.#records.get(peer)?.link.resync().catch((err) =>
+      console.warn(`Resyncing the link to ${peer} failed:`, err)
+    );
+  }
+
+  /** Whether any link is connected: the meeting goes on through it without the server. */
+  anyConnected(): boolean {
+    return [...this.#records.values()].some((r) => r.link.state === "connected");
+  }
+
   drop(peer: PeerId): void {
     this.#records.get(peer)?.link.close();
     this.#records.delete(peer);

@@ -2,6 +2,12 @@
  * The meeting once joined: the signaling session, the links and the features, kept in step with
  * each other and with the local media. `MeetingCore` loads this module while the person is still
  * on the pre-join screen and creates one `LiveMeeting` when they join.
+ *
+ * The meeting does not need its server once the links are up: while the session reconnects,
+ * links, media, chat and every feature go on, and only what needs the server waits (newcomers,
+ * ICE restarts, renegotiation; the links redo what was lost once the server is back). The
+ * meeting ends only when the person leaves, the server ends the session (refusal, eviction), or
+ * the mesh itself is gone: the server unreachable and no link connected for the grace period.
  */
 import { computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { socketUrl } from "../signaling/client.ts";
@@ -17,8 +23,20 @@ import type { LinkStats, MeetingEnd, Notice, PeerId, PeerView, RemotePeer } from
 
 const STATS_INTERVAL_MS = 2_000;
 const BANDWIDTH_INTERVAL_MS = 5_000;
+
+/** How long after a refused signal its link redoes what it needs (`#resyncSoon`). */
+const RESYNC_AFTER_REFUSAL_MS = 1_000;
 /** Link reports to the server are batched: at most one per this interval. */
 const REPORT_DELAY_MS = 100;
+
+/** Why the meeting ended when the server and every link were gone (see `#watchMesh`). */
+function meshGone(graceMs: number): MeetingEnd {
+  return {
+    kind: "unreachable",
+    message: `The meeting server has been unreachable for ${Math.round(graceMs / 1000)} s, ` +
+      "and no one else in the meeting could be reached directly either.",
+  };
+}
 
 /** Everything `MeetingCore` hands over when joining. */
 export interface LiveMeetingOptions {
@@ -43,10 +61,22 @@ export class LiveMeeting {
   readonly peers = signal<RemotePeer[]>([]);
   readonly #o: LiveMeetingOptions;
   #links: Links | null = null;
+  /** The peer id `#links` were made for. */
+  #linksSelf: PeerId | null = null;
   #encoder: EncoderSettings | null = null;
   /** Members as of the previous roster, for "joined" and "left" toasts. */
   #previous = new Map<PeerId, MemberView>();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Every peer id this page has had: a new one after our place expired, none of them "joined". */
+  readonly #selves = new Set<PeerId>();
+  /** Peers we could not reach through the server since their link was made: resync when we can. */
+  #cutOff = new Set<PeerId>();
+  /** Our peer id when the session last dropped, to tell a resume from a fresh join. */
+  #selfAtDrop: PeerId | null = null;
+  /** Runs out when the server and every link have been gone for the grace period. */
+  #meshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Links to resync after the server refused or lost a signal to them (one timer per peer). */
+  readonly #resyncTimers = new Map<PeerId, ReturnType<typeof setTimeout>>();
   readonly #stop: (() => void)[] = [];
 
   constructor(opts: LiveMeetingOptions) {
@@ -57,6 +87,7 @@ export class LiveMeeting {
       WebSocket: opts.WebSocket,
       onSignal: (from, payload) => this.#links?.receive(from, payload),
       onError: (message) => opts.notify("error", message),
+      onSignalLost: (peer) => this.#resyncSoon(peer),
     });
     const peers: ReadonlySignal<PeerView[]> = computed(() =>
       this.peers.value.map(({ peer, name, link, online }) => ({ peer, name, link, online }))
@@ -97,6 +128,8 @@ export class LiveMeeting {
   /** Closes links, timers and the session. */
   close(): void {
     clearTimeout(this.#reportTimer);
+    clearTimeout(this.#meshTimer);
+    this.#resyncTimers.forEach(clearTimeout);
     this.#stop.forEach((stop) => stop());
     this.#links?.closeAll();
     this.session.close();
@@ -131,6 +164,7 @@ export class LiveMeeting {
       cameraOn: media.video.value !== null,
       sharing: media.screen.value !== null,
     }), (state) => host.emit("local-media", state));
+    on(() => session.state.value, (state) => this.#onSessionState(state));
     on(() => session.end.value, (end) => {
       if (!end) return;
       host.emit("ended", end);
@@ -147,10 +181,17 @@ export class LiveMeeting {
     this.#stop.push(() => timers.forEach(clearInterval));
   }
 
-  /** Our peer id is known (or changed: our place expired and we joined afresh): links anew. */
+  /**
+   * Our peer id is known, or changed: our place expired while we were away and the session
+   * joined afresh. The others know us by the new id only, so every link is made anew.
+   */
   #connect(self: PeerId): void {
     const host = this.host;
-    this.#links?.closeAll();
+    const old = this.#links;
+    if (old) this.#o.notify("info", "Your place in the meeting had expired, so you rejoined.");
+    this.#selves.add(self);
+    this.#linksSelf = self;
+    this.#cutOff = new Set();
     const links = this.#links = new Links({
       self,
       rtc: this.#o.rtc,
@@ -161,6 +202,7 @@ export class LiveMeeting {
       onState: (peer, state) => {
         this.#publish();
         this.#scheduleReport();
+        this.#watchMesh();
         host.emit("link-state", { peer, state });
       },
       onOpen: (peer) => host.linkOpened(peer),
@@ -168,29 +210,101 @@ export class LiveMeeting {
       onChannel: (peer, label, channel) => host.attachChannel(peer, label, channel),
     });
     this.#encoder = new EncoderSettings(links);
+    if (old) {
+      const gone = [...old.values()].map((r) => r.peer);
+      old.closeAll();
+      // Their features' channels and rate limits belonged to the old links.
+      for (const peer of gone) host.peerGone(peer);
+    }
+  }
+
+  /**
+   * A signal to `peer` was refused (the server is busy) or lost: resync that link a moment later,
+   * once, however many of its signals (a burst of candidates) came back meanwhile, so the retry
+   * does not add to the load that refused it.
+   */
+  #resyncSoon(peer: PeerId): void {
+    if (this.#resyncTimers.has(peer)) return;
+    this.#resyncTimers.set(
+      peer,
+      setTimeout(() => {
+        this.#resyncTimers.delete(peer);
+        if (this.#linksSelf === this.session.self.peek()) this.#links?.resync(peer);
+      }, RESYNC_AFTER_REFUSAL_MS),
+    );
+  }
+
+  /** The session dropped or came back: tell the person, resync links, watch the mesh. */
+  #onSessionState(state: Session["state"]["value"]): void {
+    if (state === "reconnecting") this.#selfAtDrop ??= this.session.self.peek();
+    if (state === "joined" && this.#selfAtDrop) {
+      // A fresh join (new peer id) says so itself, in #connect.
+      if (this.#selfAtDrop === this.session.self.peek()) {
+        this.#o.notify("info", "Reconnected to the meeting server.");
+      }
+      this.#selfAtDrop = null;
+    }
+    this.#checkReach();
+    this.#watchMesh();
+  }
+
+  /**
+   * Signals to a peer are lost while we or it cannot reach the server. Each link remembers
+   * whether that happened since it was made, and once both are back it redoes what it needs.
+   */
+  #checkReach(): void {
+    const links = this.#links;
+    // Links of a former peer id are about to go (#connect): they must not signal as the new one.
+    if (!links || this.#linksSelf !== this.session.self.peek()) return;
+    const joined = this.session.state.peek() === "joined";
+    const members = new Map(this.session.members.peek().map((m) => [m.peer, m]));
+    for (const { peer } of links.values()) {
+      const member = members.get(peer);
+      // A link made from a newcomer's early offer, before the roster names it: nothing was lost.
+      if (joined && !member) continue;
+      if (!joined || !member!.connected) this.#cutOff.add(peer);
+      else if (this.#cutOff.delete(peer)) links.resync(peer);
+    }
+  }
+
+  /**
+   * "The mesh itself is gone": the server unreachable and no link connected. That lasting the
+   * grace period ends the meeting; any connected link keeps it going however long the server
+   * is away.
+   */
+  #watchMesh(): void {
+    const alone = this.session.state.peek() === "reconnecting" && !this.#links?.anyConnected();
+    if (!alone) {
+      clearTimeout(this.#meshTimer);
+      this.#meshTimer = undefined;
+    } else if (this.#meshTimer === undefined) {
+      const graceMs = this.session.graceMs;
+      this.#meshTimer = setTimeout(() => this.session.abandon(meshGone(graceMs)), graceMs);
+    }
   }
 
   #onRoster(members: MemberView[]): void {
     const links = this.#links;
     if (!links) return;
-    const { host, session } = this;
-    const self = session.self.peek();
+    const host = this.host;
     const previous = this.#previous;
     const now = this.#previous = new Map(members.map((m) => [m.peer, m]));
     for (const peer of links.sync(members.map((m) => m.peer))) host.peerGone(peer);
     for (const m of members) {
-      if (m.peer === self || previous.has(m.peer)) continue;
+      if (this.#selves.has(m.peer) || previous.has(m.peer)) continue;
       host.emit("peer-joined", m.peer);
       // Those already there when we arrived did not "join".
       if (previous.size > 0) this.#o.notify("join", `${m.name} joined`);
     }
     for (const m of previous.values()) {
-      if (m.peer === self || now.has(m.peer)) continue;
+      if (this.#selves.has(m.peer) || now.has(m.peer)) continue;
       host.emit("peer-left", m.peer);
       this.#o.notify("leave", `${m.name} left`);
     }
     this.#publish();
     this.#scheduleReport();
+    this.#checkReach();
+    this.#watchMesh();
     void this.#encoder?.apply(this.#o.media.screen.peek() !== null);
   }
 

@@ -25,6 +25,11 @@ export type SignalPayload =
 const RESTART_DELAYS_MS = [0, 1_000, 2_000, 4_000, 8_000];
 /** A `disconnected` link often recovers by itself; restart ICE only if it lasts this long. */
 const DISCONNECTED_GRACE_MS = 3_000;
+/**
+ * An offer unanswered this long was lost, or its answer was (a signal dropped while either side
+ * was reconnecting): it is taken back and made again. A live answer takes well under a second.
+ */
+const OFFER_TIMEOUT_MS = 10_000;
 const MAX_SDP = 32 * 1024;
 
 export interface LocalTracks {
@@ -93,6 +98,7 @@ export class PeerLink {
   #screen: RTCRtpTransceiver[] = [];
   #restarts = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #offerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #pc: RTCPeerConnection;
 
@@ -109,6 +115,7 @@ export class PeerLink {
       for (const stream of e.streams) opts.onStream(stream);
     };
     pc.onconnectionstatechange = () => this.#onConnectionState();
+    pc.onsignalingstatechange = () => this.#watchOffer();
     pc.ondatachannel = ({ channel }) => {
       // In-band channels come only from the impolite side, and only with labels we know.
       if (this.polite && opts.channels?.includes(channel.label)) {
@@ -253,7 +260,8 @@ export class PeerLink {
   }
 
   async #offer(): Promise<void> {
-    if (this.#closed) return;
+    // One offer at a time: one being made already carries everything there is to negotiate.
+    if (this.#closed || this.#makingOffer) return;
     // The polite side never opens the negotiation: its first offer would only collide with the
     // impolite side's. Whatever it added meanwhile (a screen share) is offered after its first
     // answer; Chromium does not fire negotiationneeded again for it.
@@ -270,6 +278,54 @@ export class PeerLink {
     } finally {
       this.#makingOffer = false;
     }
+  }
+
+  /**
+   * Signaling to the other side works again after it did not (the server was away, or either
+   * side was reconnecting): whatever this link sent or was sent meanwhile is lost. An offer still
+   * waiting for its answer is taken back and made again (the offer or its answer went missing),
+   * and a link that is not connected gets a fresh round of ICE restarts. A connected link with
+   * nothing pending needs nothing. Runs in turn with incoming payloads.
+   */
+  resync(): Promise<void> {
+    const run = this.#inbox.then(() => this.#resync());
+    this.#inbox = run.catch(() => {});
+    return run;
+  }
+
+  async #resync(): Promise<void> {
+    if (this.#closed) return;
+    const pc = this.#pc;
+    const pendingOffer = pc.signalingState === "have-local-offer";
+    if (pendingOffer) await pc.setLocalDescription({ type: "rollback" });
+    if (pc.connectionState !== "connected") {
+      clearTimeout(this.#restartTimer);
+      this.#restarts = 0;
+      // Renegotiates (negotiationneeded), with new ICE credentials and candidates.
+      this.#restartIce();
+    } else if (pendingOffer) {
+      await this.#offer();
+    }
+  }
+
+  /** Arms the lost-offer timer while an offer of ours waits for its answer. */
+  #watchOffer(): void {
+    clearTimeout(this.#offerTimer);
+    if (this.#closed || this.#pc.signalingState !== "have-local-offer") return;
+    this.#offerTimer = setTimeout(() => {
+      const run = this.#inbox.then(() => this.#redoOffer());
+      this.#inbox = run.catch((err) => console.warn("Redoing an unanswered offer failed:", err));
+    }, OFFER_TIMEOUT_MS);
+  }
+
+  /** Takes back an offer that got no answer and makes it again (see OFFER_TIMEOUT_MS). */
+  async #redoOffer(): Promise<void> {
+    const pc = this.#pc;
+    if (this.#closed || pc.signalingState !== "have-local-offer") return;
+    await pc.setLocalDescription({ type: "rollback" });
+    // A lost ICE restart offer is still needed if the link is down: the new offer restarts too.
+    if (pc.connectionState !== "connected") pc.restartIce();
+    await this.#offer();
   }
 
   /** Puts a new camera or microphone track (or null: off) on the link, without renegotiating. */
@@ -345,6 +401,7 @@ export class PeerLink {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#offerTimer);
     this.#channel?.close();
     this.#pc.close();
   }

@@ -47,12 +47,14 @@ const SETUP = `
     const tick = () => cond() ? resolve(true) : Date.now() - t0 > ms ? reject(new Error("timeout: " + cond)) : setTimeout(tick, 20);
     tick();
   });
-  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] }, channels: { a: [], b: [] }, errors: [] };
+  const log = { offers: { a: 0, b: 0 }, streams: { a: [], b: [] }, messages: { a: [], b: [] }, channels: { a: [], b: [] }, errors: [], dropped: 0 };
   const stable = () => !a.negotiating && !b.negotiating;
   const make = (self, remote, side) => new PeerLink({
     self, remote, rtc: {}, local: { stream: media, audio: media.getAudioTracks()[0], video: media.getVideoTracks()[0] },
     send: (p) => {
       if (p.description?.type === "offer") log.offers[side]++;
+      // While DOWN, the "server" is unreachable: signals are lost, as the real client drops them.
+      if (globalThis.DOWN) return void log.dropped++;
       // Descriptions can be held back (DESCRIPTION_DELAY) so candidates overtake them.
       const delay = p.description ? (globalThis.DESCRIPTION_DELAY ?? 0) : 0;
       setTimeout(() => links[side === "a" ? "b" : "a"].receive(p).catch((e) => log.errors.push(String(e))), delay);
@@ -207,5 +209,54 @@ Deno.test({
     assert.deepEqual(result.received, ["chunk"]);
     // Nothing of the feature channel leaked onto the core channel.
     assert.equal(result.coreMessagesOnA, 0);
+  },
+});
+
+Deno.test({
+  name:
+    "signals lost while signaling was down: resync redoes the offer, and so does a lone timeout",
+  ignore,
+  async fn() {
+    const result = await inPage<Record<string, unknown>>(`(async () => {
+      ${SETUP}
+      await wait(() => a.state === "connected" && b.state === "connected" && stable());
+      // a (polite) shares while the server is away: its offer is lost and it waits for an answer.
+      globalThis.DOWN = true;
+      const first = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      a.shareScreen(first);
+      await wait(() => a.negotiating && log.dropped > 0);
+      await new Promise((r) => setTimeout(r, 500));
+      const arrivedWhileDown = log.streams.b.some((s) => s.id === first.id);
+      // Back: both sides resync, as the meeting does when each can reach the other again.
+      globalThis.DOWN = false;
+      const resyncAt = Date.now();
+      await Promise.all([a.resync(), b.resync()]);
+      await wait(() => log.streams.b.some((s) => s.id === first.id) && stable());
+      const resyncedAfterMs = Date.now() - resyncAt;
+      const afterResync = [a.state, b.state];
+
+      // Lost again, and nobody calls resync (the roster never showed anyone away): the offer
+      // times out and is made again by itself.
+      globalThis.DOWN = true;
+      const second = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      b.shareScreen(second);
+      await wait(() => b.negotiating && log.dropped > 1);
+      globalThis.DOWN = false;
+      const t0 = Date.now();
+      await wait(() => log.streams.a.some((s) => s.id === second.id) && stable(), 30000);
+      return { arrivedWhileDown, afterResync, resyncedAfterMs, redoneAfterMs: Date.now() - t0, errors: log.errors,
+        states: [a.state, b.state] };
+    })()`);
+    assert.equal(result.arrivedWhileDown, false, "nothing arrives while signals are lost");
+    assert.deepEqual(result.afterResync, ["connected", "connected"]);
+    // At once, not by the lost-offer timeout (10 s).
+    assert.ok(
+      (result.resyncedAfterMs as number) < 5_000,
+      `resynced in ${result.resyncedAfterMs} ms`,
+    );
+    assert.deepEqual(result.states, ["connected", "connected"]);
+    assert.deepEqual(result.errors, []);
+    // About OFFER_TIMEOUT_MS (10 s) after the lost offer, not sooner.
+    assert.ok((result.redoneAfterMs as number) > 5_000, `redone after ${result.redoneAfterMs} ms`);
   },
 });

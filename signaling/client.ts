@@ -1,11 +1,27 @@
 /**
  * The browser's signaling client: joins a room over one WebSocket, relays signals, reports
- * link states, and survives brief drops by resuming with the token from `welcome` (same peer
- * id, so the WebRTC mesh stays up). Framework-free; also runs in Deno for tests and benchmarks.
+ * link states, and outlasts drops and server outages by reconnecting and resuming with the token
+ * of the latest `welcome` (same peer id, so the WebRTC mesh stays up). Framework-free; also runs
+ * in Deno for tests and benchmarks.
+ *
+ * Once joined, the client never gives up by itself: the meeting goes on between the browsers
+ * while the server is away, and whether the place is still there when it is back is the
+ * server's decision (`resume-failed` then joins afresh). Only a refusal (fatal error), an
+ * eviction, `leave()` or `close()` end it.
+ *
+ * @example
+ * ```ts
+ * const client = new SignalingClient({ url: socketUrl(location.origin, room), name: "Ada" });
+ * client.on("signal", ({ from, payload }) => links.receive(from, payload));
+ * client.on("state", (state) => console.log(state, client.reachable));
+ * ```
  */
 import {
+  describeCloseCode,
   type ErrorCode,
+  ERRORS,
   type EvictedMessage,
+  EVICTIONS,
   type MemberView,
   parseServerMessage,
   PROTOCOL_VERSION,
@@ -19,9 +35,9 @@ export type ClientState =
   | "connecting"
   /** In the room. */
   | "joined"
-  /** The connection dropped; trying to resume within the grace period. */
+  /** The connection dropped (or the server went silent); retrying until it is back. */
   | "reconnecting"
-  /** Done: left, refused, evicted, or could not resume. See `closeReason`. */
+  /** Done: left, refused, evicted, or never reached the server. See `closeReason`. */
   | "closed";
 
 export interface ClientEvents {
@@ -30,7 +46,7 @@ export interface ClientEvents {
   roster: RosterMessage;
   signal: { from: PeerId; payload: unknown };
   /** Non-fatal server errors (fatal ones end in `state: closed` with `closeReason`). */
-  error: { code: ErrorCode; message: string };
+  error: { code: ErrorCode; message: string; to?: PeerId };
   evicted: EvictedMessage;
 }
 
@@ -38,8 +54,24 @@ export interface ClientOptions {
   /** `ws(s)://host/api/rooms/{room}/ws`; see `socketUrl`. */
   url: string;
   name: string;
-  /** Reconnect delays in ms; the last one repeats until the grace period is over. */
+  /**
+   * Reconnect delays in ms; the last one repeats for as long as it takes. Each is shortened by
+   * up to 40% at random, so a room's members do not all come back at the same instant: the last
+   * one is the longest wait between two attempts. Default 250 ms rising to 5 s.
+   */
   backoffMs?: number[];
+  /**
+   * How long one attempt may take from opening the socket to `welcome` before it is given up
+   * and retried (a server that accepts connections but does not answer). Default 15 s.
+   */
+  attemptTimeoutMs?: number;
+  /**
+   * How long the server may stay silent while joined before the connection counts as dead (a
+   * half-open connection: the network went away without a close). The client pings every
+   * `heartbeatMs` of the welcome, so a live server is never silent that long. Default: three
+   * heartbeats, at least 15 s.
+   */
+  silenceMs?: number;
   /** For tests: a WebSocket constructor. */
   WebSocket?: typeof WebSocket;
 }
@@ -51,24 +83,44 @@ export function socketUrl(origin: string, room: string): string {
   return url.href;
 }
 
+const DEFAULT_BACKOFF_MS = [250, 500, 1_000, 2_000, 4_000, 5_000];
+const DEFAULT_ATTEMPT_TIMEOUT_MS = 15_000;
+/** A server busy enough to answer a ping late must not be taken for a dead one. */
+const MIN_SILENCE_MS = 15_000;
+/**
+ * Before the first welcome, the first attempt and this many retries failing mean the server
+ * cannot be reached.
+ */
+const FIRST_JOIN_RETRIES = 3;
+/**
+ * Refusals that are worth another attempt once joined: our place is gone (join afresh), or the
+ * server hit an error of its own (typically while it starts again after an outage).
+ */
+const RETRYABLE: readonly ErrorCode[] = ["resume-failed", "internal"];
+
 type Listener<T> = (value: T) => void;
 
+/** One participant's signaling connection; see the module comment. */
 export class SignalingClient {
   state: ClientState = "connecting";
   peer: PeerId | null = null;
   members: MemberView[] = [];
   /** Why the client closed, in words for the UI. */
   closeReason = "";
-  /** Why the client closed, for code: `left`, `closed`, `unreachable`, `expired`, an error code or `evicted`. */
+  /** Why the client closed, for code: `left`, `closed`, `unreachable`, an error code or `evicted`. */
   closeKind = "";
   readonly #opts: ClientOptions;
   readonly #WebSocket: typeof WebSocket;
   #socket: WebSocket | null = null;
+  /** The token of the latest welcome: a server may issue a new one on every resume. */
   #token: string | null = null;
-  #graceMs = 30_000;
-  #droppedAt = 0;
+  #heartbeatMs = 5_000;
+  /** When the oldest ping the server has not answered (nor said anything since) went out. */
+  #unansweredSince: number | null = null;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #attemptTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
   #final = false;
   #listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
 
@@ -78,6 +130,11 @@ export class SignalingClient {
     this.#open();
   }
 
+  /** Whether the server can be reached right now: joined on an open connection. */
+  get reachable(): boolean {
+    return this.state === "joined";
+  }
+
   on<K extends keyof ClientEvents>(event: K, fn: Listener<ClientEvents[K]>): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, set = new Set());
@@ -85,12 +142,16 @@ export class SignalingClient {
     return () => set.delete(fn as Listener<never>);
   }
 
-  /** Sends an opaque signaling payload to one member of the room. */
+  /**
+   * Sends an opaque signaling payload to one member of the room. False when it cannot be sent
+   * (not joined right now): it is dropped, not queued, so the caller redoes what it needs once
+   * the client is joined again.
+   */
   signal(to: PeerId, payload: unknown): boolean {
     return this.#sendRaw({ type: "signal", to, payload });
   }
 
-  /** Reports this browser's view of its links to every other member. */
+  /** Reports this browser's view of its links to every other member; false as for `signal`. */
   reportLinks(links: Record<PeerId, LinkState>): boolean {
     return this.#sendRaw({ type: "links", links });
   }
@@ -128,6 +189,10 @@ export class SignalingClient {
   #open(): void {
     const socket = new this.#WebSocket(this.#opts.url);
     this.#socket = socket;
+    this.#attemptTimer = setTimeout(
+      () => this.#abandon(socket),
+      this.#opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
+    );
     socket.onopen = () => {
       const join: Record<string, unknown> = {
         type: "join",
@@ -139,6 +204,7 @@ export class SignalingClient {
     };
     socket.onmessage = (e) => {
       if (socket !== this.#socket || typeof e.data !== "string") return;
+      this.#unansweredSince = null;
       this.#onMessage(e.data);
     };
     socket.onclose = (e) => {
@@ -152,11 +218,13 @@ export class SignalingClient {
     if (!message) return;
     switch (message.type) {
       case "welcome":
+        clearTimeout(this.#attemptTimer);
         this.peer = message.peer;
         this.#token = message.token;
-        this.#graceMs = message.config.graceMs;
+        this.#heartbeatMs = message.config.heartbeatMs;
         this.#attempt = 0;
         this.members = message.members;
+        this.#startPings();
         this.#setState("joined");
         this.#emit("welcome", message);
         return;
@@ -168,15 +236,20 @@ export class SignalingClient {
         this.#emit("signal", { from: message.from, payload: message.payload });
         return;
       case "error":
-        if (message.code === "resume-failed") {
-          // Our place is gone (grace over): the server closes this socket, and the reconnect
-          // joins afresh as a new member.
-          this.#token = null;
-          this.peer = null;
+        if (message.fatal && this.#retryable(message.code)) {
+          // The server closes this socket; the reconnect joins afresh (resume-failed: our place
+          // is gone) or tries again (internal).
+          if (message.code === "resume-failed") this.#forgetPlace();
           return;
         }
         if (message.fatal) this.#finish(message.code, message.message);
-        else this.#emit("error", { code: message.code, message: message.message });
+        else {
+          const { code, message: text, to } = message;
+          this.#emit(
+            "error",
+            to === undefined ? { code, message: text } : { code, message: text, to },
+          );
+        }
         return;
       case "evicted":
         this.#emit("evicted", message);
@@ -187,25 +260,79 @@ export class SignalingClient {
     }
   }
 
-  #onDrop(_code: number): void {
+  /** Whether a fatal refusal is worth another attempt: only once we have been in the room. */
+  #retryable(code: ErrorCode): boolean {
+    return this.state !== "connecting" && RETRYABLE.includes(code);
+  }
+
+  #forgetPlace(): void {
+    this.#token = null;
+    this.peer = null;
+    // A new place is to be had now, not after the backoff built up while the server was away.
+    this.#attempt = 0;
+  }
+
+  #onDrop(code: number): void {
     if (this.#final) return;
-    const now = Date.now();
-    if (this.state === "joined") this.#droppedAt = now;
-    // Never joined and never will: the server is unreachable or refused us before welcome.
-    if (!this.#token && this.state === "connecting" && this.#attempt >= 3) {
+    this.#stopTimers();
+    this.#socket = null;
+    // The closing frame can be lost (PROTOCOL.md, "Close codes"); the close code still says why.
+    const known = describeCloseCode(code);
+    if (known?.kind === "evicted") return this.#finish("evicted", EVICTIONS[known.code].hint);
+    if (known?.kind === "error" && ERRORS[known.code].fatal) {
+      if (!this.#retryable(known.code)) return this.#finish(known.code, ERRORS[known.code].hint);
+      if (known.code === "resume-failed" && this.#token) this.#forgetPlace();
+    }
+    // Never joined and never will: the server is unreachable or does not answer.
+    if (this.state === "connecting" && this.#attempt >= FIRST_JOIN_RETRIES) {
       return this.#finish(
         "unreachable",
         "Cannot reach the meeting server. Check your connection and reload.",
       );
     }
-    if (this.#droppedAt && now - this.#droppedAt > this.#graceMs) {
-      return this.#finish("expired", "The connection was lost for too long. Reload to join again.");
-    }
     if (this.state === "joined") this.#setState("reconnecting");
-    const delays = this.#opts.backoffMs ?? [250, 500, 1_000, 2_000, 4_000];
+    const delays = this.#opts.backoffMs ?? DEFAULT_BACKOFF_MS;
     const delay = delays[Math.min(this.#attempt, delays.length - 1)];
     this.#attempt++;
-    this.#retryTimer = setTimeout(() => this.#open(), delay * (0.8 + Math.random() * 0.4));
+    this.#retryTimer = setTimeout(() => this.#open(), delay * (0.6 + Math.random() * 0.4));
+  }
+
+  /**
+   * Gives up on a socket that does not get anywhere (no welcome in time, or silent while
+   * joined) without waiting for its close, which can take minutes on a dead network.
+   */
+  #abandon(socket: WebSocket): void {
+    if (socket !== this.#socket || this.#final) return;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    socket.close();
+    // 1006: abnormal closure, as the browser would report a connection that died.
+    this.#onDrop(1006);
+  }
+
+  /**
+   * Pings every heartbeat so that a dead connection is noticed even in a quiet room. Silence is
+   * counted from the oldest unanswered ping, not from the last message: a throttled timer in a
+   * background tab must not make a live server look silent.
+   */
+  #startPings(): void {
+    clearInterval(this.#pingTimer);
+    this.#unansweredSince = null;
+    const silenceMs = this.#opts.silenceMs ?? Math.max(MIN_SILENCE_MS, 3 * this.#heartbeatMs);
+    const socket = this.#socket;
+    this.#pingTimer = setInterval(() => {
+      if (!socket) return;
+      const now = Date.now();
+      if (this.#unansweredSince !== null && now - this.#unansweredSince > silenceMs) {
+        return this.#abandon(socket);
+      }
+      if (this.#sendRaw({ type: "ping" })) this.#unansweredSince ??= now;
+    }, Math.min(this.#heartbeatMs, silenceMs));
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#attemptTimer);
+    clearInterval(this.#pingTimer);
   }
 
   #finish(kind: string, reason: string): void {
@@ -213,7 +340,7 @@ export class SignalingClient {
     this.#final = true;
     this.closeKind = kind;
     this.closeReason = reason;
-    clearTimeout(this.#retryTimer);
+    this.#stopTimers();
     const socket = this.#socket;
     this.#socket = null;
     if (socket && socket.readyState <= this.#WebSocket.OPEN) socket.close(1000);

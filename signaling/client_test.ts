@@ -1,51 +1,159 @@
 /**
  * The browser's SignalingClient, run in Deno against a real hub (signaling/testing.ts). Drops are
- * real: a WebSocket proxy between client and hub cuts the connections.
+ * real: a WebSocket proxy between client and hub cuts the connections, or refuses them while the
+ * "server" is down; servers that misbehave (accept and never answer, answer and fall silent) are
+ * small real WebSocket servers here.
  */
 import assert from "node:assert/strict";
-import { type ClientState, SignalingClient } from "./client.ts";
-import { ERRORS, EVICTIONS, PEER_ID_PATTERN } from "./protocol.ts";
+import { type ClientOptions, type ClientState, SignalingClient } from "./client.ts";
+import {
+  ERRORS,
+  EVICTIONS,
+  PEER_ID_PATTERN,
+  PROTOCOL_VERSION,
+  serverMessage,
+  type WelcomeMessage,
+} from "./protocol.ts";
 import { newRoomId } from "./room_id.ts";
-import { join, startHub, startProxy, waitFor } from "./testing.ts";
+import { elapse, join, startHub, startProxy, waitFor } from "./testing.ts";
 
 /**
- * Real WebSockets that the test can wait on: the client opens them through its `WebSocket`
- * option, and `closed()` resolves once every one of them has closed (test sanitizers).
+ * Real WebSockets that the test can watch: the client opens them through its `WebSocket`
+ * option; `opened` counts them, `sent` holds every frame the client sent (parsed), and
+ * `closed()` resolves once every one of them has closed (test sanitizers).
  */
-function trackedWebSocket(): { WebSocket: typeof WebSocket; closed(): Promise<void> } {
+function trackedWebSocket(): {
+  WebSocket: typeof WebSocket;
+  readonly opened: number;
+  sent: Record<string, unknown>[];
+  closed(): Promise<void>;
+} {
   const sockets: Promise<void>[] = [];
+  const sent: Record<string, unknown>[] = [];
   class Tracked extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
       sockets.push(new Promise((resolve) => this.addEventListener("close", () => resolve())));
     }
+    override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      if (typeof data === "string") sent.push(JSON.parse(data));
+      super.send(data);
+    }
   }
-  return { WebSocket: Tracked, closed: () => Promise.all(sockets).then(() => {}) };
+  return {
+    WebSocket: Tracked,
+    get opened() {
+      return sockets.length;
+    },
+    sent,
+    closed: () => Promise.all(sockets).then(() => {}),
+  };
 }
 
 interface TestClient extends AsyncDisposable {
   client: SignalingClient;
   /** Every state the client went through, starting with its initial one. */
   states: ClientState[];
+  /** Sockets the client opened so far (attempts). */
+  readonly attempts: number;
+  /** Every frame the client sent, parsed, in order. */
+  sent: Record<string, unknown>[];
   /** Resolves when the client reaches `state` (now or later). */
-  reach(state: ClientState, what?: string): Promise<void>;
+  reach(state: ClientState, what?: string, timeoutMs?: number): Promise<void>;
 }
 
-function startClient(url: string, name: string, backoffMs = [20, 40]): TestClient {
+function startClient(
+  url: string,
+  name: string,
+  opts: Partial<Omit<ClientOptions, "url" | "name" | "WebSocket">> = {},
+): TestClient {
   const sockets = trackedWebSocket();
-  const client = new SignalingClient({ url, name, backoffMs, WebSocket: sockets.WebSocket });
+  const client = new SignalingClient({
+    url,
+    name,
+    backoffMs: [20, 40],
+    ...opts,
+    WebSocket: sockets.WebSocket,
+  });
   const states: ClientState[] = [client.state];
   client.on("state", (s) => states.push(s));
   return {
     client,
     states,
-    reach: (state, what = `state ${state}`) =>
-      waitFor(`${name}: ${what} (states: ${states.join(" -> ")})`, () => client.state === state),
+    get attempts() {
+      return sockets.opened;
+    },
+    sent: sockets.sent,
+    reach: (state, what = `state ${state}`, timeoutMs) =>
+      waitFor(
+        `${name}: ${what} (states: ${states.join(" -> ")})`,
+        () => client.state === state,
+        timeoutMs,
+      ),
     async [Symbol.asyncDispose]() {
       client.close();
       await sockets.closed();
     },
   };
+}
+
+/** The `resume` token of every `join` the client sent, in order (null: a fresh join). */
+function joinTokens(c: TestClient): (string | null)[] {
+  return c.sent.filter((m) => m.type === "join").map((m) => (m.resume as string) ?? null);
+}
+
+/**
+ * A WebSocket server that plays the signaling server badly: `onJoin` gets each connection's
+ * `join` and its number (0, 1, ...) and may answer through `send`; nothing else is ever answered
+ * (pings included).
+ */
+function startFakeServer(
+  onJoin: (join: Record<string, unknown>, n: number, send: (text: string) => void) => void,
+): AsyncDisposable & { url: string; readonly connections: number } {
+  const sockets = new Set<WebSocket>();
+  let connections = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    const n = connections++;
+    sockets.add(socket);
+    socket.onclose = () => sockets.delete(socket);
+    socket.onmessage = (e) => {
+      const message = JSON.parse(e.data);
+      if (message.type === "join") onJoin(message, n, (text) => socket.send(text));
+    };
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/api/rooms/x/ws`,
+    get connections() {
+      return connections;
+    },
+    async [Symbol.asyncDispose]() {
+      const closed = [...sockets].map((ws) =>
+        new Promise((r) => {
+          ws.addEventListener("close", r);
+          ws.close();
+        })
+      );
+      await Promise.all(closed);
+      await server.shutdown();
+    },
+  };
+}
+
+/** A well-formed welcome for `startFakeServer`. */
+function fakeWelcome(peer: string, token: string, resumed: boolean): string {
+  const welcome: WelcomeMessage = {
+    type: "welcome",
+    v: PROTOCOL_VERSION,
+    peer,
+    token,
+    resumed,
+    room: { id: "x", capacity: 8, locked: false, host: peer },
+    members: [{ peer, name: "Ada", joinedAt: 1, connected: true, links: {} }],
+    config: { linkDeadlineMs: 20_000, graceMs: 30_000, heartbeatMs: 20 },
+  };
+  return serverMessage(welcome);
 }
 
 Deno.test("client: connecting -> joined, with welcome, roster and signals", async () => {
@@ -120,21 +228,102 @@ Deno.test("client: a dropped connection -> reconnecting -> joined with the same 
   await waitFor("the signal", () => got.length === 1);
 });
 
-Deno.test("client: unreachable for longer than the grace period -> closed", async () => {
+Deno.test("client: every resume uses the token of the latest welcome", async () => {
+  await using h = await startHub();
+  await using proxy = startProxy(h.origin.replace(/^http/, "ws"));
+  const room = newRoomId();
+  await using a = startClient(proxy.url(`/api/rooms/${room}/ws`), "Ada");
+  const tokens: string[] = [];
+  a.client.on("welcome", (w) => tokens.push(w.token));
+  await a.reach("joined");
+  const peer = a.client.peer;
+  for (let drop = 1; drop <= 3; drop++) {
+    await proxy.cut();
+    await waitFor(`welcome number ${drop + 1}`, () => tokens.length === drop + 1);
+    assert.equal(a.client.peer, peer, `the same peer id after drop ${drop}`);
+  }
+  // Whether or not the server issues a new token on each resume, the client never reuses one
+  // older than the last welcome's.
+  assert.deepEqual(joinTokens(a), [null, ...tokens.slice(0, 3)]);
+  assert.equal(h.hub.metrics.resumes, 3);
+});
+
+Deno.test("client: the server gone for longer than the grace period -> keeps trying, then joins afresh", async () => {
   await using h = await startHub({ graceMs: 300 });
   await using proxy = startProxy(h.origin.replace(/^http/, "ws"));
   const room = newRoomId();
-  await using a = startClient(proxy.url(`/api/rooms/${room}/ws`), "Ada", [20, 50]);
+  await using a = startClient(proxy.url(`/api/rooms/${room}/ws`), "Ada", { backoffMs: [20, 50] });
+  await using b = startClient(h.url(room), "Bob");
   await a.reach("joined");
+  await b.reach("joined");
+  await waitFor("Bob seeing Ada", () => b.client.members.length === 2);
+  const oldPeer = a.client.peer;
+  const welcomes: boolean[] = [];
+  a.client.on("welcome", (w) => welcomes.push(w.resumed));
+
   proxy.down = true;
   await proxy.cut();
+  await a.reach("reconnecting");
+  assert.equal(a.client.reachable, false);
+  // The hub ends Ada's place after its grace period; Ada, unable to reach it, never gives up.
+  await waitFor("Bob's roster without Ada", () => b.client.members.length === 1);
+  const before = a.attempts;
+  await waitFor("Ada to try 5 more times", () => a.attempts >= before + 5);
+  assert.equal(a.client.state, "reconnecting");
+
+  proxy.down = false;
+  await a.reach("joined", "joined afresh");
+  assert.deepEqual(a.states, ["connecting", "joined", "reconnecting", "joined"]);
+  assert.equal(a.client.reachable, true);
+  // Its place was gone (resume-failed), so it joined as a new member.
+  assert.deepEqual(welcomes, [false]);
+  assert.match(a.client.peer ?? "", PEER_ID_PATTERN);
+  assert.notEqual(a.client.peer, oldPeer);
+  await waitFor(
+    "Bob seeing the new Ada",
+    () => b.client.members.some((m) => m.peer === a.client.peer && m.connected),
+  );
+  const tokens = joinTokens(a);
+  assert.equal(tokens.at(-1), null, "the last join is a fresh one");
+  assert.ok(tokens.slice(1, -1).every((t) => t !== null), "every attempt before it resumed");
+});
+
+Deno.test("client: before the first welcome, 3 retries without an answer -> unreachable", async () => {
+  // Accepts every connection and never answers: each attempt times out.
+  await using server = startFakeServer(() => {});
+  await using a = startClient(server.url, "Ada", { attemptTimeoutMs: 100 });
   await a.reach("closed");
-  assert.deepEqual(a.states, ["connecting", "joined", "reconnecting", "closed"]);
-  assert.equal(a.client.closeKind, "expired");
-  assert.match(a.client.closeReason, /lost for too long/);
-  const attempts = proxy.accepted;
-  a.client.close(); // nothing further
-  assert.equal(proxy.accepted, attempts);
+  assert.deepEqual(a.states, ["connecting", "closed"]);
+  assert.equal(a.client.closeKind, "unreachable");
+  assert.match(a.client.closeReason, /Cannot reach the meeting server/);
+  assert.equal(a.attempts, 4, "the first attempt and 3 retries");
+  await elapse(200);
+  assert.equal(a.attempts, 4, "nothing after closing");
+});
+
+Deno.test("client: a joined connection that falls silent is given up and resumed", async () => {
+  const peer = "AAAAAAAAAAAAAAAA";
+  // The first connection answers the join and then never again (pings included), as a
+  // half-open connection would; the second one resumes.
+  await using server = startFakeServer((_join, n, send) => {
+    send(fakeWelcome(peer, `token-${n}`, n > 0));
+  });
+  await using a = startClient(server.url, "Ada", { silenceMs: 150 });
+  await waitFor(`a drop and a resume (states: ${a.states})`, () => a.states.length === 4);
+  assert.deepEqual(a.states, ["connecting", "joined", "reconnecting", "joined"]);
+  assert.equal(a.client.peer, peer);
+  assert.deepEqual(joinTokens(a).slice(0, 2), [null, "token-0"]);
+  assert.ok(a.sent.some((m) => m.type === "ping"), "it pinged the silent server");
+});
+
+Deno.test("client: a live server is pinged and never taken for a silent one", async () => {
+  await using h = await startHub({ heartbeatMs: 20 });
+  const room = newRoomId();
+  await using a = startClient(h.url(room), "Ada", { silenceMs: 500 });
+  await a.reach("joined");
+  // Four times as long as the silence that would count as dead.
+  await waitFor("100 pings", () => a.sent.filter((m) => m.type === "ping").length >= 100);
+  assert.deepEqual(a.states, ["connecting", "joined"]);
 });
 
 Deno.test("client: evicted -> closed with the reason, no reconnect", async () => {

@@ -448,6 +448,60 @@ export async function audioFlows(
 }
 
 /**
+ * Waits until `peers` links are connected and each one's `videoFramesDecoded` (getStats
+ * inbound-rtp) grew by at least `minFrames` since the first sample (the fake camera sends 15 a
+ * second). Returns the growth per peer.
+ */
+export async function videoDecodes(
+  page: Page,
+  opts: { peers: number; minFrames?: number; timeoutMs?: number; who?: string },
+): Promise<Record<string, number>> {
+  const minFrames = opts.minFrames ?? 15;
+  let first: Record<string, number> | undefined;
+  let last: Record<string, LinkStats> | undefined;
+  return await until(
+    `${opts.who ?? "the page"} to decode ${minFrames} more video frames from ${opts.peers} peers`,
+    async () => {
+      last = await linkStats(page);
+      const peers = Object.entries(last);
+      if (peers.length !== opts.peers) return undefined;
+      first ??= Object.fromEntries(peers.map(([p, s]) => [p, s.videoFramesDecoded]));
+      const grown: Record<string, number> = {};
+      for (const [peer, s] of peers) {
+        if (s.connectionState !== "connected") return undefined;
+        if (!(peer in first)) first[peer] = s.videoFramesDecoded;
+        grown[peer] = s.videoFramesDecoded - first[peer];
+        if (grown[peer] < minFrames) return undefined;
+      }
+      return grown;
+    },
+    { timeoutMs: opts.timeoutMs ?? 20_000, intervalMs: 250, describe: () => ({ first, last }) },
+  );
+}
+
+/** The page's own peer id (`__mooz.meeting.self`), or null before it has one. */
+export async function selfId(page: Page): Promise<string | null> {
+  return await bounded(
+    page.evaluate(() =>
+      // deno-lint-ignore no-explicit-any -- the debug hook the contract documents
+      ((globalThis as any).__mooz?.meeting?.self?.value as string | null | undefined) ?? null
+    ),
+    5_000,
+    "reading __mooz.meeting.self",
+  );
+}
+
+/**
+ * The text of the "Server connection" status region (tests/MEETING_UI_CONTRACT.md): what the
+ * page says about its signaling connection; empty while it is fine.
+ */
+export async function serverStatus(page: Page): Promise<string> {
+  const text = await page.getByRole("status", { name: "Server connection" })
+    .textContent({ timeout: 5_000 });
+  return (text ?? "").replace(/\s+/g, " ").trim();
+}
+
+/**
  * The engine's own view (`__mooz.meeting`; not part of the UI contract, for diagnostics only):
  * self, members, and each remote peer's link, status and streams.
  */

@@ -186,14 +186,24 @@ export function MeetingRoom(
   return (
     <div class="flex min-h-0 flex-1 flex-col gap-3 pb-3">
       <Toasts notices={meeting.notices.value} onDismiss={(id) => meeting.dismissNotice(id)} />
-      {phase === "reconnecting" && (
-        <p
-          role="alert"
-          class="rounded-xl bg-amber-900/60 px-4 py-2 text-center text-sm text-amber-100 ring-1 ring-amber-700"
-        >
-          Reconnecting to the meeting… Your video and audio keep flowing meanwhile.
-        </p>
-      )}
+      {
+        /* Polite, and always in the page: a live region announces changes to what it holds,
+           while one that appears with its text may go unannounced. The call itself goes on, so
+           this must not sound like an alarm, nor move the tiles when it comes and goes. */
+      }
+      <div
+        role="status"
+        aria-live="polite"
+        aria-label="Server connection"
+        class="pointer-events-none fixed inset-x-0 bottom-24 z-40 flex justify-center px-3"
+      >
+        {phase === "reconnecting" && (
+          <p class="max-w-md rounded-xl bg-amber-950/90 px-4 py-2 text-center text-sm text-amber-100 shadow-lg ring-1 ring-amber-700">
+            Reconnecting to the meeting server; your call continues.{" "}
+            <span class="text-amber-200/80">New participants can join once it is back.</span>
+          </p>
+        )}
+      </div>
       {phase === "joining" && (
         <p
           role="status"
