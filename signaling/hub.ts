@@ -2,17 +2,20 @@
  * The signaling server of one isolate: accepts sockets, validates every frame, and dispatches it
  * to the part that handles it. The parts, each in its own module:
  *
- * - `upgrade.ts`: which upgrade requests are refused (room id, origin);
+ * - `upgrade.ts`: which upgrade requests are refused (room id, origin); `forwarded.ts`: who the
+ *   client is (its address, its origin behind a trusted proxy);
+ * - `client_limits.ts`: the budgets of each client address (sockets, joins, rooms, frames);
  * - `connection.ts`: one socket, its rate limit, and every write to it;
  * - `relay.ts`: signals to a socket here, or over the bus to the isolate holding it;
  * - `room_cache.ts`: the rooms served here, their rosters, and the welcome after a join;
- * - `mesh_enforcer.ts`: per room, the timer that sweeps stale members and evicts whoever breaks
- *   the full mesh;
+ * - `mesh_enforcer.ts`: per room, the timer that removes members whose grace ran out, starts
+ *   the grace of members whose server stopped, and evicts whoever breaks the full mesh;
  * - `isolate_timers.ts`: the heartbeat of this isolate's sockets and the sweep of all rooms;
- * - `store.ts` (rooms in KV, the state of record) and `bus.ts` (messages between isolates).
+ * - `store.ts` (rooms in KV, the state of record), `bus.ts` (messages between isolates, with
+ *   backpressure), `health.ts` and `kv_health.ts` (whether KV answers; `/healthz`, `/metrics`).
  *
  * This module holds what ties them together: the upgrade, the order of frames per socket, join
- * and resume, leave, and closes.
+ * and resume, leave, closes, and the clean stop.
  */
 import { Bus, type BusMessage, type BusStats } from "./bus.ts";
 import type { SignalingConfig } from "./config.ts";
