@@ -8,6 +8,7 @@
  * it prints its result as JSON on the last line.
  */
 import type { Browser, Page } from "playwright-core";
+import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import { launchBrowser, WEBRTC_LOOPBACK } from "../tests/chromium.ts";
 import { startLiveServer } from "../tests/live_server.ts";
@@ -67,7 +68,8 @@ async function once(
   n: number,
   video: boolean,
 ): Promise<number | null> {
-  const url = `${origin}/${newRoomId()}`;
+  // A whole invite link: without its key the page shows the incomplete-link screen.
+  const url = meetingLink(origin, newRoomId(), newMeetingKey());
   const pages: Page[] = [];
   try {
     for (let i = 0; i < n - 1; i++) {

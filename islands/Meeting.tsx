@@ -1,8 +1,10 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { EndScreen } from "../components/meeting/EndScreen.tsx";
+import { IncompleteLink } from "../components/meeting/IncompleteLink.tsx";
 import { PreJoin } from "../components/meeting/PreJoin.tsx";
-import { MeetingCore } from "../mesh/meeting.ts";
+import { MeetingCore, type MeetingKey } from "../mesh/meeting.ts";
+import { newMeetingKey, parseMeetingKey } from "../mesh/meeting_key.ts";
 
 /**
  * The meeting screen and the features load while the person is on the pre-join screen: the page
@@ -12,17 +14,45 @@ const loadScreen = () =>
   Promise.all([import("../components/meeting/MeetingRoom.tsx"), import("../features/mod.ts")]);
 
 /**
- * The meeting page: creates the meeting core and renders its phase (pre-join, the meeting, its
- * end). Everything else happens in the core (mesh/meeting.ts) and the features.
+ * The fragment "New meeting" lands on: `routes/new.ts` answers with `/<room>#new`.
+ *
+ * Why the key is made here and not by the server or the landing page: the server must never know
+ * it, and the landing page's "New meeting" is a plain form POST (it works, and creates nothing by
+ * GET, without JavaScript). So the server picks the room, and the meeting page, seeing this
+ * marker, makes the key in the browser and writes it into the address bar with `replaceState`
+ * before anything else happens: the address bar then holds the whole link to share, a reload
+ * keeps it, and Back does not return to `#new`.
+ */
+const NEW_MEETING_FRAGMENT = "#new";
+
+/** The key of the page's link: made for a new meeting, else read from the fragment. */
+function readKey(): ReturnType<typeof parseMeetingKey> {
+  if (location.hash === NEW_MEETING_FRAGMENT) {
+    const url = new URL(location.href);
+    url.hash = newMeetingKey();
+    history.replaceState(history.state, "", url);
+  }
+  return parseMeetingKey(location.hash);
+}
+
+/**
+ * The meeting page: reads the key from the link, creates the meeting core and renders its phase
+ * (pre-join, the meeting, its end), or the incomplete-link screen when the link has no valid key.
+ * Everything else happens in the core (mesh/meeting.ts) and the features.
  */
 export default function Meeting({ room }: { room: string }) {
   const supported = useSignal(true);
+  /** Why the link has no usable key; null while reading it (and on the server) or when it has. */
+  const incomplete = useSignal<"missing" | "malformed" | null>(null);
+  const key = useSignal<MeetingKey | null>(null);
   const meeting = useSignal<MeetingCore | null>(null);
   /** A fresh pre-join screen per meeting core after the first (rejoin), not for the first. */
   const attempt = useSignal(0);
   const screen = useSignal<Awaited<ReturnType<typeof loadScreen>> | null>(null);
 
   const start = () => {
+    const k = key.peek();
+    if (k === null) return;
     const previous = meeting.peek();
     previous?.dispose();
     if (previous) attempt.value++;
@@ -30,6 +60,7 @@ export default function Meeting({ room }: { room: string }) {
     loading.then((loaded) => (screen.value = loaded), () => {});
     const core = new MeetingCore({
       room,
+      key: k,
       features: async () => (await loading)[1].FEATURES.map((f) => f.definition),
     });
     // A handle for the browser's devtools and the end-to-end tests.
@@ -39,10 +70,24 @@ export default function Meeting({ room }: { room: string }) {
 
   useEffect(() => {
     supported.value = typeof RTCPeerConnection !== "undefined" && typeof WebSocket !== "undefined";
-    start();
+    const parsed = readKey();
+    if (parsed.ok) {
+      key.value = { key: parsed.key, bytes: parsed.bytes };
+      start();
+    } else {
+      // No core: no camera, no socket, nothing joins without the key.
+      incomplete.value = parsed.reason;
+    }
+    // The meeting is bound to the key it started with; another key (the person completed or
+    // edited the link in the address bar) is another meeting, so the page starts over.
+    const onHashChange = () => location.reload();
     const onUnload = () => meeting.peek()?.leave();
+    addEventListener("hashchange", onHashChange);
     addEventListener("pagehide", onUnload);
-    return () => removeEventListener("pagehide", onUnload);
+    return () => {
+      removeEventListener("hashchange", onHashChange);
+      removeEventListener("pagehide", onUnload);
+    };
   }, []);
 
   if (!supported.value) {
@@ -53,6 +98,14 @@ export default function Meeting({ room }: { room: string }) {
           Mooz needs WebRTC. Use a current version of Chrome, Edge, Firefox or Safari.
         </p>
       </section>
+    );
+  }
+
+  if (incomplete.value !== null) {
+    return (
+      <main id="meeting" data-phase="incomplete-link" class="flex min-h-0 flex-1 flex-col">
+        <IncompleteLink reason={incomplete.value} />
+      </main>
     );
   }
 

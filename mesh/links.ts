@@ -8,7 +8,8 @@ import { parseSignalPayload, PeerLink, type SignalPayload } from "./peer_link.ts
 import { linkQuality, type QualitySample } from "./quality.ts";
 import type { LinkQuality, LinkState, LinkStats, PeerId } from "./types.ts";
 
-const UNKNOWN_QUALITY: LinkQuality = {
+/** Quality of a link not measured yet. */
+export const UNKNOWN_QUALITY: LinkQuality = {
   rttMs: null,
   loss: null,
   outgoingBitrate: null,
@@ -40,6 +41,8 @@ export interface LinksOptions {
   onOpen(peer: PeerId): void;
   onMessage(peer: PeerId, data: unknown): void;
   onChannel(peer: PeerId, label: string, channel: RTCDataChannel): void;
+  /** The peer's DTLS certificate is not the one its sealed description named; its link closed. */
+  onCertificateMismatch?(peer: PeerId): void;
 }
 
 /** Every link of the meeting, by peer; follows the roster (`sync`). */
@@ -189,6 +192,7 @@ export class Links {
       onMessage: (data) => o.onMessage(peer, data),
       onChannelOpen: () => o.onOpen(peer),
       onChannel: (label, channel) => o.onChannel(peer, label, channel),
+      onCertificateMismatch: () => o.onCertificateMismatch?.(peer),
     });
     const screen = media.screen.peek();
     if (screen) link.shareScreen(screen);

@@ -15,7 +15,8 @@ import type { MemberView } from "../signaling/protocol.ts";
 import { EncoderSettings } from "./encoder_settings.ts";
 import type { FeatureDefinition } from "./feature.ts";
 import { type DropReason, FeatureHost } from "./feature_host.ts";
-import { Links } from "./links.ts";
+import { Links, UNKNOWN_QUALITY } from "./links.ts";
+import { safetyCode, type SafetyEmoji } from "./safety_code.ts";
 import type { LocalMedia } from "./local_media.ts";
 import { type Presence, presenceFeature, type PresenceState } from "./presence.ts";
 import { Session } from "./session.ts";
@@ -23,6 +24,9 @@ import type { LinkStats, MeetingEnd, Notice, PeerId, PeerView, RemotePeer } from
 
 const STATS_INTERVAL_MS = 2_000;
 const BANDWIDTH_INTERVAL_MS = 5_000;
+
+/** What an unverified participant is called: its name could only have come sealed. */
+const UNVERIFIED_NAME = "Unverified participant";
 
 /** How long after a refused signal its link redoes what it needs (`#resyncSoon`). */
 const RESYNC_AFTER_REFUSAL_MS = 1_000;
@@ -42,6 +46,8 @@ function meshGone(graceMs: number): MeetingEnd {
 export interface LiveMeetingOptions {
   origin: string;
   room: string;
+  /** The meeting key's bytes, from the link: every signal is sealed with it. */
+  key: Uint8Array;
   name: string;
   rtc: RTCConfiguration;
   media: LocalMedia;
@@ -59,6 +65,11 @@ export class LiveMeeting {
   readonly presence: PresenceState;
   /** The other participants with their links, streams and presence, in join order. */
   readonly peers = signal<RemotePeer[]>([]);
+  /**
+   * Per peer, the safety code of our pair (`safety_code.ts`): from the meeting key and both DTLS
+   * fingerprints, so the two people see the same symbols only if nobody sits between them.
+   */
+  readonly safetyCodes = signal<ReadonlyMap<PeerId, readonly SafetyEmoji[]>>(new Map());
   readonly #o: LiveMeetingOptions;
   #links: Links | null = null;
   /** The peer id `#links` were made for. */
@@ -75,6 +86,8 @@ export class LiveMeeting {
   #selfAtDrop: PeerId | null = null;
   /** Runs out when the server and every link have been gone for the grace period. */
   #meshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Members who joined after us and whose sealed name has not arrived yet (for the toast). */
+  readonly #unnamedJoiners = new Set<PeerId>();
   /** Links to resync after the server refused or lost a signal to them (one timer per peer). */
   readonly #resyncTimers = new Map<PeerId, ReturnType<typeof setTimeout>>();
   readonly #stop: (() => void)[] = [];
@@ -84,13 +97,22 @@ export class LiveMeeting {
     const session = this.session = new Session({
       url: socketUrl(opts.origin, opts.room),
       name: opts.name,
+      room: opts.room,
+      key: opts.key,
       WebSocket: opts.WebSocket,
       onSignal: (from, payload) => this.#links?.receive(from, payload),
       onError: (message) => opts.notify("error", message),
       onSignalLost: (peer) => this.#resyncSoon(peer),
+      onUnverified: () => this.#onUnverified(),
     });
+    // Features see only peers we can talk to: never one we could not verify.
     const peers: ReadonlySignal<PeerView[]> = computed(() =>
-      this.peers.value.map(({ peer, name, link, online }) => ({ peer, name, link, online }))
+      this.peers.value.filter((p) => p.verified).map(({ peer, name, link, online }) => ({
+        peer,
+        name,
+        link,
+        online,
+      }))
     );
     const host = this.host = new FeatureHost({
       links: {
@@ -171,6 +193,14 @@ export class LiveMeeting {
       this.#o.onEnd(end);
     });
     on(() => this.presence.remote.value, () => this.#publish());
+    on(() => session.names.value, (names) => {
+      for (const peer of this.#unnamedJoiners) {
+        if (!names.has(peer)) continue;
+        this.#unnamedJoiners.delete(peer);
+        this.#o.notify("join", `${names.get(peer)} joined`);
+      }
+      this.#publish();
+    });
     const timers = [
       setInterval(() => void this.#links?.measure(), STATS_INTERVAL_MS),
       setInterval(
@@ -200,6 +230,7 @@ export class LiveMeeting {
       signal: (to, payload) => this.session.signal(to, payload),
       onChange: () => this.#publish(),
       onState: (peer, state) => {
+        if (state === "connected") void this.#computeSafetyCode(peer);
         this.#publish();
         this.#scheduleReport();
         this.#watchMesh();
@@ -208,6 +239,10 @@ export class LiveMeeting {
       onOpen: (peer) => host.linkOpened(peer),
       onMessage: (peer, data) => host.receive(peer, data),
       onChannel: (peer, label, channel) => host.attachChannel(peer, label, channel),
+      onCertificateMismatch: (peer) => {
+        this.session.markUnverified(peer);
+        this.#onUnverified();
+      },
     });
     this.#encoder = new EncoderSettings(links);
     if (old) {
@@ -232,6 +267,50 @@ export class LiveMeeting {
         if (this.#linksSelf === this.session.self.peek()) this.#links?.resync(peer);
       }, RESYNC_AFTER_REFUSAL_MS),
     );
+  }
+
+  /** Works out the safety code of our pair with `peer` once its link has connected. */
+  async #computeSafetyCode(peer: PeerId): Promise<void> {
+    const self = this.#linksSelf;
+    const fingerprints = this.#links?.get(peer)?.link.fingerprints();
+    if (!self || !fingerprints) return;
+    try {
+      const code = await safetyCode({
+        key: this.#o.key,
+        room: this.#o.room,
+        a: { peer: self, fingerprint: fingerprints.local },
+        b: { peer, fingerprint: fingerprints.remote },
+      });
+      if (this.#linksSelf !== self) return;
+      this.safetyCodes.value = new Map([...this.safetyCodes.peek(), [peer, code]]);
+      this.#publish();
+    } catch (err) {
+      console.warn(`No safety code for ${peer}:`, err);
+    }
+  }
+
+  /**
+   * A member's display name: from its sealed `hello` (the server knows none), or what a server
+   * given a name by a non-browser client shows, or a placeholder until the hello arrives.
+   */
+  #nameOf(peer: PeerId): string {
+    return this.session.names.peek().get(peer) ||
+      this.session.members.peek().find((m) => m.peer === peer)?.name || "Joining…";
+  }
+
+  /**
+   * A member's signals keep failing to open with our key (or its certificate did not match): it
+   * holds another link's key, or someone relaying the signals forged them. Its link goes (the
+   * roster sync leaves out unverified members) and is never made again; the person is told.
+   */
+  #onUnverified(): void {
+    // Its name could only come sealed, so there is none to show.
+    this.#o.notify(
+      "error",
+      "Could not verify a participant: their messages do not match this meeting's key, so you " +
+        "are not connected to them. They may have an old or different link; ask them to use yours.",
+    );
+    this.#onRoster(this.session.members.peek());
   }
 
   /** The session dropped or came back: tell the person, resync links, watch the mesh. */
@@ -289,17 +368,26 @@ export class LiveMeeting {
     const host = this.host;
     const previous = this.#previous;
     const now = this.#previous = new Map(members.map((m) => [m.peer, m]));
-    for (const peer of links.sync(members.map((m) => m.peer))) host.peerGone(peer);
+    const unverified = this.session.unverified.peek();
+    const linked = members.filter((m) => !unverified.has(m.peer)).map((m) => m.peer);
+    for (const peer of links.sync(linked)) host.peerGone(peer);
     for (const m of members) {
       if (this.#selves.has(m.peer) || previous.has(m.peer)) continue;
       host.emit("peer-joined", m.peer);
       // Those already there when we arrived did not "join".
-      if (previous.size > 0) this.#o.notify("join", `${m.name} joined`);
+      if (previous.size === 0) continue;
+      // Their name comes sealed, a moment after the roster: say who joined once it is here.
+      if (this.session.names.peek().has(m.peer)) {
+        this.#o.notify("join", `${this.#nameOf(m.peer)} joined`);
+      } else this.#unnamedJoiners.add(m.peer);
     }
     for (const m of previous.values()) {
       if (this.#selves.has(m.peer) || now.has(m.peer)) continue;
       host.emit("peer-left", m.peer);
-      this.#o.notify("leave", `${m.name} left`);
+      this.session.forget(m.peer);
+      if (!this.#unnamedJoiners.delete(m.peer)) {
+        this.#o.notify("leave", `${this.#nameOf(m.peer)} left`);
+      }
     }
     this.#publish();
     this.#scheduleReport();
@@ -313,8 +401,26 @@ export class LiveMeeting {
     const links = this.#links;
     if (!links) return;
     const remote = this.presence.remote.peek();
+    const unverified = this.session.unverified.peek();
     const list: RemotePeer[] = [];
     for (const m of this.session.members.peek()) {
+      if (unverified.has(m.peer)) {
+        list.push({
+          peer: m.peer,
+          name: UNVERIFIED_NAME,
+          link: "failed",
+          online: m.connected,
+          verified: false,
+          safetyCode: null,
+          audioMuted: true,
+          videoOff: true,
+          camera: null,
+          screen: null,
+          quality: UNKNOWN_QUALITY,
+          audioLevel: 0,
+        });
+        continue;
+      }
       const record = links.get(m.peer);
       if (!record) continue;
       const presence = remote.get(m.peer);
@@ -328,9 +434,11 @@ export class LiveMeeting {
         live.find((s) => s.id !== screenId) ?? null;
       list.push({
         peer: m.peer,
-        name: m.name,
+        name: this.#nameOf(m.peer),
         link: record.link.state,
         online: m.connected,
+        verified: true,
+        safetyCode: this.safetyCodes.peek().get(m.peer) ?? null,
         audioMuted: presence?.audioMuted ?? false,
         videoOff: presence?.videoOff ?? false,
         camera,

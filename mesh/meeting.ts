@@ -7,7 +7,9 @@
  *
  * @example
  * ```ts
- * const meeting = new MeetingCore({ room: "k3fq-9xmp-2hdw-7rtc-a4ze", features: [chat] });
+ * const key = parseMeetingKey(location.hash); // the link's `#key`
+ * if (!key.ok) throw new Error("show the incomplete-link screen instead");
+ * const meeting = new MeetingCore({ room: "k3fq-9xmp-2hdw-7rtc-a4ze", key, features: [chat] });
  * await meeting.media.open({ audio: true, video: true });
  * await meeting.join("Ada");
  * meeting.feature(chat).send("Hello");
@@ -19,7 +21,9 @@ import type { FeatureDefinition } from "./feature.ts";
 import type { DropReason } from "./feature_host.ts";
 import type { LiveMeeting } from "./live_meeting.ts";
 import { LocalMedia } from "./local_media.ts";
+import { parseMeetingKey } from "./meeting_key.ts";
 import type { Presence } from "./presence.ts";
+import type { OpenFailure } from "./seal.ts";
 import type { LinkStats, MeetingEnd, MeetingPhase, Notice, PeerId, RemotePeer } from "./types.ts";
 
 type Features = readonly FeatureDefinition<unknown>[];
@@ -27,6 +31,11 @@ type Features = readonly FeatureDefinition<unknown>[];
 /** How to create a `MeetingCore`. */
 export interface MeetingOptions {
   room: string;
+  /**
+   * The meeting key from the link's fragment: `parseMeetingKey(location.hash)` when it is `ok`.
+   * Required: a meeting without its key has no unencrypted fallback.
+   */
+  key: MeetingKey;
   /**
    * The features of this meeting (features/mod.ts lists the app's), or a function that loads
    * them: a page can fetch its features while the person is still on the pre-join screen.
@@ -36,6 +45,12 @@ export interface MeetingOptions {
   origin?: string;
   /** For tests: a WebSocket constructor. */
   WebSocket?: typeof WebSocket;
+}
+
+/** A meeting key as `parseMeetingKey` gives it: as written in the link, and its 16 bytes. */
+export interface MeetingKey {
+  readonly key: string;
+  readonly bytes: Uint8Array;
 }
 
 interface IceResponse {
@@ -48,6 +63,8 @@ const UNREACHABLE = "Can't reach the meeting server. Check your connection and t
 /** The meeting of one page; see the module comment and README "Writing a feature". */
 export class MeetingCore {
   readonly room: string;
+  /** The meeting key from the link (the part after `#`); the server never sees it. */
+  readonly key: MeetingKey;
   /** Camera, microphone and screen; the pre-join screen opens them. */
   readonly media = new LocalMedia();
   /** Why joining failed before reaching the server (then the phase is back to `prejoin`). */
@@ -92,6 +109,19 @@ export class MeetingCore {
   constructor(opts: MeetingOptions) {
     this.#o = opts;
     this.room = opts.room;
+    // The key as written is the truth; bytes that do not match it are a caller's mistake.
+    const parsed = parseMeetingKey(opts.key?.key);
+    const bytes = opts.key?.bytes;
+    if (
+      !parsed.ok || !(bytes instanceof Uint8Array) || bytes.length !== parsed.bytes.length ||
+      !parsed.bytes.every((b, i) => b === bytes[i])
+    ) {
+      throw new TypeError(
+        "MeetingCore: `key` must be a meeting key: pass parseMeetingKey(location.hash) once it " +
+          "is ok, and show the incomplete-link screen when it is not",
+      );
+    }
+    this.key = { key: parsed.key, bytes: parsed.bytes };
     this.#code = import("./live_meeting.ts");
     // Not awaited yet; a failure to load is reported when joining.
     this.#code.catch(() => {});
@@ -107,6 +137,14 @@ export class MeetingCore {
   /** Messages peers sent that no feature saw, by reason (diagnostics, tests). */
   get dropped(): Readonly<Record<DropReason, number>> | null {
     return this.#live.peek()?.dropped ?? null;
+  }
+
+  /**
+   * Signals that did not open with the meeting key and were dropped, by reason (`seal.ts`):
+   * tampered, replayed, re-addressed or forged on the way (diagnostics, tests).
+   */
+  get signalsDropped(): Readonly<Record<OpenFailure, number>> | null {
+    return this.#live.peek()?.session.dropped ?? null;
   }
 
   /** Joins as `name`: loads what joining needs, fetches the ICE servers, opens the session. */
@@ -136,6 +174,7 @@ export class MeetingCore {
     const live = new code.LiveMeeting({
       origin,
       room: this.room,
+      key: this.key.bytes,
       name,
       rtc: { iceServers: ice.iceServers, iceTransportPolicy: ice.iceTransportPolicy },
       media: this.media,

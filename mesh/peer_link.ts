@@ -14,6 +14,7 @@
  * The `RTCPeerConnection` stays private: the meeting core sees states, streams, raw channel
  * messages and a few numbers, never the connection itself.
  */
+import { fingerprintFromSdp, fingerprintOfCertificate } from "./safety_code.ts";
 import type { LinkState, PeerId } from "./types.ts";
 
 /** What travels through the signaling server between two links; opaque to the server. */
@@ -54,6 +55,11 @@ export interface PeerLinkOptions {
   channels?: readonly string[];
   /** An extra data channel was created (impolite side) or announced by the other side (polite). */
   onChannel?(label: string, channel: RTCDataChannel): void;
+  /**
+   * The certificate the other side presented is not the one its sealed description named: the
+   * link is closed (`verifyCertificate`).
+   */
+  onCertificateMismatch?(): void;
 }
 
 /** Validates a payload from the other browser (relayed, unchecked, by the server). */
@@ -139,6 +145,41 @@ export class PeerLink {
   /** The connection's state (`closed` once closed). */
   get connectionState(): RTCPeerConnectionState {
     return this.#pc.connectionState;
+  }
+
+  /**
+   * The DTLS fingerprints (sha-256, as SDP writes them) of our certificate and of the one the
+   * other side's description names, once both descriptions are set; for the safety code.
+   */
+  fingerprints(): { local: string; remote: string } | null {
+    const local = fingerprintFromSdp(this.#pc.currentLocalDescription?.sdp ?? "");
+    const remote = fingerprintFromSdp(this.#pc.currentRemoteDescription?.sdp ?? "");
+    return local && remote ? { local, remote } : null;
+  }
+
+  /**
+   * Checks the certificate the other side actually presented (`getRemoteCertificates`, where the
+   * browser has it) against the fingerprint in its description, which arrived sealed. The
+   * browser's DTLS already refuses a certificate that does not match the remote description; this
+   * check makes that visible and guards against a browser that would not. True when it matches,
+   * null when the browser cannot tell; on a mismatch the link closes.
+   */
+  async verifyCertificate(): Promise<boolean | null> {
+    const pc = this.#pc;
+    const transport = pc.sctp?.transport ??
+      pc.getTransceivers().find((t) => t.sender.transport)?.sender.transport;
+    const expected = fingerprintFromSdp(pc.currentRemoteDescription?.sdp ?? "");
+    if (!transport || !expected || typeof transport.getRemoteCertificates !== "function") {
+      return null;
+    }
+    const [certificate] = transport.getRemoteCertificates();
+    if (!certificate) return null;
+    if (await fingerprintOfCertificate(certificate) === expected) return true;
+    if (this.#closed) return false;
+    this.close();
+    this.#setState("failed");
+    this.#o.onCertificateMismatch?.();
+    return false;
   }
 
   /** Whether an offer/answer exchange is under way (then encoder parameters must wait). */
@@ -371,6 +412,9 @@ export class PeerLink {
       case "connected":
         this.#restarts = 0;
         this.#setState("connected");
+        void this.verifyCertificate().catch((err) =>
+          console.warn("Checking the other side's certificate failed:", err)
+        );
         return;
       case "disconnected":
         this.#setState("connecting");

@@ -45,6 +45,17 @@ export interface PeerView {
 
 /** One remote participant as the meeting UI shows it. */
 export interface RemotePeer extends PeerView {
+  /**
+   * False when its signals do not open with our meeting key (another link's key, or forged by
+   * whoever relays them): "could not verify". Such a peer is never linked to, and features never
+   * see it.
+   */
+  verified: boolean;
+  /**
+   * The safety code of our pair once the link has connected: the same symbols on both screens
+   * unless someone sits between the two browsers. Null before.
+   */
+  safetyCode: readonly { emoji: string; name: string }[] | null;
   audioMuted: boolean;
   videoOff: boolean;
   camera: MediaStream | null;

@@ -2,21 +2,25 @@ import { Button } from "../components/Button.tsx";
 import { PageShell } from "../components/PageShell.tsx";
 import { type Handlers, Head, type PageProps } from "../framework/mod.ts";
 import JoinForm from "../islands/JoinForm.tsx";
-import { parseRoomInput } from "../signaling/room_id.ts";
 
 interface LandingData {
-  /** What the person typed into "Join" when it was not a meeting link (no-JavaScript path). */
-  rejected?: string;
+  /** Why an old-style `/?room=` address did not open a meeting. */
+  joinError?: string;
 }
 
+/**
+ * Said to `/?room=…`, what "Join" submitted before meeting links carried a key. The text is never
+ * echoed back (it may hold a key, `%23…`) and never turned into a meeting: the server cannot know
+ * the key, and the page would only say the link is incomplete.
+ */
+const ROOM_QUERY_ERROR =
+  "Joining needs the whole meeting link, with its key after #: paste it here, or open it in your browser's address bar. A meeting id alone isn't enough.";
+
 export const handler: Handlers<LandingData> = {
-  // "Join" without JavaScript submits `?room=`; with JavaScript the island navigates itself.
+  // "Join" never submits to the server (islands/JoinForm.tsx): a link's key stays in the browser.
   GET(_req, ctx) {
-    const room = ctx.url.searchParams.get("room");
-    if (room === null) return ctx.render({});
-    const id = parseRoomInput(room);
-    if (id) return new Response(null, { status: 303, headers: { Location: `/${id}` } });
-    return ctx.render({ rejected: room.slice(0, 200) }, { status: 400 });
+    if (!ctx.url.searchParams.has("room")) return ctx.render({});
+    return ctx.render({ joinError: ROOM_QUERY_ERROR }, { status: 400 });
   },
 };
 
@@ -46,12 +50,12 @@ export default function Landing({ data }: PageProps<LandingData>) {
             </Button>
           </form>
           <p id="new-hint" class="mt-2 text-center text-sm text-slate-400">
-            Opens a new private room you can share.
+            Opens a new private meeting; share its whole link to invite people.
           </p>
           <div class="my-6 flex items-center gap-3 text-sm text-slate-400" aria-hidden="true">
             <span class="h-px flex-1 bg-slate-800" />or<span class="h-px flex-1 bg-slate-800" />
           </div>
-          <JoinForm initialValue={data.rejected ?? ""} initialError={data.rejected !== undefined} />
+          <JoinForm initialError={data.joinError} />
         </div>
       </section>
     </PageShell>

@@ -53,7 +53,11 @@ export interface ClientEvents {
 export interface ClientOptions {
   /** `ws(s)://host/api/rooms/{room}/ws`; see `socketUrl`. */
   url: string;
-  name: string;
+  /**
+   * The display name to give the server, or none: the meeting (mesh/session.ts) gives none and
+   * seals names end to end instead, so the server never learns them.
+   */
+  name?: string;
   /**
    * Reconnect delays in ms; the last one repeats for as long as it takes. Each is shortened by
    * up to 40% at random, so a room's members do not all come back at the same instant: the last
@@ -194,11 +198,8 @@ export class SignalingClient {
       this.#opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS,
     );
     socket.onopen = () => {
-      const join: Record<string, unknown> = {
-        type: "join",
-        v: PROTOCOL_VERSION,
-        name: this.#opts.name,
-      };
+      const join: Record<string, unknown> = { type: "join", v: PROTOCOL_VERSION };
+      if (this.#opts.name !== undefined) join.name = this.#opts.name;
       if (this.#token) join.resume = this.#token;
       socket.send(JSON.stringify(join));
     };

@@ -137,10 +137,16 @@ function parseJoin(obj: JsonObject): ParseResult {
   }
   const extra = unknownField(obj, ["type", "v", "name", "resume"]);
   if (extra) return extra;
-  if (!isString(obj.name)) return fail("bad-message", '"name" must be a string');
-  const name = normalizeName(obj.name);
-  if (!name.ok) return fail("bad-message", name.message);
-  const message: JoinMessage = { type: "join", v: PROTOCOL_VERSION, name: name.name };
+  // Optional: clients that seal names end to end (the browser's) send none; the server then
+  // knows members by their opaque peer ids only.
+  let name = "";
+  if (Object.hasOwn(obj, "name")) {
+    if (!isString(obj.name)) return fail("bad-message", '"name" must be a string');
+    const normalized = normalizeName(obj.name);
+    if (!normalized.ok) return fail("bad-message", normalized.message);
+    name = normalized.name;
+  }
+  const message: JoinMessage = { type: "join", v: PROTOCOL_VERSION, name };
   if (Object.hasOwn(obj, "resume")) {
     if (!isString(obj.resume) || !TOKEN_PATTERN.test(obj.resume)) {
       return fail(

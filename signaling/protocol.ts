@@ -52,6 +52,10 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | {
 export interface JoinMessage {
   type: "join";
   v: typeof PROTOCOL_VERSION;
+  /**
+   * The display name, or "" when the client sent none: the browser sends none and seals names
+   * end to end instead (mesh/session.ts), so rosters carry "" for its members.
+   */
   name: string;
   /** The token from an earlier `welcome`, to take the same place (peer id) again. */
   resume?: string;

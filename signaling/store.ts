@@ -149,7 +149,10 @@ export class RoomStore {
     room: string,
     input: { name: string; isolate: string; mayCreate?: boolean },
   ): Promise<JoinResult> {
-    if (input.name.trim() === "") throw new TypeError("name must not be empty");
+    // "" is a member whose name travels sealed between members, never through the server.
+    if (input.name !== "" && input.name.trim() === "") {
+      throw new TypeError('name must not be blank: pass a name, or "" for none');
+    }
     const token = newToken();
     const tokenHash = sha256Hex(token.secret);
     const peer = token.peer;

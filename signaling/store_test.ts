@@ -519,9 +519,10 @@ Deno.test("peer ids and tokens are unique and well formed; the secret is never s
 
 Deno.test("input validation: empty name, bad capacity", async () => {
   await withStore({}, async ({ store, kv }) => {
-    await assert.rejects(store.join("r", { name: "", isolate: "i" }), TypeError);
     await assert.rejects(store.join("r", { name: "  ", isolate: "i" }), TypeError);
     assert.equal((await kv.get(keys.room("r"))).versionstamp, null);
+    // No name at all: the browser seals names end to end and sends none.
+    assert.equal(joined(await store.join("r", { name: "", isolate: "i" })).member.name, "");
     assert.throws(() => new RoomStore({ kv, capacity: 0 }), RangeError);
     assert.throws(() => new RoomStore({ kv, capacity: MAX_CAPACITY + 1 }), RangeError);
     assert.throws(() => new RoomStore({ kv, capacity: 2.5 }), RangeError);

@@ -32,13 +32,16 @@ function textOf(html: string): string {
     .replace(/\s+/g, " ");
 }
 
-/** POST /new and return the room id it redirects to. */
+/**
+ * POST /new and return the room id it redirects to. The server makes no key: it sends the
+ * browser to `/<room>#new`, where the page makes one (islands/Meeting.tsx).
+ */
 async function createRoom(): Promise<string> {
   const res = await fetchApp("/new", { method: "POST" });
   assert.equal(res.status, 303);
   const location = res.headers.get("Location") ?? "";
-  assert.match(location, /^\/[^/]+$/);
-  return location.slice(1);
+  assert.match(location, /^\/[^/#]+#new$/);
+  return location.slice(1, -"#new".length);
 }
 
 Deno.test("home page: 200 with the New meeting button and the join form", async () => {
@@ -47,9 +50,15 @@ Deno.test("home page: 200 with the New meeting button and the join form", async 
   assert.match(res.headers.get("Content-Type") ?? "", /^text\/html/);
   const text = textOf(res.body);
   assert.match(text, /New meeting/);
-  assert.match(text, /Join with a link or meeting id/);
+  assert.match(text, /Join with a meeting link/);
+  assert.match(text, /a meeting id alone is no longer enough/);
   assert.match(res.body, /<form method="post" action="\/new">/);
   assert.match(res.body, /data-island="JoinForm"/);
+  // The Join field submits nothing to the server: a pasted link's key must stay in the browser.
+  const field = res.body.match(/<input[^>]*id="join-room"[^>]*>/)?.[0] ?? "";
+  assert.ok(field, "the Join field is rendered");
+  assert.ok(!/\sname=/.test(field), `the Join field has a name, so a form GET sends it: ${field}`);
+  assert.match(res.body, /<noscript>[\s\S]*Meetings need JavaScript[\s\S]*<\/noscript>/);
 });
 
 Deno.test("POST /new redirects to a new, valid room id each time", async () => {
@@ -66,10 +75,12 @@ Deno.test("GET /new is not allowed: 405 with Allow: POST", async () => {
   assert.equal(res.headers.get("Allow"), "POST");
 });
 
-Deno.test("a valid room id shows the pre-join screen", async () => {
+Deno.test("a valid room id shows the pre-join screen, and the page sends no Referer", async () => {
   const id = newRoomId();
   const res = await fetchApp(`/${id}`);
   assert.equal(res.status, 200);
+  assert.equal(res.headers.get("Referrer-Policy"), "no-referrer");
+  assert.match(res.body, /<meta name="referrer" content="no-referrer"\/?>/);
   const text = textOf(res.body);
   assert.match(text, /Ready to join\?/);
   assert.ok(text.includes(id), "the room id is shown");
@@ -103,28 +114,27 @@ Deno.test("other unknown pages get the generic 404 page", async () => {
   assert.match(textOf(res.body), /Page not found/);
 });
 
-Deno.test("?room= with a full meeting link or a typed id redirects to the room", async () => {
+Deno.test("?room= (old Join links): 400 saying the whole link is needed, input never echoed", async () => {
   const id = newRoomId();
+  const key = "AAECAwQFBgcICQoLDA0ODw";
   const inputs = [
-    `https://meet.example/${id}`,
-    `http://localhost:8000/${id}/?utm=x#top`,
+    `https://meet.example/${id}#${key}`,
+    `http://localhost:8000/${id}/?utm=x#${key}`,
     ` ${id.toUpperCase()} `,
-    id.replaceAll("-", ""),
+    id,
+    'garbage"><b>x',
   ];
   for (const input of inputs) {
     const res = await fetchApp(`/?room=${encodeURIComponent(input)}`);
-    assert.equal(res.status, 303, input);
-    assert.equal(res.headers.get("Location"), `/${id}`, input);
+    assert.equal(res.status, 400, input);
+    assert.equal(res.headers.get("Location"), null, input);
+    assert.match(textOf(res.body), /Joining needs the whole meeting link, with its key after #/);
+    assert.match(res.body, /aria-invalid="true"/);
+    // Neither the key nor anything else typed comes back: the page never holds what was sent.
+    for (const part of [key, id, "garbage", "<b>x"]) {
+      assert.ok(!res.body.includes(part), `${input}: the page echoes ${part}`);
+    }
   }
-});
-
-Deno.test("?room= with garbage: 400, the error message and the input kept (escaped)", async () => {
-  const res = await fetchApp(`/?room=${encodeURIComponent('garbage"><b>x')}`);
-  assert.equal(res.status, 400);
-  assert.match(textOf(res.body), /That isn't a meeting link or id/);
-  assert.match(res.body, /aria-invalid="true"/);
-  assert.ok(res.body.includes('value="garbage&quot;>&lt;b>x"'), "input kept, escaped");
-  assert.ok(!res.body.includes("<b>x"));
 });
 
 Deno.test("/favicon.svg is served as SVG", async () => {

@@ -1,6 +1,7 @@
 /** The app in real headless Chromium: rendering, hydration, navigation, accessibility. */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
 import { axeViolations, FAKE_MEDIA, withPage } from "./browser.ts";
 
@@ -40,10 +41,10 @@ Deno.test("the Join island hydrates and answers a click in the browser", async (
   await withPage(async (page, origin, errors) => {
     await page.goto(origin + "/");
     await page.getByRole("button", { name: "Join", exact: true }).click();
-    // Only the hydrated island says this; the no-JavaScript path would navigate to /?room=.
-    await page.getByText("Enter a meeting link or id first.").waitFor();
+    // Only the hydrated island says this; without JavaScript the form submits nothing.
+    await page.getByText("Paste the meeting link first.").waitFor();
     assert.equal(new URL(page.url()).search, "");
-    const input = page.getByLabel("Join with a link or meeting id");
+    const input = page.getByLabel("Join with a meeting link");
     assert.equal(await input.getAttribute("aria-invalid"), "true");
 
     // A class that exists only after hydration (the invalid ring) is styled all the same.
@@ -51,9 +52,10 @@ Deno.test("the Join island hydrates and answers a click in the browser", async (
     assert.match(ring, /rgba\(251, 113, 133/);
 
     const id = newRoomId();
-    await input.fill(`https://example.invalid/${id.toUpperCase()}?from=mail`);
+    const key = newMeetingKey();
+    await input.fill(`${origin}/${id.toUpperCase()}?from=mail#${key}`);
     await page.getByRole("button", { name: "Join", exact: true }).click();
-    await page.waitForURL(`${origin}/${id}`);
+    await page.waitForURL(meetingLink(origin, id, key));
     await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
     assertNoErrors(errors);
   });
@@ -64,13 +66,15 @@ Deno.test("New meeting opens a room where one can join, leave and rejoin by name
     async (page, origin, errors) => {
       await page.goto(origin + "/");
       await page.getByRole("button", { name: "New meeting" }).click();
-      await page.waitForURL((url) => isRoomId(url.pathname.slice(1)));
+      // The page made the key and put it into the address bar: the whole link to share.
+      await page.waitForURL((url) => isRoomId(url.pathname.slice(1)) && url.hash.length === 23);
       const room = new URL(page.url()).pathname.slice(1);
+      const key = new URL(page.url()).hash.slice(1);
       await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
       // The fake camera and microphone are on (so the island has hydrated).
       await page.locator('button[aria-label="Camera"][aria-pressed="true"]').waitFor();
       await page.locator('button[aria-label="Microphone"][aria-pressed="true"]').waitFor();
-      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}`);
+      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}#${key}`);
 
       await page.getByLabel("Your name").fill("Ada Lovelace");
       await page.getByRole("button", { name: "Join meeting" }).click();
@@ -82,6 +86,9 @@ Deno.test("New meeting opens a room where one can join, leave and rejoin by name
       await page.waitForFunction(() =>
         (document.getElementById("prejoin-name") as HTMLInputElement)?.value === "Ada Lovelace"
       );
+      // Rejoining keeps the meeting's key: the same whole link, in the field and the address bar.
+      assert.equal(await page.getByLabel("Invite link").inputValue(), `${origin}/${room}#${key}`);
+      assert.equal(page.url(), `${origin}/${room}#${key}`);
       assertNoErrors(errors);
     },
     undefined,
@@ -92,7 +99,7 @@ Deno.test("New meeting opens a room where one can join, leave and rejoin by name
 Deno.test("without camera and microphone one can still join, with a notice saying why", async () => {
   // No fake devices: headless Chromium has neither camera nor microphone.
   await withPage(async (page, origin) => {
-    await page.goto(`${origin}/${newRoomId()}`);
+    await page.goto(meetingLink(origin, newRoomId(), newMeetingKey()));
     const notice = page.getByRole("status").filter({ hasText: /microphone|camera/i }).first();
     await notice.waitFor();
     assert.match(await notice.textContent() ?? "", /can still join|denied|No (camera|microphone)/);
@@ -120,10 +127,15 @@ Deno.test("a malformed meeting link shows the friendly 404 page", async () => {
 for (const [label, viewport] of [["desktop", undefined], ["phone", PHONE]] as const) {
   Deno.test(`axe finds no serious accessibility violations (${label})`, async () => {
     await withPage(async (page, origin) => {
-      for (const path of ["/", `/${newRoomId()}`, "/no/such/page"]) {
+      const room = newRoomId();
+      for (const path of ["/", `/${room}#${newMeetingKey()}`, "/no/such/page"]) {
         await page.goto(origin + path);
         await assertAccessible(page);
       }
+      // The incomplete-link screen (a meeting link without its key).
+      await page.goto(`${origin}/${room}`);
+      await page.getByRole("heading", { name: "This link is incomplete" }).waitFor();
+      await assertAccessible(page);
       // Keyboard: Tab from the top reaches the primary action.
       await page.goto(origin + "/");
       let reached = false;

@@ -14,6 +14,7 @@ import { pageBundle } from "./page_bundle.ts";
 import type { Page } from "playwright-core";
 import type { defineFeature, PeerChannel } from "../mesh/feature.ts";
 import type { MeetingCore } from "../mesh/meeting.ts";
+import type { parseMeetingKey } from "../mesh/meeting_key.ts";
 import { meetingTest, type Participant, until } from "./meeting_harness.ts";
 
 const FILE = "tests/feature_channel_test.ts";
@@ -35,6 +36,7 @@ type Plan = typeof PLAN;
 /** What the bundle puts on each page's `globalThis.moozCore`. */
 interface CoreKit {
   MeetingCore: typeof MeetingCore;
+  parseMeetingKey: typeof parseMeetingKey;
   defineFeature: typeof defineFeature;
 }
 
@@ -72,8 +74,9 @@ interface BulkState {
 function coreKit(): Promise<string> {
   return pageBundle(`
     import { MeetingCore } from "./mesh/meeting.ts";
+    import { parseMeetingKey } from "./mesh/meeting_key.ts";
     import { defineFeature } from "./mesh/feature.ts";
-    globalThis.moozCore = { MeetingCore, defineFeature };
+    globalThis.moozCore = { MeetingCore, defineFeature, parseMeetingKey };
   `);
 }
 
@@ -82,7 +85,9 @@ function coreKit(): Promise<string> {
  * meeting core with the test feature and joins `room` as `name`. The feature's state goes to
  * `globalThis.bulk`, the core to `globalThis.__mooz.meeting` (the harness's diagnostics read it).
  */
-async function joinWithBulkFeature(args: { room: string; name: string; plan: Plan }) {
+async function joinWithBulkFeature(
+  args: { room: string; key: string; name: string; plan: Plan },
+) {
   const { room, name, plan } = args;
   const g = globalThis as unknown as {
     moozCore: CoreKit;
@@ -90,7 +95,10 @@ async function joinWithBulkFeature(args: { room: string; name: string; plan: Pla
     bulkRun: () => Promise<void>;
     __mooz: { meeting: MeetingCore };
   };
-  const { MeetingCore, defineFeature } = g.moozCore;
+  const { MeetingCore, defineFeature, parseMeetingKey } = g.moozCore;
+  // Both pages share the world's key, as two people with one invite link do.
+  const key = parseMeetingKey(args.key);
+  if (!key.ok) throw new Error(`the test's meeting key is ${key.reason}`);
   const state: BulkState = g.bulk = {
     linkOpen: false,
     channelOpen: false,
@@ -169,7 +177,7 @@ async function joinWithBulkFeature(args: { room: string; name: string; plan: Pla
     return { ping };
   });
 
-  const core = new MeetingCore({ room, features: [feature], origin: location.origin });
+  const core = new MeetingCore({ room, key, features: [feature], origin: location.origin });
   g.__mooz = { meeting: core };
   await core.join(name);
   const { ping } = core.feature(feature);
@@ -221,7 +229,12 @@ meetingTest(
       // The live server's own origin: its signaling accepts sockets from there only.
       await p.page.goto(`${w.origin}/`);
       await p.page.evaluate(source);
-      await p.page.evaluate(joinWithBulkFeature, { room: w.room, name: p.name, plan: PLAN });
+      await p.page.evaluate(joinWithBulkFeature, {
+        room: w.room,
+        key: w.key,
+        name: p.name,
+        plan: PLAN,
+      });
     }));
     w.log("A and B run the meeting core with the bulk-test feature");
 

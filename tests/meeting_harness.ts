@@ -13,6 +13,7 @@
  * last output is printed.
  */
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import { watchErrors } from "./browser.ts";
 import {
@@ -240,10 +241,26 @@ export async function waitForPhase(
   );
 }
 
+/** One key per room for the whole test run, so every page of one meeting shares its key. */
+const KEYS = new Map<string, string>();
+
+/** The meeting key of `room` in these tests (made on first use). */
+export function keyOf(room: string): string {
+  let key = KEYS.get(room);
+  if (key === undefined) KEYS.set(room, key = newMeetingKey());
+  return key;
+}
+
+/** The whole invite link of `room` on `origin`, with its key (`keyOf`). */
+export function linkOf(origin: string, room: string): string {
+  return meetingLink(origin, room, keyOf(room));
+}
+
 /**
- * Opens `room` (an id, or a full invite link), fills the pre-join screen (name, microphone and
- * camera toggles) and joins. Waits for `main[data-phase=joined]` — or, with
- * `expect: "ended"`, for the end screen — and checks the toolbar carried the media choice over.
+ * Opens `room` (an id, opened with its test key `keyOf(room)`, or a full invite link), fills the
+ * pre-join screen (name, microphone and camera toggles) and joins. Waits for
+ * `main[data-phase=joined]` — or, with `expect: "ended"`, for the end screen — and checks the
+ * toolbar carried the media choice over.
  */
 export async function join(
   page: Page,
@@ -254,7 +271,7 @@ export async function join(
   opts: { expect?: "joined" | "ended"; timeoutMs?: number } = {},
 ): Promise<{ phase: string | null; end: string | null }> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const url = /^https?:\/\//.test(room) ? room : `${origin}/${room}`;
+  const url = /^https?:\/\//.test(room) ? room : linkOf(origin, room);
   await page.goto(url);
   await fillPreJoin(page, name, media, timeoutMs);
   await page.getByRole("button", { name: "Join meeting" }).click({ timeout: timeoutMs });
@@ -641,9 +658,14 @@ export class MeetingWorld {
     return this.server.origin;
   }
 
-  /** The invite link of this world's room. */
+  /** The key of this world's room, shared by all its pages. */
+  get key(): string {
+    return keyOf(this.room);
+  }
+
+  /** The invite link of this world's room, with its key. */
   get link(): string {
-    return `${this.origin}/${this.room}`;
+    return linkOf(this.origin, this.room);
   }
 
   /** Prints a progress line with the time since the test started. */

@@ -119,7 +119,7 @@ meetingTest(
     await ada.page.goto(w.origin + "/");
     await ada.page.getByRole("button", { name: "New meeting" }).click();
     await ada.page.getByRole("heading", { name: "Ready to join?" }).waitFor();
-    // The server renders the path; the page fills in its origin once hydrated.
+    // The server renders no link (it never knows the key); the page fills it in once hydrated.
     const invite = ada.page.getByRole("textbox", { name: "Invite link" });
     await ada.page.waitForFunction(
       (origin) =>
@@ -127,7 +127,13 @@ meetingTest(
       w.origin,
     );
     const link = await invite.inputValue();
-    assert.match(link, new RegExp(`^${w.origin}/[a-z0-9-]+$`), `odd invite link ${link}`);
+    // The whole link: the room and, after #, the key the page made.
+    assert.match(
+      link,
+      new RegExp(`^${w.origin}/[a-z0-9-]+#[A-Za-z0-9_-]{22}$`),
+      `odd invite link ${link}`,
+    );
+    assert.equal(link, ada.page.url(), "the address bar holds the same whole link");
     await join(ada.page, w.origin, link, "Ada", ON);
     w.log(`Ada started ${link} and joined`);
     const people = [ada];

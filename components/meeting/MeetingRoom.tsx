@@ -90,6 +90,8 @@ export function MeetingRoom(
     muted: !micOn,
     link: "self",
     online: true,
+    verified: true,
+    safetyCode: null,
     quality: null,
     speaking: selfLevel.value > SPEAKING && selfLevel.value >= loudest.level,
   }];
@@ -110,6 +112,8 @@ export function MeetingRoom(
       muted: p.audioMuted,
       link: p.link,
       online: p.online,
+      verified: p.verified,
+      safetyCode: p.safetyCode,
       quality: p.quality,
     };
     tiles.push({

@@ -46,8 +46,30 @@ export function ParticipantsPanel(
                 {p.self ? " (you)" : ""}
               </span>
               <span class="text-xs text-slate-400">
-                {!p.online ? "Reconnecting…" : LINK_TEXT[p.link]}
+                {!p.verified
+                  ? "Could not verify: their link's key differs"
+                  : !p.online
+                  ? "Reconnecting…"
+                  : LINK_TEXT[p.link]}
               </span>
+              {p.safetyCode && p.kind === "camera" && (
+                <span
+                  class="mt-1 block text-xs text-slate-400"
+                  title={`Compare with what ${p.name} sees for you: the same symbols mean nobody is between you.`}
+                >
+                  Safety code{" "}
+                  <span
+                    role="img"
+                    data-safety-code={p.safetyCode.map((s) => s.name).join(" ")}
+                    aria-label={`Safety code with ${p.name}: ${
+                      p.safetyCode.map((s) => s.name).join(", ")
+                    }`}
+                    class="text-base tracking-widest"
+                  >
+                    {p.safetyCode.map((s) => s.emoji).join("")}
+                  </span>
+                </span>
+              )}
             </span>
             {badges(p)}
             <span class={p.muted ? "text-rose-300" : "text-slate-300"}>

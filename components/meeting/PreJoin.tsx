@@ -1,6 +1,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
+import { meetingLink } from "../../mesh/meeting_key.ts";
 import { Button } from "../Button.tsx";
 import { useMicLevel } from "./mic_level.ts";
 import { Icon } from "./icons.tsx";
@@ -24,7 +25,6 @@ function storedName(): string {
  */
 export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore | null }) {
   const name = useSignal("");
-  const link = useSignal(`/${room}`);
   const copied = useSignal("");
   const nameError = useSignal("");
   const media = meeting?.media;
@@ -36,6 +36,8 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const devices = media?.devices.value ?? [];
   const joining = meeting?.phase.value === "joining";
   const error = meeting?.joinError.value ?? "";
+  // The whole link, key included; none on the server, which never knows the key.
+  const link = meeting ? meetingLink(location.origin, room, meeting.key.key) : "";
   const videoTrack = media?.video.value ?? null;
   // A new stream per track, so the preview notices the change.
   const preview = useMemo(() => videoTrack ? new MediaStream([videoTrack]) : null, [videoTrack]);
@@ -44,7 +46,6 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const nameInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
     name.value = nameInput.current?.value || storedName();
-    link.value = `${location.origin}/${room}`;
   }, []);
   useEffect(() => {
     if (media) void media.open({ audio: true, video: true });
@@ -52,7 +53,7 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
 
   async function copyLink() {
     try {
-      await navigator.clipboard.writeText(link.value);
+      await navigator.clipboard.writeText(link);
       copied.value = "Link copied. Send it to the people you want to meet.";
     } catch {
       copied.value = "Copying was blocked by the browser: select the link and copy it yourself.";
@@ -229,6 +230,7 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
                 variant="secondary"
                 class="px-4 py-2 text-sm"
                 onClick={copyLink}
+                disabled={!link}
               >
                 Copy link
               </Button>

@@ -15,6 +15,10 @@ export interface TileModel {
   muted: boolean;
   link: LinkState | "self";
   online: boolean;
+  /** False: this person's messages do not open with the meeting key ("Could not verify"). */
+  verified: boolean;
+  /** Our pair's safety code once connected (participants panel); null for us and before. */
+  safetyCode: readonly { emoji: string; name: string }[] | null;
   quality: LinkQuality | null;
   speaking: boolean;
 }
@@ -103,7 +107,9 @@ export function VideoTile(
       {!tile.self && <StreamAudio stream={tile.stream} />}
       {!tile.self && tile.link !== "connected" && (
         <div class="absolute inset-0 flex items-center justify-center bg-slate-950/60 text-sm text-slate-100">
-          {!tile.online
+          {!tile.verified
+            ? "Could not verify: not connected"
+            : !tile.online
             ? "Reconnecting…"
             : tile.link === "failed"
             ? "Connection failed, retrying…"

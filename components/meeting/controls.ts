@@ -4,6 +4,7 @@
  * shortcuts and the panels all read one list.
  */
 import type { MeetingCore } from "../../mesh/meeting.ts";
+import { meetingLink } from "../../mesh/meeting_key.ts";
 import type { ControlItem } from "./ControlBar.tsx";
 import type { IconName } from "./icons.tsx";
 import type { ControlSlot, FeatureModule } from "./slots.ts";
@@ -115,7 +116,8 @@ function slotItem(meeting: MeetingCore, c: ControlSlot): ControlItem {
 }
 
 async function copyLink(meeting: MeetingCore): Promise<void> {
-  const link = `${location.origin}/${meeting.room}`;
+  // The whole link: without its key (the part after #) nobody could join.
+  const link = meetingLink(location.origin, meeting.room, meeting.key.key);
   try {
     await navigator.clipboard.writeText(link);
     meeting.notify("info", "Invite link copied.");
