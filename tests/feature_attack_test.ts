@@ -20,6 +20,8 @@ import type { DropReason } from "../mesh/feature_host.ts";
 import type { MeetingCore } from "../mesh/meeting.ts";
 import type { parseSignalPayload, PeerLink } from "../mesh/peer_link.ts";
 import type { SignalingClient, socketUrl } from "../signaling/client.ts";
+import type { Sealer } from "../mesh/seal.ts";
+import type { parseMeetingKey } from "../mesh/meeting_key.ts";
 import {
   type ChatEntry,
   chatLog,
@@ -48,6 +50,8 @@ interface AttackKit {
   socketUrl: typeof socketUrl;
   PeerLink: typeof PeerLink;
   parseSignalPayload: typeof parseSignalPayload;
+  Sealer: typeof Sealer;
+  parseMeetingKey: typeof parseMeetingKey;
 }
 
 /** Mallory's handle in her page (`globalThis.mallory`). */
@@ -76,19 +80,37 @@ function attackKit(): Promise<string> {
   return pageBundle(`
     import { SignalingClient, socketUrl } from "./signaling/client.ts";
     import { parseSignalPayload, PeerLink } from "./mesh/peer_link.ts";
-    globalThis.moozAttack = { SignalingClient, socketUrl, PeerLink, parseSignalPayload };
+    import { Sealer } from "./mesh/seal.ts";
+    import { parseMeetingKey } from "./mesh/meeting_key.ts";
+    globalThis.moozAttack = {
+      SignalingClient, socketUrl, PeerLink, parseSignalPayload, Sealer, parseMeetingKey,
+    };
   `);
 }
 
 /**
  * Runs in Mallory's page (serialized by Playwright; it sees only the page's globals): joins
  * `room` as "Mallory" and keeps one PeerLink per other member, as mesh/links.ts and
- * mesh/meeting.ts do, reporting every change of her links to the server.
+ * mesh/meeting.ts do, reporting every change of her links to the server. She has the meeting's
+ * link, so she seals and opens signals with its key and says her name in a sealed hello, as
+ * mesh/session.ts does: an insider, whose attacks go through the feature API.
  */
-function startMallory(room: string): void {
+function startMallory(args: { room: string; key: string }): void {
+  const { room } = args;
   const g = globalThis as unknown as { moozAttack: AttackKit; mallory: MalloryApi };
-  const { SignalingClient, socketUrl, PeerLink, parseSignalPayload } = g.moozAttack;
-  const client = new SignalingClient({ url: socketUrl(location.origin, room), name: "Mallory" });
+  const { SignalingClient, socketUrl, PeerLink, parseSignalPayload, Sealer, parseMeetingKey } =
+    g.moozAttack;
+  const key = parseMeetingKey(args.key);
+  if (!key.ok) throw new Error(`the test's meeting key is ${key.reason}`);
+  const sealer = Sealer.create({ key: key.bytes, room });
+  const client = new SignalingClient({ url: socketUrl(location.origin, room) });
+  let sealing: ReturnType<Awaited<typeof sealer>["session"]> | null = null;
+  const greeted = new Set<string>();
+  const sealAndSend = (peer: string, payload: unknown) => {
+    const session = sealing;
+    if (!session) return;
+    void session.seal(peer, payload).then((envelope) => client.signal(peer, envelope));
+  };
   const links = new Map<string, PeerLink>();
   // No devices: the links carry the data channel only (their transceivers send nothing).
   const local = { stream: new MediaStream(), audio: null, video: null };
@@ -121,7 +143,7 @@ function startMallory(room: string): void {
       rtc: {},
       local,
       channels: [],
-      send: (payload) => void client.signal(peer, payload),
+      send: (payload) => sealAndSend(peer, payload),
       onState: report,
       onStream: () => {},
       onMessage: () => void api.received++,
@@ -148,17 +170,40 @@ function startMallory(room: string): void {
     }
     if (changed) report();
   };
-  client.on("welcome", (w) => sync(w.members));
-  client.on("roster", (r) => sync(r.members));
-  client.on("signal", ({ from, payload }) => {
-    const parsed = parseSignalPayload(payload);
-    if (!parsed || from === client.peer) return;
-    let link = links.get(from);
-    if (!link) {
-      link = add(from);
-      report();
+  const greet = (members: { peer: string }[]) => {
+    for (const { peer } of members) {
+      if (peer === client.peer || greeted.has(peer)) continue;
+      greeted.add(peer);
+      sealAndSend(peer, { hello: { name: "Mallory" } });
     }
-    link.receive(parsed).catch((err) => api.errors.push(`signal from ${from}: ${err}`));
+  };
+  client.on("welcome", (w) => {
+    void sealer.then((s) => {
+      sealing ??= s.session(w.peer);
+      sync(w.members);
+      greet(w.members);
+    });
+  });
+  client.on("roster", (r) => {
+    void sealer.then(() => {
+      sync(r.members);
+      greet(r.members);
+    });
+  });
+  client.on("signal", ({ from, payload }) => {
+    if (from === client.peer) return;
+    void sealer.then(async () => {
+      const opened = await sealing?.open(from, payload);
+      if (!opened?.ok) return api.errors.push(`a signal from ${from} did not open`);
+      const parsed = parseSignalPayload(opened.payload);
+      if (!parsed) return; // a hello, or something else Mallory does not need
+      let link = links.get(from);
+      if (!link) {
+        link = add(from);
+        report();
+      }
+      link.receive(parsed).catch((err) => api.errors.push(`signal from ${from}: ${err}`));
+    });
   });
 }
 
@@ -371,7 +416,7 @@ meetingTest(
     try {
       await mallory.page.goto(`${w.origin}/`);
       await mallory.page.evaluate(await kit);
-      await mallory.page.evaluate(startMallory, w.room);
+      await mallory.page.evaluate(startMallory, { room: w.room, key: w.key });
       const joined = await until(
         "Mallory's links to Ada and Bob to connect and open their core channels",
         async () => {

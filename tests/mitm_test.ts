@@ -197,6 +197,7 @@ meetingTest(
       const passed = new Map<string, number>();
       let order: string[] = [];
       let first: string | null = null;
+      const bobToCy: { from: string; payload: unknown }[] = [];
       proxy.onClientFrame = (text, conn) => {
         const m = JSON.parse(text);
         if (m.type === "welcome") {
@@ -218,13 +219,8 @@ meetingTest(
           out.push(text);
           if (passed.get(pair)! % 5 === 0) out.push(first);
         }
-        // (c) Signals from Bob to Cy are also handed to Bob as if Cy had sent them to him; only
-        // once a genuine one from Cy reached Bob (before that, a flood of made-up envelopes
-        // would make Cy unverified there: a relay can always deny service, this test is about
-        // forging).
-        if (to === cy && m.from === bob && (passed.get(`${cy}>${bob}`) ?? 0) >= 1) {
-          conns.get(bob)?.toClient(JSON.stringify({ ...m, from: cy }));
-        }
+        // (c) Signals from Bob to Cy are kept, to be handed to Bob later as if Cy had sent them.
+        if (to === cy && m.from === bob) bobToCy.push(m);
         return out;
       };
 
@@ -248,6 +244,14 @@ meetingTest(
           describe: () => Promise.all(people.map(({ p }) => peersSeen(p.page))),
         },
       );
+      // (c) Now that Cy is verified at Bob, Bob gets his own envelopes to Cy back, sender and
+      // recipient swapped. (Before that, a flood of envelopes that do not open could make Cy
+      // unverified at Bob: a relay can always deny service; this test is about forging.)
+      assert.ok(bobToCy.length > 0, "Bob signalled Cy");
+      const bobConn = conns.get(ids[1]);
+      for (const m of bobToCy.slice(0, 5)) {
+        bobConn?.toClient(JSON.stringify({ ...m, type: "signal", from: ids[2] }));
+      }
       await until(
         "replays dropped at Ada and reflections dropped at Bob",
         async () =>
