@@ -1,4 +1,5 @@
 /** Real-browser test helpers: the real app on a loopback port and headless Chromium driving it. */
+import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import config from "../fresh.config.ts";
 import manifest from "../fresh.gen.ts";
@@ -52,6 +53,24 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
     (globalThis as any).axe.run(document, { resultTypes: ["violations"] })
   ) as { violations: AxeViolation[] };
   return result.violations;
+}
+
+/** Fails with the page's logged errors, if it logged any (`watchErrors`). */
+export function assertNoErrors(errors: string[]): void {
+  assert.deepEqual(errors, [], `the page logged errors:\n${errors.join("\n")}`);
+}
+
+/** Fails with every serious or critical axe-core violation on the page. */
+export async function assertAccessible(page: Page): Promise<void> {
+  const serious = (await axeViolations(page)).filter((v) =>
+    v.impact === "serious" || v.impact === "critical"
+  );
+  assert.deepEqual(
+    serious.map((v) =>
+      `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
+    ),
+    [],
+  );
 }
 
 /** Runs `fn` with a fresh server, browser and page, and closes them all whatever happens. */

@@ -1,27 +1,10 @@
 /** The app in real headless Chromium: rendering, hydration, navigation, accessibility. */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
-import { axeViolations, FAKE_MEDIA, withPage } from "./browser.ts";
+import { assertAccessible, assertNoErrors, FAKE_MEDIA, withPage } from "./browser.ts";
 
 const PHONE = { width: 390, height: 844 };
-
-function assertNoErrors(errors: string[]) {
-  assert.deepEqual(errors, [], `the page logged errors:\n${errors.join("\n")}`);
-}
-
-async function assertAccessible(page: Page) {
-  const serious = (await axeViolations(page)).filter((v) =>
-    v.impact === "serious" || v.impact === "critical"
-  );
-  assert.deepEqual(
-    serious.map((v) =>
-      `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
-    ),
-    [],
-  );
-}
 
 Deno.test("landing page renders with its styles and no console errors", async () => {
   await withPage(async (page, origin, errors) => {

@@ -7,46 +7,14 @@
  * nothing here asserts media.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import type { MeetingCore } from "../mesh/meeting.ts";
-import {
-  chatLog,
-  control,
-  join,
-  meetingTest,
-  openChat,
-  type Participant,
-  sendChat,
-  until,
-} from "./meeting_harness.ts";
+import { chatLog, control, meetingTest, openChat, sendChat, until } from "./meeting_harness.ts";
+import { joinThrough, peersSeen } from "./sealed_meeting.ts";
 import { startWsProxy } from "./ws_proxy.ts";
 
 const FILE = "tests/e2ee_test.ts";
 const OFF = { mic: false, camera: false };
-
-interface PeerSeen {
-  peer: string;
-  name: string;
-  verified: boolean;
-  link: string;
-  /** The safety code's symbol names, or null before the link connected. */
-  code: string | null;
-}
-
-/** The other participants as the page's meeting core sees them. */
-async function peersSeen(page: Page): Promise<PeerSeen[]> {
-  return await page.evaluate(() => {
-    const core = (globalThis as unknown as { __mooz?: { meeting: MeetingCore } }).__mooz?.meeting;
-    return (core?.peers.value ?? []).map((p) => ({
-      peer: p.peer,
-      name: p.name,
-      verified: p.verified,
-      link: p.link,
-      code: p.safetyCode ? p.safetyCode.map((s) => s.name).join(" ") : null,
-    }));
-  });
-}
 
 meetingTest(
   "two people see the same safety code for their pair, in the participants panel too",
@@ -143,15 +111,7 @@ meetingTest(
     const proxy = startWsProxy(w.origin);
     try {
       const names = ["Adelheid Quarz", "Bartholomew Zink", "Cyprienne Vox"];
-      const link = meetingLink(proxy.origin, w.room, w.key);
-      const people: Participant[] = [];
-      for (const name of names) {
-        const p = await w.open(name);
-        // Loopback candidates need the device permission, now for the proxy's origin.
-        await p.context.grantPermissions(["camera", "microphone"], { origin: proxy.origin });
-        await join(p.page, proxy.origin, link, name, OFF);
-        people.push(p);
-      }
+      const people = (await joinThrough(w, proxy, names)).map(({ p }) => p);
       for (const p of people) {
         await until(
           `${p.name} to see the other two connected, by name`,

@@ -21,7 +21,14 @@ import {
   parseMeetingKey,
 } from "../mesh/meeting_key.ts";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
-import { axeViolations, FAKE_MEDIA, launchBrowser, watchErrors, withPage } from "./browser.ts";
+import {
+  assertAccessible,
+  assertNoErrors,
+  FAKE_MEDIA,
+  launchBrowser,
+  watchErrors,
+  withPage,
+} from "./browser.ts";
 import {
   control,
   DATA_ONLY_ARGS,
@@ -36,22 +43,6 @@ const FILE = "tests/meeting_link_test.ts";
 const NO_MEDIA = { mic: false, camera: false };
 /** Where "New meeting" lands once the page has made its key. */
 const KEYED_ROOM = new RegExp(`^/([a-z0-9-]+)#([A-Za-z0-9_-]{${MEETING_KEY_LENGTH}})$`);
-
-function assertNoErrors(errors: string[]) {
-  assert.deepEqual(errors, [], `the page logged errors:\n${errors.join("\n")}`);
-}
-
-async function assertAccessible(page: Page) {
-  const serious = (await axeViolations(page)).filter((v) =>
-    v.impact === "serious" || v.impact === "critical"
-  );
-  assert.deepEqual(
-    serious.map((v) =>
-      `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
-    ),
-    [],
-  );
-}
 
 /** Room and key of the page's address, or null when it is not `/<room>#<key>`. */
 function keyedRoomOf(url: string): { room: string; key: string } | null {

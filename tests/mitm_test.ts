@@ -7,72 +7,14 @@
  * Data-only meetings (no devices).
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { meetingLink } from "../mesh/meeting_key.ts";
-import type { MeetingCore } from "../mesh/meeting.ts";
 import type { MemberView } from "../signaling/protocol.ts";
-import {
-  control,
-  join,
-  meetingTest,
-  type MeetingWorld,
-  type Participant,
-  selfId,
-  until,
-} from "./meeting_harness.ts";
-import { startWsProxy, type WsProxy } from "./ws_proxy.ts";
+import { control, meetingTest, until } from "./meeting_harness.ts";
+import { joinThrough, peersSeen, signalsDropped } from "./sealed_meeting.ts";
+import { startWsProxy } from "./ws_proxy.ts";
 
 const FILE = "tests/mitm_test.ts";
-const OFF = { mic: false, camera: false };
 /** A peer id the server never issued: the participant the man in the middle invents. */
 const INVENTED = "FakeFakeFakeFake";
-
-interface PeerSeen {
-  peer: string;
-  name: string;
-  verified: boolean;
-  link: string;
-}
-
-async function peersSeen(page: Page): Promise<PeerSeen[]> {
-  return await page.evaluate(() => {
-    const core = (globalThis as unknown as { __mooz?: { meeting: MeetingCore } }).__mooz?.meeting;
-    return (core?.peers.value ?? []).map((p) => ({
-      peer: p.peer,
-      name: p.name,
-      verified: p.verified,
-      link: p.link,
-    }));
-  });
-}
-
-async function dropped(page: Page): Promise<Record<string, number>> {
-  return await page.evaluate(() =>
-    ({
-      ...(globalThis as unknown as { __mooz: { meeting: MeetingCore } }).__mooz.meeting
-        .signalsDropped,
-    }) as Record<string, number>
-  );
-}
-
-/** Joins `names` one after another through the proxy; returns them with their peer ids. */
-async function joinThrough(
-  w: MeetingWorld,
-  proxy: WsProxy,
-  names: string[],
-): Promise<{ p: Participant; id: string }[]> {
-  const link = meetingLink(proxy.origin, w.room, w.key);
-  const out: { p: Participant; id: string }[] = [];
-  for (const name of names) {
-    const p = await w.open(name);
-    await p.context.grantPermissions(["camera", "microphone"], { origin: proxy.origin });
-    await join(p.page, proxy.origin, link, name, OFF);
-    const id = await selfId(p.page);
-    assert.ok(id, `${name}'s peer id`);
-    out.push({ p, id });
-  }
-  return out;
-}
 
 /** A well-formed envelope that opens with no key: random bytes where the secrets go. */
 function madeUpEnvelope(n: number): Record<string, unknown> {
@@ -163,7 +105,7 @@ meetingTest(
           describe: async () => [await peersSeen(bob.p.page), await peersSeen(cy.p.page)],
         },
       );
-      assert.ok((await dropped(ada.p.page)).failed >= 3, "the forgeries were counted");
+      assert.ok((await signalsDropped(ada.p.page)).failed >= 3, "the forgeries were counted");
       // The page says so where people look: both unverified rows in the participants panel.
       await control(ada.p.page, "Participants").click();
       await until(
@@ -255,11 +197,11 @@ meetingTest(
       await until(
         "replays dropped at Ada and reflections dropped at Bob",
         async () =>
-          (await dropped(people[0].p.page)).replayed > 0 &&
-          (await dropped(people[1].p.page)).failed > 0,
+          (await signalsDropped(people[0].p.page)).replayed > 0 &&
+          (await signalsDropped(people[1].p.page)).failed > 0,
         {
           timeoutMs: 30_000,
-          describe: () => Promise.all(people.map(({ p }) => dropped(p.page))),
+          describe: () => Promise.all(people.map(({ p }) => signalsDropped(p.page))),
         },
       );
       for (const { p } of people) {
