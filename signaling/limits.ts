@@ -63,6 +63,22 @@ export const MAX_TOKEN_LENGTH = 128;
  * full room of `MAX_CAPACITY` can report all its links.
  */
 export const MAX_LINKS = MAX_CAPACITY - 1;
+/**
+ * A browser's secret for one meeting (`join.secret`): 22 to 64 base64url characters, so at least
+ * 128 random bits fit and a hash of it is all the server keeps.
+ */
+export const SECRET_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+/** Largest `knock` payload, as JSON in UTF-8 bytes: a sealed name is about 250 bytes. */
+export const MAX_KNOCK_BYTES = 2 * 1024;
+/** Newcomers waiting in one room's lobby at once; more get `room-full`. */
+export const MAX_LOBBY = 16;
+/** Removals a room view remembers (for the UI's "was removed" notes); older ones are dropped. */
+export const MAX_REMOVALS = 16;
+/**
+ * Secrets a room refuses after removals. Past this, the oldest bans are forgotten (the key
+ * rotation that goes with every removal still keeps the removed out of the mesh).
+ */
+export const MAX_BANNED = 256;
 
 /** Per-connection token bucket (PROTOCOL.md, "Rate limit"). Every inbound frame costs one. */
 export const RATE_LIMIT = {

@@ -24,10 +24,12 @@ import type { LinkState, Member, PeerId, RemovalReason, RoomMeta } from "./types
  */
 export {
   MAX_FRAME_BYTES,
+  MAX_KNOCK_BYTES,
   MAX_LINKS,
   MAX_NAME_LENGTH,
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
+  SECRET_PATTERN,
 } from "./limits.ts";
 
 /** The version `join` carries and `welcome` answers with (PROTOCOL.md, "Versioning"). */
@@ -59,6 +61,12 @@ export interface JoinMessage {
   name: string;
   /** The token from an earlier `welcome`, to take the same place (peer id) again. */
   resume?: string;
+  /**
+   * This browser's secret for this meeting (`SECRET_PATTERN`), kept in the browser and never in
+   * the link; the server stores only its hash. It makes the meeting's creator its host, lets a
+   * host who reloads take the role back, and is what a removal bans (PROTOCOL.md, "Roles").
+   */
+  secret?: string;
 }
 /** Client -> server: a WebRTC negotiation message for one other member, opaque to the server. */
 export interface SignalMessage {
@@ -80,11 +88,102 @@ export interface PingMessage {
 export interface LeaveMessage {
   type: "leave";
 }
+/** Client -> server, from a socket waiting in the lobby only: who is knocking, sealed. */
+export interface KnockMessage {
+  type: "knock";
+  /** Opaque to the server (the browser seals `{name}` with the meeting key); at most `MAX_KNOCK_BYTES`. */
+  payload: JsonValue;
+}
+/** Client -> server, hosts only: refuse (or again accept) new joiners. */
+export interface LockMessage {
+  type: "lock";
+  locked: boolean;
+}
+/** Client -> server, hosts only: newcomers wait in the lobby until a host admits them. Off admits everyone waiting. */
+export interface LobbyMessage {
+  type: "lobby";
+  on: boolean;
+}
+/** Client -> server, hosts only: let a knocking newcomer in, or turn them away. */
+export interface AdmitMessage {
+  type: "admit";
+  knock: PeerId;
+  allow: boolean;
+}
+/** Client -> server, hosts only: remove a member (not a host) for the rest of the meeting. */
+export interface RemoveMessage {
+  type: "remove";
+  peer: PeerId;
+}
+/** Client -> server, hosts only: make a member a host, or not (never the last host). */
+export interface RoleMessage {
+  type: "role";
+  peer: PeerId;
+  host: boolean;
+}
+/** What a host may ask a member to turn off. */
+export type MuteKind = "audio" | "video" | "screen";
+/** Client -> server, hosts only: ask one member, or everyone but the hosts, to turn something off. */
+export interface MuteMessage {
+  type: "mute";
+  peer: PeerId | "all";
+  what: MuteKind;
+}
+/** Client -> server, hosts only: end the meeting for everyone; the room id cannot be used for a while. */
+export interface EndMessage {
+  type: "end";
+}
+/** The messages only hosts may send. */
+export type HostAction =
+  | LockMessage
+  | LobbyMessage
+  | AdmitMessage
+  | RemoveMessage
+  | RoleMessage
+  | MuteMessage
+  | EndMessage;
 /** Every message a client may send. */
-export type ClientMessage = JoinMessage | SignalMessage | LinksMessage | PingMessage | LeaveMessage;
+export type ClientMessage =
+  | JoinMessage
+  | SignalMessage
+  | LinksMessage
+  | PingMessage
+  | LeaveMessage
+  | KnockMessage
+  | HostAction;
 
-/** Server -> client: the room as members see it. */
-export type RoomView = Pick<RoomMeta, "id" | "capacity" | "locked" | "host">;
+/** Server -> client: why a member is gone, kept in the room view for a while (`MAX_REMOVALS`). */
+export interface RemovalView {
+  peer: PeerId;
+  /** `kicked` (by a host) or `mesh-incomplete` (the full-mesh guarantee). */
+  code: "kicked" | "mesh-incomplete";
+  /** The host who removed it, or null. */
+  by: PeerId | null;
+  /** For `mesh-incomplete`: the members it could not connect to. */
+  unreachable: PeerId[];
+  at: number;
+}
+/**
+ * Server -> client: the room as members see it. `host` is the first of `hosts` (or null), kept
+ * for older clients.
+ */
+export type RoomView = Pick<RoomMeta, "id" | "capacity" | "locked" | "host"> & {
+  /** Every host, in the order they became one. */
+  hosts: PeerId[];
+  /** Whether newcomers wait in the lobby. */
+  lobby: boolean;
+  /** Recent removals, newest last. */
+  removals: RemovalView[];
+};
+/** Server -> hosts only: a newcomer waiting in the lobby. */
+export interface KnockView {
+  /** The peer id the newcomer will have once admitted; its knock is sealed as from this id. */
+  id: PeerId;
+  /** As the newcomer sent it (sealed), or null before its `knock` arrives. */
+  payload: JsonValue | null;
+  /** When it started waiting (server clock). */
+  at: number;
+}
 /** Server -> client: one member as the others see it. */
 export type MemberView = Pick<Member, "peer" | "name" | "joinedAt" | "connected"> & {
   /** The member's own report of its links to the others. */
@@ -109,12 +208,36 @@ export interface WelcomeMessage {
   room: RoomView;
   members: MemberView[];
   config: SessionConfig;
+  /** Hosts only: who is waiting in the lobby. */
+  knocks?: KnockView[];
+  /** Hosts only: links whose two ends disagree (PROTOCOL.md, "Full-mesh guarantee"). */
+  disputes?: [PeerId, PeerId][];
 }
 /** Server -> client: the whole room after any change; replaces the previous one. */
 export interface RosterMessage {
   type: "roster";
   room: RoomView;
   members: MemberView[];
+  /** Hosts only, as in `welcome`. */
+  knocks?: KnockView[];
+  /** Hosts only, as in `welcome`. */
+  disputes?: [PeerId, PeerId][];
+}
+/**
+ * Server -> client: the answer to a `join` while the lobby is on. The socket waits; it may send
+ * only `knock` (once), `ping` and `leave` until a host decides: then `welcome`, or `denied`.
+ */
+export interface WaitingMessage {
+  type: "waiting";
+  /** The peer id this newcomer will have; seal the knock as from it. */
+  knock: PeerId;
+}
+/** Server -> client: a host turned something of ours off (unmuting stays our own choice). */
+export interface MutedMessage {
+  type: "muted";
+  what: MuteKind;
+  /** The host who asked. */
+  by: PeerId;
 }
 /** Server -> client: another member's `signal`, payload as sent. */
 export interface SignalDelivery {
@@ -144,6 +267,10 @@ export interface EvictedMessage {
   type: "evicted";
   code: EvictionCode;
   reason: string;
+  /** For `kicked` and `ended`: the host who did it. */
+  by?: PeerId;
+  /** For `mesh-incomplete`: the members we could not connect to. */
+  unreachable?: PeerId[];
 }
 /** Every message a server may send. */
 export type ServerMessage =
@@ -152,7 +279,9 @@ export type ServerMessage =
   | SignalDelivery
   | PongMessage
   | ErrorMessage
-  | EvictedMessage;
+  | EvictedMessage
+  | WaitingMessage
+  | MutedMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Errors and evictions
@@ -170,10 +299,14 @@ export const ERROR_CODES = [
   "unknown-peer",
   "relay-busy",
   "relay-failed",
+  "forbidden",
   "room-full",
   "room-locked",
   "join-limited",
   "create-limited",
+  "denied",
+  "removed",
+  "room-ended",
   "resume-failed",
   "unsupported-version",
   "slow-consumer",
@@ -258,6 +391,11 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
     hint: "The server could not pass a signal on to that participant (its store failed), so " +
       "it was not delivered. Send it again; if it keeps failing, rejoin.",
   },
+  forbidden: {
+    fatal: false,
+    closeCode: 4014,
+    hint: "Only a host can do that (or, while you wait in the lobby, only knock). Nothing changed.",
+  },
   "room-full": {
     fatal: true,
     closeCode: 4006,
@@ -279,6 +417,21 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
     closeCode: 4013,
     hint: "Too many new meetings were started from your network address in the last minute. " +
       "Wait a minute and try again, or join a meeting that has already started.",
+  },
+  denied: {
+    fatal: true,
+    closeCode: 4015,
+    hint: "A host did not let you into this meeting. Ask them for another invitation.",
+  },
+  removed: {
+    fatal: true,
+    closeCode: 4016,
+    hint: "A host removed you from this meeting, so you cannot rejoin it.",
+  },
+  "room-ended": {
+    fatal: true,
+    closeCode: 4017,
+    hint: "A host ended this meeting for everyone. Start a new meeting to meet again.",
   },
   "resume-failed": {
     fatal: true,
@@ -306,7 +459,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
 };
 
 /** Removal reasons a member can be told about (a member who left does not need telling). */
-export type EvictionCode = Exclude<RemovalReason, "left"> | "replaced";
+export type EvictionCode = Exclude<RemovalReason, "left"> | "replaced" | "ended";
 /** Every eviction code, in the order of PROTOCOL.md's table. */
 export const EVICTION_CODES: readonly EvictionCode[] = [
   "mesh-incomplete",
@@ -314,6 +467,7 @@ export const EVICTION_CODES: readonly EvictionCode[] = [
   "grace-expired",
   "kicked",
   "replaced",
+  "ended",
 ];
 
 /** Close code and UI hint of each eviction code. */
@@ -332,10 +486,17 @@ export const EVICTIONS: Readonly<Record<EvictionCode, { closeCode: number; hint:
     closeCode: 4102,
     hint: "You were away longer than the meeting keeps a place for you. Rejoin to continue.",
   },
-  kicked: { closeCode: 4103, hint: "The host removed you from the meeting." },
+  kicked: {
+    closeCode: 4103,
+    hint: "A host removed you from the meeting, so you cannot rejoin it.",
+  },
   replaced: {
     closeCode: 4104,
     hint: "This meeting was reopened in another tab or window, so it was closed here.",
+  },
+  ended: {
+    closeCode: 4105,
+    hint: "A host ended this meeting for everyone.",
   },
 };
 
@@ -383,10 +544,42 @@ function isLinkMap(value: unknown): value is Record<PeerId, LinkState> {
   return isObject(value) && Object.values(value).every(isLinkState);
 }
 
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every(isString);
+}
+
+function isRemovalView(value: unknown): value is RemovalView {
+  return isObject(value) && isString(value.peer) &&
+    (value.code === "kicked" || value.code === "mesh-incomplete") &&
+    (value.by === null || isString(value.by)) && isStringList(value.unreachable) &&
+    isFiniteNumber(value.at);
+}
+
 function isRoomView(value: unknown): value is RoomView {
   return isObject(value) && isString(value.id) && isFiniteNumber(value.capacity) &&
-    isBoolean(value.locked) && (value.host === null || isString(value.host));
+    isBoolean(value.locked) && (value.host === null || isString(value.host)) &&
+    isStringList(value.hosts) && isBoolean(value.lobby) && Array.isArray(value.removals) &&
+    value.removals.every(isRemovalView);
 }
+
+function isKnockList(value: unknown): value is KnockView[] {
+  return Array.isArray(value) && value.every((k) =>
+    isObject(k) && isString(k.id) && Object.hasOwn(k, "payload") && isFiniteNumber(k.at)
+  );
+}
+
+function isDisputeList(value: unknown): value is [PeerId, PeerId][] {
+  return Array.isArray(value) &&
+    value.every((d) => Array.isArray(d) && d.length === 2 && isString(d[0]) && isString(d[1]));
+}
+
+/** The hosts-only fields of `welcome` and `roster`: absent, or well-formed. */
+function hostFields(m: JsonObject): boolean {
+  return (!Object.hasOwn(m, "knocks") || isKnockList(m.knocks)) &&
+    (!Object.hasOwn(m, "disputes") || isDisputeList(m.disputes));
+}
+
+const MUTE_KINDS: readonly unknown[] = ["audio", "video", "screen"];
 
 function isMemberView(value: unknown): value is MemberView {
   return isObject(value) && isString(value.peer) && isString(value.name) &&
@@ -407,14 +600,19 @@ const SERVER_CHECKS = new Map<string, (obj: JsonObject) => boolean>([
   ["welcome", (m) =>
     m.v === PROTOCOL_VERSION && isString(m.peer) && isString(m.token) &&
     isBoolean(m.resumed) && isRoomView(m.room) && isMemberList(m.members) &&
-    isSessionConfig(m.config)],
-  ["roster", (m) => isRoomView(m.room) && isMemberList(m.members)],
+    isSessionConfig(m.config) && hostFields(m)],
+  ["roster", (m) => isRoomView(m.room) && isMemberList(m.members) && hostFields(m)],
   ["signal", (m) => isString(m.from) && Object.hasOwn(m, "payload")],
   ["pong", (m) => !Object.hasOwn(m, "t") || isFiniteNumber(m.t)],
   ["error", (m) =>
     (ERROR_CODES as readonly unknown[]).includes(m.code) && isString(m.message) &&
     isBoolean(m.fatal) && (!Object.hasOwn(m, "to") || isString(m.to))],
-  ["evicted", (m) => (EVICTION_CODES as readonly unknown[]).includes(m.code) && isString(m.reason)],
+  ["evicted", (m) =>
+    (EVICTION_CODES as readonly unknown[]).includes(m.code) && isString(m.reason) &&
+    (!Object.hasOwn(m, "by") || isString(m.by)) &&
+    (!Object.hasOwn(m, "unreachable") || isStringList(m.unreachable))],
+  ["waiting", (m) => isString(m.knock)],
+  ["muted", (m) => MUTE_KINDS.includes(m.what) && isString(m.by)],
 ]);
 
 /**
