@@ -6,6 +6,7 @@
 import type { FeatureModule } from "../components/meeting/slots.ts";
 import chat from "./chat/mod.ts";
 import hand from "./hand/mod.tsx";
+import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat];
+export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, host];

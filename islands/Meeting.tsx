@@ -1,8 +1,10 @@
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
+import { effect, type Signal } from "@preact/signals-core";
+import { useEffect, useRef } from "preact/hooks";
 import { EndScreen } from "../components/meeting/EndScreen.tsx";
 import { IncompleteLink } from "../components/meeting/IncompleteLink.tsx";
 import { PreJoin } from "../components/meeting/PreJoin.tsx";
+import { WaitingScreen } from "../components/meeting/WaitingScreen.tsx";
 import { MeetingCore, type MeetingKey } from "../mesh/meeting.ts";
 import { newMeetingKey, parseMeetingKey } from "../mesh/meeting_key.ts";
 
@@ -36,6 +38,24 @@ function readKey(): ReturnType<typeof parseMeetingKey> {
 }
 
 /**
+ * Follows the meeting key a host rotates (after removing someone) into the address bar, with
+ * `replaceState`: copying the link or reloading then carries the new key, and no `hashchange`
+ * fires (which would start the page over). Also into `key`, so "Rejoin" uses it. Returns a stop.
+ */
+function followKey(core: MeetingCore, key: Signal<MeetingKey | null>): () => void {
+  return effect(() => {
+    const current = core.room.key.value;
+    if (!current || current === key.peek()?.key) return;
+    const parsed = parseMeetingKey(current);
+    if (!parsed.ok) return;
+    key.value = { key: parsed.key, bytes: parsed.bytes };
+    const url = new URL(location.href);
+    url.hash = parsed.key;
+    history.replaceState(history.state, "", url);
+  });
+}
+
+/**
  * The meeting page: reads the key from the link, creates the meeting core and renders its phase
  * (pre-join, the meeting, its end), or the incomplete-link screen when the link has no valid key.
  * Everything else happens in the core (mesh/meeting.ts) and the features.
@@ -49,6 +69,8 @@ export default function Meeting({ room }: { room: string }) {
   /** A fresh pre-join screen per meeting core after the first (rejoin), not for the first. */
   const attempt = useSignal(0);
   const screen = useSignal<Awaited<ReturnType<typeof loadScreen>> | null>(null);
+  /** Stops following the previous core's key (see `followKey`). */
+  const stopFollowing = useRef<(() => void) | null>(null);
 
   const start = () => {
     const k = key.peek();
@@ -66,6 +88,8 @@ export default function Meeting({ room }: { room: string }) {
     // A handle for the browser's devtools and the end-to-end tests.
     (globalThis as { __mooz?: unknown }).__mooz = { meeting: core };
     meeting.value = core;
+    stopFollowing.current?.();
+    stopFollowing.current = followKey(core, key);
   };
 
   useEffect(() => {
@@ -123,6 +147,8 @@ export default function Meeting({ room }: { room: string }) {
     >
       {end
         ? <EndScreen end={end} onRejoin={start} />
+        : m && phase === "waiting"
+        ? <WaitingScreen meeting={m} name={m.local.value?.name ?? ""} />
         : m && Room && features && phase !== "prejoin" && phase !== "joining"
         ? <Room meeting={m} features={features} />
         : <PreJoin key={attempt.value} room={room} meeting={m} />}

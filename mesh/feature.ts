@@ -13,6 +13,8 @@
  *   member for it once its first link opens.
  * - **Bulk on its own channel.** A feature that moves a lot of data gets data channels of its own,
  *   so it never delays another feature's messages.
+ * - **The room as the server runs it.** `ctx.room` has the hosts, the lock, the lobby and its
+ *   knocks, recent removals and the meeting key, and sends host actions (`RoomControls`).
  *
  * @example A feature that counts claps
  * ```ts
@@ -31,7 +33,10 @@
  * ```
  */
 import type { ReadonlySignal } from "@preact/signals-core";
+import type { HostAction, MuteKind, RemovalView } from "../signaling/protocol.ts";
 import type { LinkState, MeetingEnd, Notice, PeerId, PeerView } from "./types.ts";
+
+export type { HostAction, MuteKind, RemovalView };
 
 /** One peer, or every peer whose link is open. */
 export type Recipient = PeerId | "all";
@@ -118,6 +123,96 @@ export interface FeatureEvents {
   "local-media": { micOn: boolean; cameraOn: boolean; sharing: boolean };
   /** The meeting ended for this page. */
   ended: MeetingEnd;
+  /**
+   * A host turned something of ours off: the core has already done it (microphone muted,
+   * camera off, screen share stopped) and told the person; turning it back on is theirs.
+   */
+  muted: { what: MuteKind; by: PeerId };
+  /**
+   * A member was removed: by a host (`code: "kicked"`, `by` the host), or by the full-mesh
+   * guarantee (`code: "mesh-incomplete"`, `unreachable` the members it could not reach). Comes
+   * with the roster that drops it, before its `peer-left`; once per removal, and never for the
+   * removals listed when we joined.
+   */
+  removed: RemovalView;
+}
+
+/** A newcomer waiting in the lobby, as hosts see it. */
+export interface KnockEntry {
+  /** The peer id it will have once admitted (`AdmitMessage.knock`). */
+  id: PeerId;
+  /**
+   * The name it sealed with the meeting key: null while its knock has not arrived (or is still
+   * being opened), "" when it could not be opened (another key: an old or different link).
+   */
+  name: string | null;
+  /** Whether the name opened with this meeting's key (show "Could not verify" otherwise). */
+  verified: boolean;
+  /** When it started waiting (server clock, ms). */
+  at: number;
+}
+
+/**
+ * The room's host controls, for the host feature and the UI (`MeetingCore.room` is the same
+ * object). Before joining, and for members who are not hosts, the lists are empty and `act`
+ * does nothing; the server checks every action anyway (a member who is not a host gets a
+ * non-fatal `forbidden`, shown as a toast).
+ *
+ * @example Lock the meeting, and admit everyone waiting whose name could be verified
+ * ```ts
+ * export const doorman = defineFeature("doorman", (ctx) => {
+ *   const { room } = ctx;
+ *   ctx.on("removed", (r) => console.log(`${r.peer} was removed (${r.code})`));
+ *   return {
+ *     isHost: room.isHost, // show the buttons to hosts only
+ *     lock: () => room.act({ type: "lock", locked: true }),
+ *     admitVerified: () => {
+ *       for (const knock of room.knocks.peek()) {
+ *         if (knock.verified) room.act({ type: "admit", knock: knock.id, allow: true });
+ *       }
+ *     },
+ *   };
+ * });
+ * ```
+ */
+export interface RoomControls {
+  /** Every host, in the order they became one (the server's `room.hosts`). */
+  readonly hosts: ReadonlySignal<readonly PeerId[]>;
+  /** Whether we are a host. */
+  readonly isHost: ReadonlySignal<boolean>;
+  /** Whether the room refuses newcomers. */
+  readonly locked: ReadonlySignal<boolean>;
+  /** Whether newcomers wait in the lobby until a host admits them. */
+  readonly lobby: ReadonlySignal<boolean>;
+  /** Hosts only: who is waiting in the lobby, oldest first; empty for everyone else. */
+  readonly knocks: ReadonlySignal<readonly KnockEntry[]>;
+  /**
+   * Hosts only: pairs of members whose reports of their link disagree (one says connected),
+   * which the full-mesh guarantee does not settle by itself; a host may remove one of them.
+   */
+  readonly disputes: ReadonlySignal<readonly [PeerId, PeerId][]>;
+  /** Recent removals (the server keeps the last 16), newest last. */
+  readonly removals: ReadonlySignal<readonly RemovalView[]>;
+  /**
+   * Sends a host action; false when not joined or not a host (nothing sent). True means sent,
+   * not done: the roster that follows shows the outcome.
+   */
+  act(action: HostAction): boolean;
+  /** The meeting key as written in the link (base64url), the current one after any switch. */
+  readonly key: ReadonlySignal<string>;
+  /**
+   * How many times the key has been switched in this meeting (0: the link's key). Hosts send
+   * `{ key, epoch }` to the others after a removal; a page takes only a higher epoch.
+   */
+  readonly keyEpoch: ReadonlySignal<number>;
+  /**
+   * Switches this page to a new meeting key (from a host, over the mesh): signals are sealed
+   * with it from now on, and for 60 s those sealed with the previous key still open (members
+   * who have not switched yet stay verified). Resolves false, changing nothing, for a key that
+   * is not a meeting key or an `epoch` not above `keyEpoch` (the same epoch: the larger key
+   * string wins, so two hosts rotating at once end on the same key everywhere).
+   */
+  useKey(key: string, epoch: number): Promise<boolean>;
 }
 
 /** What the core gives a feature when it creates it. */
@@ -130,6 +225,8 @@ export interface FeatureContext {
   readonly selfName: string;
   /** Everyone else, in join order. */
   readonly peers: ReadonlySignal<readonly PeerView[]>;
+  /** The room's hosts, lobby, removals and key, and the host actions (see `RoomControls`). */
+  readonly room: RoomControls;
   /** Registers a topic; names are unique within the feature. */
   topic<T>(name: string, options: TopicOptions<T>): Topic<T>;
   /** Offers state to newcomers (one snapshot per feature). */

@@ -17,11 +17,13 @@ import {
   type FeatureEvents,
   type Rate,
   type Recipient,
+  type RoomControls,
   type SnapshotOptions,
   type Topic,
   type TopicOptions,
 } from "./feature.ts";
 import { PeerChannelHandle } from "./peer_channel.ts";
+import { detachedRoomControls } from "./room_controls.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { Notice, PeerId, PeerView } from "./types.ts";
 
@@ -61,6 +63,12 @@ export interface FeatureHostOptions {
   self: ReadonlySignal<PeerId | null>;
   selfName: string;
   peers: ReadonlySignal<readonly PeerView[]>;
+  /**
+   * The room's host controls, given to every feature as `ctx.room` (the meeting's
+   * `MeetingRoomControls`). Without one, features get detached controls: empty lists, `act`
+   * sends nothing (tests, `TestMesh`).
+   */
+  room?: RoomControls;
   notify(kind: Notice["kind"], text: string): void;
 }
 
@@ -86,6 +94,7 @@ export class FeatureHost {
     unsolicited: 0,
   };
   readonly #o: FeatureHostOptions;
+  readonly #room: RoomControls;
   readonly #instances = new Map<string, unknown>();
   readonly #topics = new Map<string, TopicEntry>();
   readonly #snapshots = new Map<string, SnapshotOptions<unknown>>();
@@ -100,6 +109,7 @@ export class FeatureHost {
 
   constructor(opts: FeatureHostOptions) {
     this.#o = opts;
+    this.#room = opts.room ?? detachedRoomControls();
     // The core's own topics go through the same checks as any feature's.
     this.#topics.set(SNAPSHOT_REQUEST, {
       maxBytes: MAX_MESSAGE_BYTES,
@@ -210,6 +220,7 @@ export class FeatureHost {
       self: o.self,
       selfName: o.selfName,
       peers: o.peers,
+      room: this.#room,
       topic: <T>(name: string, options: TopicOptions<T>) => this.#topic(feature, name, options),
       snapshot: <S>(options: SnapshotOptions<S>) => {
         if (this.#snapshots.has(feature)) {

@@ -4,7 +4,10 @@
  * must never reach a feature, and must not disturb anyone else's messages.
  */
 import assert from "node:assert/strict";
-import { defineFeature, type FeatureContext } from "./feature.ts";
+import { signal } from "@preact/signals-core";
+import { defineFeature, type FeatureContext, type RoomControls } from "./feature.ts";
+import { FeatureHost } from "./feature_host.ts";
+import { MeetingRoomControls } from "./room_controls.ts";
 import { TestMesh } from "./testing.ts";
 import type { PeerId } from "./types.ts";
 
@@ -252,4 +255,40 @@ Deno.test("lifecycle: link-open and peer-left reach features in order", () => {
   mesh.remove("bob");
   mesh.host("ada").emit("link-state", { peer: "cy", state: "connected" });
   assert.deepEqual(events, ["joined cy", "open bob", "left bob"]);
+});
+
+Deno.test("ctx.room is the meeting's room controls; muted and removed reach features", () => {
+  const room = new MeetingRoomControls({ source: signal(null), key: "" });
+  const host = new FeatureHost({
+    links: { send: () => false, openPeers: () => [], maxMessageSize: () => 0 },
+    self: signal("ada"),
+    selfName: "Ada",
+    peers: signal([]),
+    room,
+    notify: () => {},
+  });
+  const events: unknown[] = [];
+  let seen: RoomControls | null = null;
+  host.create(defineFeature("hosting", (ctx) => {
+    seen = ctx.room;
+    ctx.on("muted", (m) => events.push(["muted", m]));
+    ctx.on("removed", (r) => events.push(["removed", r]));
+  }));
+  assert.equal(seen, room);
+  const removal = { peer: "bob", code: "kicked" as const, by: "ada", unreachable: [], at: 1 };
+  host.emit("muted", { what: "audio", by: "ada" });
+  host.emit("removed", removal);
+  assert.deepEqual(events, [["muted", { what: "audio", by: "ada" }], ["removed", removal]]);
+  room.dispose();
+});
+
+Deno.test("without a meeting, ctx.room is detached: empty, and act sends nothing", () => {
+  const mesh = new TestMesh(["ada"]);
+  let room: RoomControls | null = null;
+  mesh.host("ada").create(defineFeature("peek", (ctx) => void (room = ctx.room)));
+  assert.ok(room);
+  const r = room as RoomControls;
+  assert.equal(r.isHost.value, false);
+  assert.deepEqual(r.knocks.value, []);
+  assert.equal(r.act({ type: "end" }), false);
 });

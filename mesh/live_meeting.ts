@@ -8,18 +8,22 @@
  * ICE restarts, renegotiation; the links redo what was lost once the server is back). The
  * meeting ends only when the person leaves, the server ends the session (refusal, eviction), or
  * the mesh itself is gone: the server unreachable and no link connected for the grace period.
+ *
+ * Host decisions reach the meeting here too: a host's mute request is obeyed at once (the
+ * person may turn it back on), and removals are announced by name ("Carol was removed by Ada")
+ * instead of "Carol left".
  */
 import { computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { socketUrl } from "../signaling/client.ts";
-import type { MemberView } from "../signaling/protocol.ts";
+import type { MemberView, MutedMessage, RemovalView } from "../signaling/protocol.ts";
 import { EncoderSettings } from "./encoder_settings.ts";
-import type { FeatureDefinition } from "./feature.ts";
+import type { FeatureDefinition, RoomControls } from "./feature.ts";
 import { type DropReason, FeatureHost } from "./feature_host.ts";
 import { Links, UNKNOWN_QUALITY } from "./links.ts";
 import { safetyCode, type SafetyEmoji } from "./safety_code.ts";
 import type { LocalMedia } from "./local_media.ts";
 import { type Presence, presenceFeature, type PresenceState } from "./presence.ts";
-import { Session } from "./session.ts";
+import { listNames, Session } from "./session.ts";
 import type { LinkStats, MeetingEnd, Notice, PeerId, PeerView, RemotePeer } from "./types.ts";
 
 const STATS_INTERVAL_MS = 2_000;
@@ -46,8 +50,12 @@ function meshGone(graceMs: number): MeetingEnd {
 export interface LiveMeetingOptions {
   origin: string;
   room: string;
-  /** The meeting key's bytes, from the link: every signal is sealed with it. */
+  /** The meeting key's bytes (the link's, or a newer one): every signal is sealed with it. */
   key: Uint8Array;
+  /** This browser's secret for the meeting (`browser_secret.ts`), sent in every join. */
+  secret?: string;
+  /** The meeting's host controls, handed to the features as `ctx.room`. */
+  roomControls?: RoomControls;
   name: string;
   rtc: RTCConfiguration;
   media: LocalMedia;
@@ -88,6 +96,8 @@ export class LiveMeeting {
   #meshTimer: ReturnType<typeof setTimeout> | undefined;
   /** Members who joined after us and whose sealed name has not arrived yet (for the toast). */
   readonly #unnamedJoiners = new Set<PeerId>();
+  /** Removals already announced (or there when we joined), by `removalKey`. */
+  #removalsSeen: Set<string> | null = null;
   /** Links to resync after the server refused or lost a signal to them (one timer per peer). */
   readonly #resyncTimers = new Map<PeerId, ReturnType<typeof setTimeout>>();
   readonly #stop: (() => void)[] = [];
@@ -99,7 +109,9 @@ export class LiveMeeting {
       name: opts.name,
       room: opts.room,
       key: opts.key,
+      secret: opts.secret,
       WebSocket: opts.WebSocket,
+      onMuted: (muted) => void this.#onMuted(muted),
       onSignal: (from, payload) => this.#links?.receive(from, payload),
       onError: (message) => opts.notify("error", message),
       onSignalLost: (peer) => this.#resyncSoon(peer),
@@ -123,6 +135,7 @@ export class LiveMeeting {
       self: session.self,
       selfName: opts.name,
       peers,
+      room: opts.roomControls,
       notify: opts.notify,
     });
     this.presence = host.create(presenceFeature(opts.media));
@@ -276,7 +289,8 @@ export class LiveMeeting {
     if (!self || !fingerprints) return;
     try {
       const code = await safetyCode({
-        key: this.#o.key,
+        // The key in use now: after a switch, links made since get codes from the new key.
+        key: this.session.key,
         room: this.#o.room,
         a: { peer: self, fingerprint: fingerprints.local },
         b: { peer, fingerprint: fingerprints.remote },
@@ -296,6 +310,74 @@ export class LiveMeeting {
   #nameOf(peer: PeerId): string {
     return this.session.names.peek().get(peer) ||
       this.session.members.peek().find((m) => m.peer === peer)?.name || "Joining…";
+  }
+
+  /** A member's name for a toast, or null while it has not arrived. */
+  #knownName(peer: PeerId): string | null {
+    if (this.#selves.has(peer)) return "you";
+    return this.session.names.peek().get(peer) ||
+      this.session.members.peek().find((m) => m.peer === peer)?.name || null;
+  }
+
+  /**
+   * A host turned something of ours off: do it (the person may turn it back on), tell them,
+   * then tell the features.
+   */
+  async #onMuted({ what, by }: MutedMessage): Promise<void> {
+    const media = this.#o.media;
+    let changed = false;
+    if (what === "audio" && media.micOn.peek()) changed = await media.setMic(false);
+    else if (what === "video" && media.video.peek()) changed = await media.setCamera(false);
+    else if (what === "screen" && media.screen.peek()) {
+      media.stopScreenShare();
+      changed = true;
+    }
+    // "Mute everyone" reaches those already muted too: nothing to tell them.
+    if (changed) {
+      const host = this.session.names.peek().get(by) ?? "A host";
+      this.#o.notify(
+        "info",
+        what === "audio"
+          ? `${host} muted you. Unmute when you're ready.`
+          : what === "video"
+          ? `${host} turned off your camera. Turn it on when you're ready.`
+          : `${host} stopped your screen share. Share again when you're ready.`,
+      );
+    }
+    this.host.emit("muted", { what, by });
+  }
+
+  /**
+   * Removals the room view lists that we have not announced yet: each goes to the features, and
+   * is returned by peer so its "left" toast can say why. Those listed when we joined are
+   * history, not news.
+   */
+  #newRemovals(): Map<PeerId, RemovalView> {
+    const removals = this.session.room.peek()?.removals ?? [];
+    const seen = this.#removalsSeen;
+    // Only what the server still lists can come again: the set stays as small as the list.
+    this.#removalsSeen = new Set(removals.map(removalKey));
+    const fresh = new Map<PeerId, RemovalView>();
+    if (seen === null) return fresh;
+    for (const removal of removals) {
+      if (seen.has(removalKey(removal)) || this.#selves.has(removal.peer)) continue;
+      fresh.set(removal.peer, removal);
+      this.host.emit("removed", removal);
+    }
+    return fresh;
+  }
+
+  /** "Carol was removed by Ada", "Carol was removed: could not connect to you and Dan". */
+  #removedText(name: string, removal: RemovalView): string {
+    if (removal.code === "kicked") {
+      const by = removal.by === null ? null : this.#knownName(removal.by);
+      return by ? `${name} was removed by ${by}` : `${name} was removed by a host`;
+    }
+    const names = removal.unreachable.map((p) => this.#knownName(p));
+    if (names.length > 0 && names.every((n) => n !== null)) {
+      return `${name} was removed: could not connect to ${listNames(names as string[])}`;
+    }
+    return `${name} was removed: could not connect to everyone`;
   }
 
   /**
@@ -371,6 +453,8 @@ export class LiveMeeting {
     const unverified = this.session.unverified.peek();
     const linked = members.filter((m) => !unverified.has(m.peer)).map((m) => m.peer);
     for (const peer of links.sync(linked)) host.peerGone(peer);
+    // Before the members who left: a removal comes with the roster that drops its member.
+    const removed = this.#newRemovals();
     for (const m of members) {
       if (this.#selves.has(m.peer) || previous.has(m.peer)) continue;
       host.emit("peer-joined", m.peer);
@@ -386,7 +470,9 @@ export class LiveMeeting {
       host.emit("peer-left", m.peer);
       this.session.forget(m.peer);
       if (!this.#unnamedJoiners.delete(m.peer)) {
-        this.#o.notify("leave", `${this.#nameOf(m.peer)} left`);
+        const removal = removed.get(m.peer);
+        const name = this.#nameOf(m.peer);
+        this.#o.notify("leave", removal ? this.#removedText(name, removal) : `${name} left`);
       }
     }
     this.#publish();
@@ -458,4 +544,9 @@ export class LiveMeeting {
       if (this.#links) this.session.reportLinks(this.#links.states());
     }, REPORT_DELAY_MS);
   }
+}
+
+/** One removal's identity: a peer id is removed at most once, but the time makes sure. */
+function removalKey(removal: RemovalView): string {
+  return `${removal.peer} ${removal.at}`;
 }

@@ -11,18 +11,21 @@
  * if (!key.ok) throw new Error("show the incomplete-link screen instead");
  * const meeting = new MeetingCore({ room: "k3fq-9xmp-2hdw-7rtc-a4ze", key, features: [chat] });
  * await meeting.media.open({ audio: true, video: true });
- * await meeting.join("Ada");
+ * await meeting.join("Ada"); // phase: joining, maybe waiting (lobby), then joined
  * meeting.feature(chat).send("Hello");
+ * if (meeting.room.isHost.value) meeting.room.act({ type: "lock", locked: true });
  * ```
  */
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals-core";
 import type { MemberView } from "../signaling/protocol.ts";
-import type { FeatureDefinition } from "./feature.ts";
+import { browserSecret } from "./browser_secret.ts";
+import type { FeatureDefinition, RoomControls } from "./feature.ts";
 import type { DropReason } from "./feature_host.ts";
 import type { LiveMeeting } from "./live_meeting.ts";
 import { LocalMedia } from "./local_media.ts";
 import { parseMeetingKey } from "./meeting_key.ts";
 import type { Presence } from "./presence.ts";
+import { MeetingRoomControls } from "./room_controls.ts";
 import type { OpenFailure } from "./seal.ts";
 import type { LinkStats, MeetingEnd, MeetingPhase, Notice, PeerId, RemotePeer } from "./types.ts";
 
@@ -43,6 +46,11 @@ export interface MeetingOptions {
   features?: Features | (() => Promise<Features>);
   /** The server's origin; the page's own by default. */
   origin?: string;
+  /**
+   * This browser's secret for the meeting; by default the one kept in localStorage
+   * (`browserSecret(room)`). Tests pass one to play a browser that reloads, or another browser.
+   */
+  secret?: string;
   /** For tests: a WebSocket constructor. */
   WebSocket?: typeof WebSocket;
 }
@@ -62,9 +70,14 @@ const UNREACHABLE = "Can't reach the meeting server. Check your connection and t
 
 /** The meeting of one page; see the module comment and README "Writing a feature". */
 export class MeetingCore {
-  readonly room: string;
-  /** The meeting key from the link (the part after `#`); the server never sees it. */
-  readonly key: MeetingKey;
+  /** The room id, as in the link. */
+  readonly roomId: string;
+  /**
+   * The room's host controls (hosts, lock, lobby and knocks, removals, the meeting key, host
+   * actions): the object features get as `ctx.room`. Usable before joining (empty lists).
+   */
+  readonly room: RoomControls;
+  readonly #room: MeetingRoomControls;
   /** Camera, microphone and screen; the pre-join screen opens them. */
   readonly media = new LocalMedia();
   /** Why joining failed before reaching the server (then the phase is back to `prejoin`). */
@@ -108,7 +121,7 @@ export class MeetingCore {
 
   constructor(opts: MeetingOptions) {
     this.#o = opts;
-    this.room = opts.room;
+    this.roomId = opts.room;
     // The key as written is the truth; bytes that do not match it are a caller's mistake.
     const parsed = parseMeetingKey(opts.key?.key);
     const bytes = opts.key?.bytes;
@@ -121,10 +134,21 @@ export class MeetingCore {
           "is ok, and show the incomplete-link screen when it is not",
       );
     }
-    this.key = { key: parsed.key, bytes: parsed.bytes };
+    this.room = this.#room = new MeetingRoomControls({
+      source: computed(() => this.#live.value?.session ?? null),
+      key: parsed.key,
+    });
     this.#code = import("./live_meeting.ts");
     // Not awaited yet; a failure to load is reported when joining.
     this.#code.catch(() => {});
+  }
+
+  /**
+   * The meeting key (the part after `#`; the server never sees it): the link's, or the newer one
+   * a host switched the meeting to (`room.useKey`). Links to share are made with this one.
+   */
+  get key(): MeetingKey {
+    return this.#room.current;
   }
 
   /** The instance of a feature of this meeting (once joined). */
@@ -173,8 +197,10 @@ export class MeetingCore {
     if (this.#disposed) return;
     const live = new code.LiveMeeting({
       origin,
-      room: this.room,
+      room: this.roomId,
       key: this.key.bytes,
+      secret: this.#o.secret ?? browserSecret(this.roomId),
+      roomControls: this.room,
       name,
       rtc: { iceServers: ice.iceServers, iceTransportPolicy: ice.iceTransportPolicy },
       media: this.media,
@@ -249,6 +275,7 @@ export class MeetingCore {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#live.peek()?.close();
+    this.#room.dispose();
     this.media.stop();
   }
 }

@@ -16,13 +16,55 @@ export interface LinkQuality {
   level: "good" | "fair" | "poor" | "unknown";
 }
 
-/** Where the meeting is, from the pre-join screen to its end. */
-export type MeetingPhase = "prejoin" | "joining" | "joined" | "reconnecting" | "ended";
+/**
+ * Where the meeting is, from the pre-join screen to its end. `waiting`: in the lobby, until a
+ * host lets us in (then `joined`) or turns us away (`ended`, kind `denied`).
+ */
+export type MeetingPhase =
+  | "prejoin"
+  | "joining"
+  | "waiting"
+  | "joined"
+  | "reconnecting"
+  | "ended";
 
-/** Why the meeting ended for this page: one typed reason, with words for the person. */
+/**
+ * Why the meeting ended for this page: one typed reason, with words for the person.
+ * - `left`: we left.
+ * - `room-full`, `locked`: the room refused us (full; a host locked it).
+ * - `denied`: a host did not let us in from the lobby (or no host was there to).
+ * - `removed`: a host removed us (`by` when we were in the meeting; without `by` when our return
+ *   was refused because of an earlier removal). Rejoining cannot work.
+ * - `ended`: a host ended the meeting for everyone (`by` when we were in it).
+ * - `evicted`: the server removed us: `unreachable` for the full-mesh guarantee, or another
+ *   tab took our place, or we were away too long.
+ * - `unreachable`: neither the server nor anyone in the meeting could be reached.
+ * - `error`: anything else the server refused (its words in `message`).
+ */
 export interface MeetingEnd {
-  kind: "left" | "room-full" | "locked" | "evicted" | "unreachable" | "error";
+  kind:
+    | "left"
+    | "room-full"
+    | "locked"
+    | "denied"
+    | "removed"
+    | "ended"
+    | "evicted"
+    | "unreachable"
+    | "error";
+  /** What to tell the person, names included where known. */
   message: string;
+  /** `removed`, `ended`: the host who did it, when the server said. */
+  by?: PeerId;
+  /** The name of `by`, from its sealed hello, when we had it. */
+  byName?: string;
+  /** `evicted` by the full-mesh guarantee: the members we could not connect to. */
+  unreachable?: PeerId[];
+  /**
+   * Their names where known, in the order of `unreachable` ("could not connect to Carol and
+   * Dan"); a member whose name never arrived is left out.
+   */
+  unreachableNames?: string[];
 }
 
 /** Something to tell the person briefly (a toast). */

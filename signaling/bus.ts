@@ -33,7 +33,7 @@ import {
   CONFIG_DEFAULTS,
   KV_LIMITS,
 } from "./limits.ts";
-import type { EvictionCode, JsonValue } from "./protocol.ts";
+import type { EvictionCode, JsonValue, ServerMessage } from "./protocol.ts";
 import type { PeerId } from "./types.ts";
 
 /** A member's signal for a socket held by the receiving isolate. */
@@ -60,15 +60,43 @@ export type CloseNote =
   & (
     /** `after`: the versionstamp of the resume that replaced it; newer sockets stay. */
     | { code: "replaced"; after?: string }
-    | { code: "evicted"; evictionCode: Exclude<EvictionCode, "replaced"> }
+    | {
+      code: "evicted";
+      evictionCode: Exclude<EvictionCode, "replaced">;
+      /** For `kicked` and `ended`: the host who did it (absent from older servers). */
+      by?: PeerId;
+      /** For `mesh-incomplete`: the members it could not reach (absent from older servers). */
+      unreachable?: PeerId[];
+    }
   );
+
+/** Send this server message to a member's socket held by the receiving isolate (`muted`). */
+export interface DeliverNote {
+  kind: "deliver";
+  room: string;
+  to: PeerId;
+  message: ServerMessage;
+}
+
+/**
+ * A host decided about a knock of a socket waiting in the receiving isolate's lobby (admitted,
+ * turned away, or the room ended): read the knock and carry the decision out. The note only
+ * says "look now"; the knock in KV is the decision of record.
+ */
+export interface LobbyNote {
+  kind: "lobby";
+  room: string;
+  knock: PeerId;
+  /** The room was ended by a host: the waiting socket gets `room-ended`. */
+  ended?: boolean;
+}
 
 /**
  * What isolates tell each other; sender and receiver share this type. The shape is also the
  * stored JSON, so instances of different versions sharing a KV still understand each other:
- * change it only by adding.
+ * change it only by adding. (A receiver ignores kinds it does not know.)
  */
-export type BusMessage = SignalNote | RoomChangedNote | CloseNote;
+export type BusMessage = SignalNote | RoomChangedNote | CloseNote | DeliverNote | LobbyNote;
 
 /**
  * KV values are limited to 64 KiB (`KV_LIMITS.valueBytes`); keep a batch well below. One message

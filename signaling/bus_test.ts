@@ -402,3 +402,41 @@ Deno.test("bus: when its KV is gone, every sender hears of its lost messages", a
     await a.stop();
   }
 });
+
+Deno.test("bus: host-control notes (deliver, lobby, a close with by and unreachable) arrive as sent, in order", async () => {
+  using kv = await memoryKv();
+  await using a = node(kv, "iso-a");
+  await using b = node(kv, "iso-b");
+  const room = "k3fq-9xmp-2hdw-7rtc-a4ze";
+  const notes: BusMessage[] = [
+    {
+      kind: "deliver",
+      room,
+      to: "BBBBBBBBBBBBBBBB",
+      message: { type: "muted", what: "audio", by: "AAAAAAAAAAAAAAAA" },
+    },
+    { kind: "lobby", room, knock: "KKKKKKKKKKKKKKKK", ended: false },
+    {
+      kind: "close",
+      room,
+      peer: "BBBBBBBBBBBBBBBB",
+      code: "evicted",
+      evictionCode: "kicked",
+      reason: "A host removed you from the meeting.",
+      by: "AAAAAAAAAAAAAAAA",
+    },
+    {
+      kind: "close",
+      room,
+      peer: "CCCCCCCCCCCCCCCC",
+      code: "evicted",
+      evictionCode: "mesh-incomplete",
+      reason: "could not connect to 1 of 2 participants",
+      unreachable: ["DDDDDDDDDDDDDDDD"],
+    },
+    { kind: "lobby", room, knock: "LLLLLLLLLLLLLLLL", ended: true },
+  ];
+  for (const note of notes) assert.equal(a.bus.send("iso-b", note), "queued");
+  await waitFor("every note delivered", () => b.got.length === notes.length);
+  assert.deepEqual(b.got, notes);
+});

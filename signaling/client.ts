@@ -7,7 +7,14 @@
  * Once joined, the client never gives up by itself: the meeting goes on between the browsers
  * while the server is away, and whether the place is still there when it is back is the
  * server's decision (`resume-failed` then joins afresh). Only a refusal (fatal error), an
- * eviction, `leave()` or `close()` end it.
+ * eviction, `leave()` or `close()` end it. A host's decisions are refusals like any other:
+ * `denied`, `removed`, `room-ended` and the evictions `kicked` and `ended` end the client, which
+ * never tries to get back in by itself (the server would refuse it anyway: a removal bans this
+ * browser's `secret`).
+ *
+ * With the lobby on, a join is answered with `waiting` instead of `welcome`: the client is in
+ * state `waiting` (no attempt timeout: a host may take minutes), may `send` one `knock`, pings,
+ * and becomes `joined` with the `welcome` once a host lets it in.
  *
  * @example
  * ```ts
@@ -17,15 +24,21 @@
  * ```
  */
 import {
+  type ClientMessage,
   describeCloseCode,
   type ErrorCode,
   ERRORS,
   type EvictedMessage,
   EVICTIONS,
+  type HostAction,
+  type KnockMessage,
   type MemberView,
+  type MutedMessage,
   parseServerMessage,
   PROTOCOL_VERSION,
+  type RoomView,
   type RosterMessage,
+  type WaitingMessage,
   type WelcomeMessage,
 } from "./protocol.ts";
 import type { LinkState, PeerId } from "./types.ts";
@@ -33,6 +46,12 @@ import type { LinkState, PeerId } from "./types.ts";
 export type ClientState =
   /** Opening the first connection. */
   | "connecting"
+  /**
+   * In the lobby: the server answered `waiting`, a host has to let us in. Also while
+   * reconnecting from there (the server forgets a knock whose socket closed, so the next
+   * attempt knocks anew).
+   */
+  | "waiting"
   /** In the room. */
   | "joined"
   /** The connection dropped (or the server went silent); retrying until it is back. */
@@ -48,6 +67,10 @@ export interface ClientEvents {
   /** Non-fatal server errors (fatal ones end in `state: closed` with `closeReason`). */
   error: { code: ErrorCode; message: string; to?: PeerId };
   evicted: EvictedMessage;
+  /** The lobby: wait for a host; `knock` is our peer id to be (seal the knock as from it). */
+  waiting: WaitingMessage;
+  /** A host turned our microphone, camera or screen share off (the page does the turning off). */
+  muted: MutedMessage;
 }
 
 export interface ClientOptions {
@@ -58,6 +81,12 @@ export interface ClientOptions {
    * seals names end to end instead, so the server never learns them.
    */
   name?: string;
+  /**
+   * This browser's secret for the meeting (`SECRET_PATTERN`; mesh/browser_secret.ts), sent in
+   * every join, resumes included: it makes the room's creator its host and lets a host take its
+   * role back after a reload.
+   */
+  secret?: string;
   /**
    * Reconnect delays in ms; the last one repeats for as long as it takes. Each is shortened by
    * up to 40% at random, so a room's members do not all come back at the same instant: the last
@@ -111,8 +140,20 @@ export class SignalingClient {
   members: MemberView[] = [];
   /** Why the client closed, in words for the UI. */
   closeReason = "";
-  /** Why the client closed, for code: `left`, `closed`, `unreachable`, an error code or `evicted`. */
+  /**
+   * Why the client closed, for code: `left`, `closed`, `unreachable`, a fatal error code
+   * (`room-full`, `room-locked`, `denied`, `removed`, `room-ended`, ...) or `evicted`.
+   */
   closeKind = "";
+  /**
+   * With `closeKind` `evicted`: the eviction (its `by` for `kicked` and `ended`, `unreachable`
+   * for `mesh-incomplete`). When only the close code arrived, one made from it (no `by`).
+   */
+  evicted: EvictedMessage | null = null;
+  /** The room as of the latest welcome or roster (hosts, lock, lobby, removals). */
+  room: RoomView | null = null;
+  /** While `waiting`: the peer id we knock as (from `waiting`). */
+  knock: PeerId | null = null;
   readonly #opts: ClientOptions;
   readonly #WebSocket: typeof WebSocket;
   #socket: WebSocket | null = null;
@@ -126,6 +167,8 @@ export class SignalingClient {
   #attemptTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #final = false;
+  /** Whether a welcome ever came: from then on the client never gives up by itself. */
+  #joinedOnce = false;
   #listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
 
   constructor(opts: ClientOptions) {
@@ -160,9 +203,21 @@ export class SignalingClient {
     return this.#sendRaw({ type: "links", links });
   }
 
-  /** Leaves the room at once (no grace period) and closes. */
+  /**
+   * Sends a host action (while joined; the server refuses it with a non-fatal `forbidden` from
+   * a member who is not a host) or the lobby's `knock` (while waiting). False when it cannot go
+   * in this state: it is dropped, not queued.
+   */
+  send(message: HostAction | KnockMessage): boolean {
+    if (message.type === "knock") {
+      return this.state === "waiting" && this.#sendRaw(message, "waiting");
+    }
+    return this.#sendRaw(message);
+  }
+
+  /** Leaves the room (or the lobby) at once (no grace period) and closes. */
   leave(): void {
-    this.#sendRaw({ type: "leave" });
+    this.#sendRaw({ type: "leave" }, this.state === "waiting" ? "waiting" : "joined");
     this.#finish("left", "You left the meeting.");
   }
 
@@ -181,11 +236,21 @@ export class SignalingClient {
     this.#emit("state", state);
   }
 
-  #sendRaw(message: Record<string, unknown>): boolean {
+  /**
+   * Sends on the open socket while in state `when` (joined, unless said otherwise; waiting
+   * sockets may send only knock, ping and leave). While waiting, a socket that is not open yet
+   * (reconnecting from the lobby) counts as not waiting.
+   */
+  #sendRaw(
+    // A signal's payload is whatever the caller gives; JSON.stringify is what checks it.
+    message: ClientMessage | { type: "signal"; to: PeerId; payload: unknown },
+    when: "joined" | "waiting" = "joined",
+  ): boolean {
     const socket = this.#socket;
-    if (!socket || socket.readyState !== this.#WebSocket.OPEN || this.state !== "joined") {
+    if (!socket || socket.readyState !== this.#WebSocket.OPEN || this.state !== when) {
       return false;
     }
+    if (when === "waiting" && this.knock === null) return false;
     socket.send(JSON.stringify(message));
     return true;
   }
@@ -201,6 +266,7 @@ export class SignalingClient {
       const join: Record<string, unknown> = { type: "join", v: PROTOCOL_VERSION };
       if (this.#opts.name !== undefined) join.name = this.#opts.name;
       if (this.#token) join.resume = this.#token;
+      if (this.#opts.secret !== undefined) join.secret = this.#opts.secret;
       socket.send(JSON.stringify(join));
     };
     socket.onmessage = (e) => {
@@ -224,14 +290,35 @@ export class SignalingClient {
         this.#token = message.token;
         this.#heartbeatMs = message.config.heartbeatMs;
         this.#attempt = 0;
+        this.#joinedOnce = true;
+        this.knock = null;
         this.members = message.members;
+        this.room = message.room;
         this.#startPings();
         this.#setState("joined");
         this.#emit("welcome", message);
         return;
       case "roster":
+        // A roster can only be for a member; a confused server's one to a waiting socket is not.
+        if (this.state === "waiting") return;
         this.members = message.members;
+        this.room = message.room;
         this.#emit("roster", message);
+        return;
+      case "waiting":
+        // Only an answer to a fresh join: a member (joined or resuming) is never put back in the
+        // lobby, and a resume token we hold says we are one.
+        if (this.#token !== null || this.state === "joined") return;
+        // A host may take minutes: no attempt timeout, but pings, so a dead socket is noticed.
+        clearTimeout(this.#attemptTimer);
+        this.#attempt = 0;
+        this.knock = message.knock;
+        this.#startPings();
+        this.#setState("waiting");
+        this.#emit("waiting", message);
+        return;
+      case "muted":
+        if (this.state === "joined") this.#emit("muted", message);
         return;
       case "signal":
         this.#emit("signal", { from: message.from, payload: message.payload });
@@ -253,6 +340,7 @@ export class SignalingClient {
         }
         return;
       case "evicted":
+        this.evicted = message;
         this.#emit("evicted", message);
         this.#finish("evicted", message.reason);
         return;
@@ -279,13 +367,22 @@ export class SignalingClient {
     this.#socket = null;
     // The closing frame can be lost (PROTOCOL.md, "Close codes"); the close code still says why.
     const known = describeCloseCode(code);
-    if (known?.kind === "evicted") return this.#finish("evicted", EVICTIONS[known.code].hint);
+    if (known?.kind === "evicted") {
+      const hint = EVICTIONS[known.code].hint;
+      this.evicted = { type: "evicted", code: known.code, reason: hint };
+      this.#emit("evicted", this.evicted);
+      return this.#finish("evicted", hint);
+    }
     if (known?.kind === "error" && ERRORS[known.code].fatal) {
       if (!this.#retryable(known.code)) return this.#finish(known.code, ERRORS[known.code].hint);
       if (known.code === "resume-failed" && this.#token) this.#forgetPlace();
     }
+    // The lobby's knock went with the socket: the next attempt knocks anew.
+    this.knock = null;
     // Never joined and never will: the server is unreachable or does not answer.
-    if (this.state === "connecting" && this.#attempt >= FIRST_JOIN_RETRIES) {
+    const beforeWelcome = this.state === "connecting" ||
+      (this.state === "waiting" && !this.#joinedOnce);
+    if (beforeWelcome && this.#attempt >= FIRST_JOIN_RETRIES) {
       return this.#finish(
         "unreachable",
         "Cannot reach the meeting server. Check your connection and reload.",
@@ -326,7 +423,8 @@ export class SignalingClient {
       if (this.#unansweredSince !== null && now - this.#unansweredSince > silenceMs) {
         return this.#abandon(socket);
       }
-      if (this.#sendRaw({ type: "ping" })) this.#unansweredSince ??= now;
+      const sent = this.#sendRaw({ type: "ping" }, this.state === "waiting" ? "waiting" : "joined");
+      if (sent) this.#unansweredSince ??= now;
     }, Math.min(this.#heartbeatMs, silenceMs));
   }
 

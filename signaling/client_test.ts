@@ -11,6 +11,8 @@ import {
   EVICTIONS,
   PEER_ID_PATTERN,
   PROTOCOL_VERSION,
+  type RoomView,
+  type ServerMessage,
   serverMessage,
   type WelcomeMessage,
 } from "./protocol.ts";
@@ -141,6 +143,20 @@ function startFakeServer(
   };
 }
 
+/** A room view with `host` its only host. */
+function fakeRoom(host: string, extra: Partial<RoomView> = {}): RoomView {
+  return {
+    id: "x",
+    capacity: 8,
+    locked: false,
+    host,
+    hosts: [host],
+    lobby: false,
+    removals: [],
+    ...extra,
+  };
+}
+
 /** A well-formed welcome for `startFakeServer`. */
 function fakeWelcome(peer: string, token: string, resumed: boolean): string {
   const welcome: WelcomeMessage = {
@@ -149,7 +165,7 @@ function fakeWelcome(peer: string, token: string, resumed: boolean): string {
     peer,
     token,
     resumed,
-    room: { id: "x", capacity: 8, locked: false, host: peer },
+    room: fakeRoom(peer),
     members: [{ peer, name: "Ada", joinedAt: 1, connected: true, links: {} }],
     config: { linkDeadlineMs: 20_000, graceMs: 30_000, heartbeatMs: 20 },
   };
@@ -398,4 +414,339 @@ Deno.test("client: leave removes the member at once and closes", async () => {
   // Removed, not waiting out a 10 s grace period as "reconnecting".
   await waitFor("Ada's roster without Bob", () => a.client.members.length === 1, 2_000);
   assert.equal(h.hub.metrics.leaves, 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Host controls: the lobby, mute requests, a host's refusals and evictions (a scripted server,
+// so each message arrives exactly as the protocol allows, whatever the hub does today).
+
+/** One connection of `startScriptedServer`. */
+interface ScriptedConnection {
+  /** 0 for the first connection, then 1, ... */
+  n: number;
+  send(message: ServerMessage): void;
+  /** Closes with `code` (a fatal error's or eviction's). */
+  close(code: number): void;
+}
+
+/**
+ * A WebSocket server whose every client frame (pings included) goes to `onMessage` with its
+ * connection; it answers only what the test sends.
+ */
+function startScriptedServer(
+  onMessage: (message: Record<string, unknown>, conn: ScriptedConnection) => void,
+): AsyncDisposable & { url: string; readonly connections: number } {
+  const sockets = new Set<WebSocket>();
+  let connections = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    const conn: ScriptedConnection = {
+      n: connections++,
+      send: (m) => socket.readyState === WebSocket.OPEN && socket.send(serverMessage(m)),
+      close: (code) => socket.close(code),
+    };
+    sockets.add(socket);
+    socket.onclose = () => sockets.delete(socket);
+    socket.onmessage = (e) => onMessage(JSON.parse(e.data), conn);
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/api/rooms/x/ws`,
+    get connections() {
+      return connections;
+    },
+    async [Symbol.asyncDispose]() {
+      const closed = [...sockets].map((ws) =>
+        new Promise((r) => {
+          ws.addEventListener("close", r);
+          ws.close();
+        })
+      );
+      await Promise.all(closed);
+      await server.shutdown();
+    },
+  };
+}
+
+function welcomeOf(peer: string, token: string, extra: Partial<WelcomeMessage> = {}) {
+  return { ...JSON.parse(fakeWelcome(peer, token, false)), ...extra } as WelcomeMessage;
+}
+
+const SECRET = "s".repeat(43);
+const ADA = "AAAAAAAAAAAAAAAA";
+const HOST = "HHHHHHHHHHHHHHHH";
+
+Deno.test("client: the secret goes in every join, fresh and resuming", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    conn.send(welcomeOf(ADA, `token-${conn.n}`));
+    // The first connection drops right after its welcome: the client resumes.
+    if (conn.n === 0) setTimeout(() => conn.close(1001), 10);
+  });
+  await using a = startClient(server.url, "Ada", { secret: SECRET });
+  await waitFor(`a resume (states: ${a.states})`, () => a.states.length === 4);
+  const joins = a.sent.filter((m) => m.type === "join");
+  assert.equal(joins.length, 2);
+  assert.deepEqual(joins.map((j) => [j.secret, j.resume ?? null]), [
+    [SECRET, null],
+    [SECRET, "token-0"],
+  ]);
+});
+
+Deno.test("client: waiting -> knock -> welcome, with pings and no attempt timeout meanwhile", async () => {
+  let admit: (() => void) | null = null;
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type === "join") conn.send({ type: "waiting", knock: ADA });
+    if (m.type === "ping") conn.send({ type: "pong" });
+    if (m.type === "knock") admit = () => conn.send(welcomeOf(ADA, "token"));
+  });
+  // The attempt timeout is far shorter than the wait: waiting must not count as an attempt.
+  await using a = startClient(server.url, "Ada", { attemptTimeoutMs: 100, secret: SECRET });
+  const waits: string[] = [];
+  a.client.on("waiting", (w) => waits.push(w.knock));
+  await a.reach("waiting");
+  assert.deepEqual(waits, [ADA]);
+  assert.equal(a.client.knock, ADA);
+  assert.equal(a.client.peer, null, "not a member yet");
+  // While waiting: a knock goes, a host action does not, a signal does not.
+  assert.equal(a.client.send({ type: "lock", locked: true }), false);
+  assert.equal(a.client.signal(HOST, "hello"), false);
+  assert.equal(a.client.send({ type: "knock", payload: { sealed: "Ada" } }), true);
+  await elapse(300);
+  assert.equal(a.client.state, "waiting", "still waiting after 3 attempt timeouts");
+  assert.equal(a.attempts, 1);
+  await waitFor("admit", () => admit !== null);
+  admit!();
+  await a.reach("joined");
+  assert.deepEqual(a.states, ["connecting", "waiting", "joined"]);
+  assert.equal(a.client.peer, ADA);
+  assert.equal(a.client.knock, null);
+  assert.equal(a.client.send({ type: "knock", payload: null }), false, "no knock once in");
+  assert.deepEqual(a.sent.filter((m) => m.type === "knock"), [{
+    type: "knock",
+    payload: { sealed: "Ada" },
+  }]);
+});
+
+Deno.test("client: pings while waiting, and a silent lobby is given up and knocked anew", async () => {
+  let knocks = 0;
+  await using server = startScriptedServer((m, conn) => {
+    // Answers the join, never a ping: a dead connection.
+    if (m.type === "join") {
+      conn.send({ type: "waiting", knock: `KNOCK${++knocks}`.padEnd(16, "K") });
+    }
+  });
+  await using a = startClient(server.url, "Ada", { silenceMs: 100 });
+  await waitFor("a second waiting", () => knocks === 2);
+  await a.reach("waiting");
+  assert.ok(a.sent.some((m) => m.type === "ping"), "it pinged while waiting");
+  assert.equal(a.client.knock, "KNOCK2".padEnd(16, "K"));
+  assert.equal(a.states.filter((s) => s === "waiting").length, 1, "waiting throughout");
+});
+
+Deno.test("client: leave while waiting withdraws the knock", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type === "join") conn.send({ type: "waiting", knock: ADA });
+  });
+  await using a = startClient(server.url, "Ada");
+  await a.reach("waiting");
+  a.client.leave();
+  assert.equal(a.client.state, "closed");
+  assert.equal(a.client.closeKind, "left");
+  assert.deepEqual(a.sent.at(-1), { type: "leave" });
+});
+
+for (const code of ["denied", "removed", "room-ended"] as const) {
+  Deno.test(`client: ${code} -> closed with that kind, and never tries again`, async () => {
+    await using server = startScriptedServer((m, conn) => {
+      if (m.type !== "join") return;
+      if (code === "denied") conn.send({ type: "waiting", knock: ADA });
+      conn.send({ type: "error", code, message: ERRORS[code].hint, fatal: true });
+      conn.close(ERRORS[code].closeCode);
+    });
+    await using a = startClient(server.url, "Ada", { secret: SECRET });
+    await a.reach("closed");
+    assert.equal(a.client.closeKind, code);
+    assert.equal(a.client.closeReason, ERRORS[code].hint);
+    await elapse(100);
+    assert.equal(server.connections, 1, "no second attempt");
+  });
+
+  Deno.test(`client: ${code} from the close code alone (frame lost) is the same`, async () => {
+    await using server = startScriptedServer((m, conn) => {
+      if (m.type === "join") conn.close(ERRORS[code].closeCode);
+    });
+    await using a = startClient(server.url, "Ada");
+    await a.reach("closed");
+    assert.equal(a.client.closeKind, code);
+    await elapse(100);
+    assert.equal(server.connections, 1);
+  });
+}
+
+Deno.test("client: a refusal while reconnecting (removed meanwhile) ends it too", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    if (conn.n === 0) {
+      conn.send(welcomeOf(ADA, "token"));
+      setTimeout(() => conn.close(1001), 10);
+    } else {
+      // Our place is gone and our secret is banned: resume-failed, then the fresh join refused.
+      if (m.resume) {
+        conn.send({ type: "error", code: "resume-failed", message: "gone", fatal: true });
+        conn.close(ERRORS["resume-failed"].closeCode);
+      } else conn.close(ERRORS.removed.closeCode);
+    }
+  });
+  await using a = startClient(server.url, "Ada", { secret: SECRET });
+  await a.reach("closed");
+  assert.equal(a.client.closeKind, "removed");
+  await elapse(100);
+  assert.equal(server.connections, 3);
+});
+
+for (const code of ["kicked", "ended"] as const) {
+  Deno.test(`client: evicted ${code} keeps the eviction with its host, no reconnect`, async () => {
+    await using server = startScriptedServer((m, conn) => {
+      if (m.type !== "join") return;
+      conn.send(welcomeOf(ADA, "token"));
+      setTimeout(() => {
+        conn.send({ type: "evicted", code, reason: EVICTIONS[code].hint, by: HOST });
+        conn.close(EVICTIONS[code].closeCode);
+      }, 10);
+    });
+    await using a = startClient(server.url, "Ada");
+    const evictions: unknown[] = [];
+    a.client.on("evicted", (e) => evictions.push(e));
+    await a.reach("closed");
+    const expected = { type: "evicted", code, reason: EVICTIONS[code].hint, by: HOST };
+    assert.equal(a.client.closeKind, "evicted");
+    assert.deepEqual(a.client.evicted, expected);
+    assert.deepEqual(evictions, [expected]);
+    await elapse(100);
+    assert.equal(server.connections, 1);
+  });
+}
+
+Deno.test("client: an eviction known only by its close code is kept too (no `by`)", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    conn.send(welcomeOf(ADA, "token"));
+    setTimeout(() => conn.close(EVICTIONS.kicked.closeCode), 10);
+  });
+  await using a = startClient(server.url, "Ada");
+  await a.reach("closed");
+  assert.equal(a.client.closeKind, "evicted");
+  assert.deepEqual(a.client.evicted, {
+    type: "evicted",
+    code: "kicked",
+    reason: EVICTIONS.kicked.hint,
+  });
+  await elapse(100);
+  assert.equal(server.connections, 1);
+});
+
+Deno.test("client: mesh-incomplete keeps `unreachable`", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    conn.send(welcomeOf(ADA, "token"));
+    setTimeout(() => {
+      conn.send({
+        type: "evicted",
+        code: "mesh-incomplete",
+        reason: "no",
+        unreachable: [HOST],
+      });
+      conn.close(EVICTIONS["mesh-incomplete"].closeCode);
+    }, 10);
+  });
+  await using a = startClient(server.url, "Ada");
+  await a.reach("closed");
+  assert.deepEqual(a.client.evicted?.unreachable, [HOST]);
+});
+
+Deno.test("client: muted reaches its event; host actions go out while joined", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type === "join") conn.send(welcomeOf(ADA, "token"));
+    if (m.type === "lock") conn.send({ type: "muted", what: "video", by: HOST });
+    if (m.type === "remove") {
+      conn.send({
+        type: "error",
+        code: "forbidden",
+        message: "remove their host role first",
+        fatal: false,
+      });
+    }
+  });
+  await using a = startClient(server.url, "Ada");
+  const muted: unknown[] = [];
+  const errors: unknown[] = [];
+  a.client.on("muted", (m) => muted.push(m));
+  a.client.on("error", (e) => errors.push(e));
+  await a.reach("joined");
+  assert.equal(a.client.send({ type: "lock", locked: true }), true);
+  assert.equal(a.client.send({ type: "remove", peer: HOST }), true);
+  await waitFor("muted and forbidden", () => muted.length === 1 && errors.length === 1);
+  assert.deepEqual(muted, [{ type: "muted", what: "video", by: HOST }]);
+  assert.deepEqual(errors, [{ code: "forbidden", message: "remove their host role first" }]);
+  assert.equal(a.client.state, "joined", "forbidden is not fatal");
+  assert.deepEqual(a.sent.filter((m) => m.type === "lock" || m.type === "remove"), [
+    { type: "lock", locked: true },
+    { type: "remove", peer: HOST },
+  ]);
+});
+
+Deno.test("client: knocks, disputes and the room view come through on welcome and roster", async () => {
+  const knocks = [{ id: HOST.replace(/H/g, "K"), payload: null, at: 5 }];
+  const disputes: [string, string][] = [["BBBBBBBBBBBBBBBB", "CCCCCCCCCCCCCCCC"]];
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    conn.send(welcomeOf(ADA, "token", { knocks, disputes }));
+    const room = fakeRoom(ADA, {
+      lobby: true,
+      removals: [{ peer: "BBBBBBBBBBBBBBBB", code: "kicked", by: ADA, unreachable: [], at: 9 }],
+    });
+    conn.send({ type: "roster", room, members: [], knocks: [], disputes: [] });
+  });
+  await using a = startClient(server.url, "Ada");
+  const welcomes: WelcomeMessage[] = [];
+  const rosters: unknown[] = [];
+  a.client.on("welcome", (w) => welcomes.push(w));
+  a.client.on("roster", (r) => rosters.push(r));
+  await waitFor("the roster", () => rosters.length === 1);
+  assert.deepEqual(welcomes[0].knocks, knocks);
+  assert.deepEqual(welcomes[0].disputes, disputes);
+  assert.deepEqual(rosters[0], {
+    type: "roster",
+    room: a.client.room,
+    members: [],
+    knocks: [],
+    disputes: [],
+  });
+  assert.equal(a.client.room?.lobby, true);
+  assert.equal(a.client.room?.removals[0].by, ADA);
+});
+
+Deno.test("client: a waiting frame to a member, or a muted one to a waiting socket, is ignored", async () => {
+  await using server = startScriptedServer((m, conn) => {
+    if (m.type !== "join") return;
+    if (conn.n === 0) {
+      conn.send({ type: "waiting", knock: ADA });
+      conn.send({ type: "muted", what: "audio", by: HOST });
+      conn.send({ type: "roster", room: fakeRoom(HOST), members: [] });
+      conn.send(welcomeOf(ADA, "token"));
+      conn.send({ type: "waiting", knock: HOST });
+    }
+  });
+  await using a = startClient(server.url, "Ada");
+  const muted: unknown[] = [];
+  const rosters: unknown[] = [];
+  a.client.on("muted", (m) => muted.push(m));
+  a.client.on("roster", (r) => rosters.push(r));
+  await a.reach("joined");
+  await elapse(50);
+  assert.deepEqual(a.states, ["connecting", "waiting", "joined"]);
+  assert.deepEqual(muted, []);
+  assert.deepEqual(rosters, []);
+  assert.equal(a.client.knock, null);
 });

@@ -3,6 +3,7 @@
  * come from `limits.ts`, so a setting and the limits that depend on it never disagree.
  */
 import { CONFIG_DEFAULTS, CONFIG_MINIMUMS, MAX_CAPACITY } from "./limits.ts";
+import type { HostFallback } from "./types.ts";
 import { parseOrigin } from "./upgrade.ts";
 
 /** What the signaling server of an isolate runs with (`configFromEnv`, or tests). */
@@ -50,14 +51,35 @@ export interface SignalingConfig {
    * believed (forwarded.ts); 0 believes none.
    */
   trustProxy: number;
+  /**
+   * When the last host leaves a room where others remain: `oldest` makes the longest-present
+   * connected participant host; `lock` locks the room until a host comes back with its secret.
+   */
+  hostFallback: HostFallback;
 }
 
 /** The configuration with no `MOOZ_*` variable set; tests start from it. */
 export const DEFAULTS: SignalingConfig = {
   kv: undefined,
   allowedOrigins: null,
+  hostFallback: "oldest",
   ...CONFIG_DEFAULTS,
 };
+
+const HOST_FALLBACKS: readonly HostFallback[] = ["oldest", "lock"];
+
+function hostFallback(env: (k: string) => string | undefined): HostFallback {
+  const raw = env("MOOZ_HOST_FALLBACK");
+  if (raw === undefined || raw === "") return DEFAULTS.hostFallback;
+  const value = HOST_FALLBACKS.find((f) => f === raw.trim().toLowerCase());
+  if (value === undefined) {
+    throw new Error(
+      `MOOZ_HOST_FALLBACK=${raw} is not valid: use "oldest" (the longest-present participant ` +
+        'becomes host) or "lock" (the meeting locks until a host returns).',
+    );
+  }
+  return value;
+}
 
 function int(
   env: (k: string) => string | undefined,
@@ -136,6 +158,7 @@ export function configFromEnv(
       min.clientMessagesPerS,
     ),
     trustProxy: int(env, "MOOZ_TRUST_PROXY", DEFAULTS.trustProxy, min.trustProxy),
+    hostFallback: hostFallback(env),
   };
 }
 

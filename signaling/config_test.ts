@@ -26,6 +26,7 @@ Deno.test("configFromEnv: reads every variable", () => {
     MOOZ_CLIENT_ROOMS_PER_MIN: "3",
     MOOZ_CLIENT_MESSAGES_PER_S: "50",
     MOOZ_TRUST_PROXY: "2",
+    MOOZ_HOST_FALLBACK: "lock",
   }));
   assert.deepEqual(config, {
     kv: ":memory:",
@@ -43,6 +44,7 @@ Deno.test("configFromEnv: reads every variable", () => {
     clientRoomsPerMin: 3,
     clientMessagesPerS: 50,
     trustProxy: 2,
+    hostFallback: "lock",
   });
 });
 
@@ -61,6 +63,8 @@ Deno.test("configFromEnv: a bad value names its variable and the accepted range"
     ["MOOZ_TRUST_PROXY", "yes", /MOOZ_TRUST_PROXY=yes .* at least 0/],
     ["MOOZ_ALLOWED_ORIGINS", "meet.example", /"meet.example" is not an origin.*https:\/\/meet/],
     ["MOOZ_ALLOWED_ORIGINS", "https://a.example/app", /"https:\/\/a.example\/app" is not/],
+    ["MOOZ_HOST_FALLBACK", "newest", /MOOZ_HOST_FALLBACK=newest .*"oldest".*"lock"/],
+    ["MOOZ_HOST_FALLBACK", "none", /MOOZ_HOST_FALLBACK=none is not valid/],
   ];
   for (const [key, value, message] of cases) {
     assert.throws(() => configFromEnv(envOf({ [key]: value })), message, `${key}=${value}`);
@@ -77,4 +81,11 @@ Deno.test("configFromEnv: the per-client limits default to values no real user m
   // Several busy clients at one socket's full rate (50 a second).
   assert.ok(config.clientMessagesPerS >= 4 * 50);
   assert.equal(config.trustProxy, 0, "forwarded headers are never believed by default");
+});
+
+Deno.test("configFromEnv: MOOZ_HOST_FALLBACK is oldest by default; case and spaces do not matter", () => {
+  assert.equal(configFromEnv(envOf({})).hostFallback, "oldest");
+  assert.equal(configFromEnv(envOf({ MOOZ_HOST_FALLBACK: "" })).hostFallback, "oldest");
+  assert.equal(configFromEnv(envOf({ MOOZ_HOST_FALLBACK: "oldest" })).hostFallback, "oldest");
+  assert.equal(configFromEnv(envOf({ MOOZ_HOST_FALLBACK: " Lock " })).hostFallback, "lock");
 });

@@ -10,12 +10,28 @@ import {
   type ErrorCode,
   errorMessage,
   ERRORS,
+  type EvictedMessage,
   type EvictionCode,
   EVICTIONS,
   type ServerMessage,
   serverMessage,
 } from "./protocol.ts";
 import type { PeerId } from "./types.ts";
+
+/**
+ * A socket waiting in the lobby (PROTOCOL.md, "Lobby"): the peer id and token the store reserved
+ * for it, kept here because the store keeps only the token's hash and the welcome must carry the
+ * token itself once a host admits it.
+ */
+export interface LobbyPlace {
+  /** The reserved peer id; it is also the knock's id in hosts' `knocks`. */
+  peer: PeerId;
+  token: string;
+  /** Its one `knock` has been sent. */
+  knocked: boolean;
+  /** A host ended the room (the host's isolate said so): the socket gets `room-ended`. */
+  ended?: boolean;
+}
 
 /**
  * A welcome owed to a socket that has joined: it is sent from the first read of the room that
@@ -26,6 +42,9 @@ export interface PendingWelcome {
   resumed: boolean;
   after: number;
 }
+
+/** What an `evicted` message says besides its code and reason. */
+export type EvictionDetails = Pick<EvictedMessage, "by" | "unreachable">;
 
 const REFILL_PER_MS = RATE_LIMIT.refillPerSecond / 1000;
 
@@ -52,6 +71,11 @@ export class Connection {
    * frame's handling, or null when none is in progress (then a signal may take the fast path).
    */
   queue: Promise<void> | null = null;
+  /**
+   * Set while the socket waits in the lobby (`peer` stays null: it is not a member yet); cleared
+   * when a host's decision has been carried out.
+   */
+  lobby: LobbyPlace | null = null;
   /** Set from a successful join until the welcome is sent. */
   welcome?: PendingWelcome;
   /** Set when this socket no longer speaks for its member (left, evicted, replaced). */
@@ -149,10 +173,17 @@ export class Connection {
     this.close(ERRORS[code].closeCode, code);
   }
 
-  /** Tells the member why it is out and closes (the member record is the caller's business). */
-  evict(code: EvictionCode, reason: string): void {
+  /**
+   * Tells the member why it is out and closes (the member record is the caller's business).
+   * `extra` names the host who did it (`kicked`, `ended`) or the members it could not reach
+   * (`mesh-incomplete`).
+   */
+  evict(code: EvictionCode, reason: string, extra: EvictionDetails = {}): void {
     this.detached = true;
-    this.send({ type: "evicted", code, reason });
+    const message: EvictedMessage = { type: "evicted", code, reason };
+    if (extra.by !== undefined) message.by = extra.by;
+    if (extra.unreachable !== undefined) message.unreachable = extra.unreachable;
+    this.send(message);
     this.close(EVICTIONS[code].closeCode, code);
   }
 

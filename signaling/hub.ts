@@ -11,6 +11,8 @@
  * - `mesh_enforcer.ts`: per room, the timer that removes members whose grace ran out, starts
  *   the grace of members whose server stopped, and evicts whoever breaks the full mesh;
  * - `isolate_timers.ts`: the heartbeat of this isolate's sockets and the sweep of all rooms;
+ * - `hub_lobby.ts`: sockets waiting in a room's lobby until a host lets them in;
+ * - `hub_host_actions.ts`: what follows from a host action (lock, admit, remove, mute, end...);
  * - `store.ts` (rooms in KV, the state of record), `bus.ts` (messages between isolates, with
  *   backpressure), `health.ts` and `kv_health.ts` (whether KV answers; `/healthz`, `/metrics`).
  *
@@ -23,13 +25,15 @@ import { type ClientLease, ClientLimits } from "./client_limits.ts";
 import { Connection } from "./connection.ts";
 import { clientAddress } from "./forwarded.ts";
 import { HealthCheck } from "./health.ts";
+import { HostActions } from "./hub_host_actions.ts";
+import { Lobby } from "./hub_lobby.ts";
 import { kvHealth } from "./kv_health.ts";
 import { IsolateTimers } from "./isolate_timers.ts";
 import { JOIN_TIMEOUT_MS } from "./limits.ts";
 import { MeshEnforcer } from "./mesh_enforcer.ts";
 import { bump, emptyMetrics, type IsolateMetrics, MetricsPage, renderMetrics } from "./metrics.ts";
 import { parseClientMessage } from "./parse_client_message.ts";
-import { type ClientMessage, CLOSE_NORMAL } from "./protocol.ts";
+import { type ClientMessage, CLOSE_NORMAL, type JoinMessage } from "./protocol.ts";
 import { Relay } from "./relay.ts";
 import { RoomCache } from "./room_cache.ts";
 import { RoomStore } from "./store.ts";
@@ -86,6 +90,8 @@ export class SignalingHub {
   readonly #relay: Relay;
   readonly #enforcer: MeshEnforcer;
   readonly #timers: IsolateTimers;
+  readonly #lobby: Lobby;
+  readonly #hostActions: HostActions;
   /** Per-client-address budgets, made on the first upgrade with a known address. */
   #clientLimits: ClientLimits | null = null;
   readonly #metricsPage = new MetricsPage(() => {
@@ -106,6 +112,7 @@ export class SignalingHub {
       capacity: config.capacity,
       graceMs: config.graceMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      hostFallback: config.hostFallback,
     });
     const bus = this.#bus = new Bus({
       kv,
@@ -126,9 +133,20 @@ export class SignalingHub {
       tasks,
       session,
       onRefreshed: (room, snapshot) => this.#enforcer.schedule(room, snapshot),
+      disputes: (snapshot) => this.#enforcer.disputes(snapshot),
+      checkWaiting: (conns) => this.#lobby.check(conns),
     });
     this.#relay = new Relay({ isolate, cache, bus, store, metrics });
     this.#enforcer = new MeshEnforcer({ isolate, config, store, bus, cache, metrics, tasks });
+    const lobby = this.#lobby = new Lobby({
+      isolate,
+      store,
+      cache,
+      bus,
+      metrics,
+      enqueue: (conn, what, work) => this.#enqueue(conn, what, work),
+    });
+    this.#hostActions = new HostActions({ isolate, store, cache, bus, metrics, lobby });
     this.#timers = new IsolateTimers({
       kv,
       isolate,
@@ -139,6 +157,7 @@ export class SignalingHub {
       connections: this.#conns,
       metrics,
       tasks,
+      beatLobby: () => lobby.beat(),
     });
   }
 
@@ -156,9 +175,15 @@ export class SignalingHub {
    */
   async stop(): Promise<void> {
     const served = this.#cache.servedMembers();
-    if (served.length > 0 && !this.#tasks.stopped) {
-      const marked = this.store.serverStopped(served, this.isolate).then(() => {
-        for (const room of new Set(served.map((e) => e.room))) this.#cache.changed(room);
+    const waiting = this.#cache.waitingKnocks();
+    if (served.length + waiting.length > 0 && !this.#tasks.stopped) {
+      // Waiting sockets have no place to keep: their knocks go (hosts see them gone).
+      const marked = Promise.all([
+        this.store.serverStopped(served, this.isolate),
+        this.#lobby.stop(),
+      ]).then(() => {
+        const rooms = new Set([...served, ...waiting].map((e) => e.room));
+        for (const room of rooms) this.#cache.changed(room);
       });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_MARK_MS));
@@ -278,11 +303,19 @@ export class SignalingHub {
       conn.queue === null && conn.peer !== null && message.type === "signal" &&
       this.#relay.forward(conn, message.to, message.payload)
     ) return;
+    this.#enqueue(conn, `message ${message.type}`, () => this.#handle(conn, message));
+  }
+
+  /**
+   * Runs `work` for the socket once the work queued for it before is done: its frames, and the
+   * lobby's decisions about it, are handled one at a time, in order, even when they await KV.
+   */
+  #enqueue(conn: Connection, what: string, work: () => Promise<void>): void {
     const queue: Promise<void> = (conn.queue ?? Promise.resolve())
-      .then(() => this.#handle(conn, message))
+      .then(work)
       .catch((err) => {
         if (!kvHealth.reported(err)) { // KV failures: logged once by kv_health.ts, then counted
-          console.error(`Signaling message ${message.type} in room ${conn.room} failed:`, err);
+          console.error(`Signaling ${what} in room ${conn.room} failed:`, err);
         }
         conn.reject("internal", "The server could not handle that message; try again.");
       })
@@ -298,6 +331,8 @@ export class SignalingHub {
     conn.clearJoinTimer();
     this.#conns.delete(conn);
     const { peer, room } = conn;
+    // A waiting socket withdraws its knock (unless the hub is stopping: `stop` withdrew it).
+    if (conn.lobby && !conn.detached) this.#lobby.closed(conn);
     if (!peer) return;
     const cached = this.#cache.get(room);
     if (cached?.conns.get(peer) === conn) cached.conns.delete(peer);
@@ -316,7 +351,8 @@ export class SignalingHub {
     // right after sending it, and earlier messages may still be awaiting KV): otherwise the
     // member would linger as disconnected for the whole grace period.
     if (conn.detached || (conn.closed && message.type !== "leave")) return;
-    if (message.type === "join") return await this.#join(conn, message.name, message.resume);
+    if (conn.lobby) return await this.#lobby.handle(conn, message);
+    if (message.type === "join") return await this.#join(conn, message);
     const peer = conn.peer;
     // PROTOCOL.md: anything but `join` first, `ping` included, is `not-joined`.
     if (!peer) return conn.reject("not-joined", "Send join first.");
@@ -338,10 +374,19 @@ export class SignalingHub {
         this.metrics.leaves++;
         conn.close(CLOSE_NORMAL, "left");
         return;
+      case "knock":
+        return conn.reject(
+          "forbidden",
+          "Only a newcomer waiting in the lobby knocks, and you are in the meeting already.",
+        );
+      default:
+        // Checked against the room's hosts inside the store's own transaction.
+        return await this.#hostActions.act(conn, peer, message);
     }
   }
 
-  async #join(conn: Connection, name: string, resume: string | undefined): Promise<void> {
+  async #join(conn: Connection, message: JoinMessage): Promise<void> {
+    const { name, resume, secret } = message;
     if (conn.peer) return conn.reject("already-joined", "This socket has joined already.");
     const room = conn.room;
     let peer: PeerId, version: string, token: string;
@@ -366,7 +411,13 @@ export class SignalingHub {
       }
       // Without room creations left, the address may still join rooms that exist.
       const mayCreate = (lease?.roomWaitMs() ?? 0) === 0;
-      const res = await this.store.join(room, { name, isolate: this.isolate, mayCreate });
+      const input = { name, isolate: this.isolate, mayCreate, secret };
+      let res = await this.store.join(room, input);
+      if (!res.ok && res.code === "lobby") {
+        if (await this.#lobby.wait(conn, { name, secret })) return;
+        // Everyone left between the join and the knock: this is a join into a new room now.
+        res = await this.store.join(room, input);
+      }
       if (res.ok && res.created) lease?.roomCreated();
       if (!res.ok) {
         if (res.code === "no-room") {
@@ -378,10 +429,19 @@ export class SignalingHub {
               "meeting that has already started.",
           );
         }
-        const hint = res.code === "room-full"
-          ? `The meeting is full (${this.#config.capacity} people). Ask someone to leave, or start a new meeting.`
-          : "The host locked this meeting. Ask them to unlock it.";
-        return conn.reject(res.code, hint);
+        if (res.code === "lobby") {
+          // A new room with its lobby on already: it changed twice while we looked.
+          return conn.reject("denied", "The meeting changed while you joined; try again.");
+        }
+        const hints: Record<typeof res.code, string> = {
+          "room-full": `The meeting is full (${this.#config.capacity} people). Ask someone to ` +
+            "leave, or start a new meeting.",
+          "room-locked": "A host locked this meeting. Ask them to unlock it.",
+          removed: "A host removed you from this meeting, so you cannot rejoin it.",
+          "room-ended":
+            "A host ended this meeting for everyone. Start a new meeting to meet again.",
+        };
+        return conn.reject(res.code, hints[res.code]);
       }
       peer = res.member.peer;
       version = res.versionstamp;
@@ -419,6 +479,10 @@ export class SignalingHub {
         return this.#relay.deliver(message);
       case "roster":
         return this.#cache.heardOfChange(message.room);
+      case "deliver":
+        return this.#hostActions.deliver(message);
+      case "lobby":
+        return this.#lobby.decide(message.room, message.knock, message.ended);
       case "close": {
         const target = this.#cache.get(message.room)?.conns.get(message.peer);
         if (!target) return;
@@ -431,8 +495,14 @@ export class SignalingHub {
         }
         // The bus carries JSON written by other servers, maybe of another version: an eviction
         // without a code is still an eviction.
-        const code = message.code === "replaced" ? "replaced" : message.evictionCode ?? "kicked";
-        this.#cache.detach(target, code, message.reason);
+        if (message.code === "replaced") {
+          return this.#cache.detach(target, "replaced", message.reason);
+        }
+        const { by, unreachable } = message;
+        this.#cache.detach(target, message.evictionCode ?? "kicked", message.reason, {
+          by,
+          unreachable,
+        });
         return;
       }
     }

@@ -76,7 +76,15 @@ Deno.test("join: welcome carries a new peer id, token, room, members and config"
   assert.match(w.token, TOKEN_PATTERN);
   assert.ok(!w.token.includes(w.peer.repeat(2)), "the token is more than the peer id");
   assert.equal(w.resumed, false);
-  assert.deepEqual(w.room, { id: room, capacity: 5, locked: false, host: w.peer });
+  assert.deepEqual(w.room, {
+    id: room,
+    capacity: 5,
+    locked: false,
+    host: w.peer,
+    hosts: [w.peer],
+    lobby: false,
+    removals: [],
+  });
   assert.equal(w.members.length, 1);
   const [self] = w.members;
   // Trimmed and NFC-normalized: "a" + combining acute becomes "á".
@@ -533,12 +541,20 @@ Deno.test("mesh: a member that never reports its links is evicted; the others st
   assert.ok(Date.now() - cJoined >= linkDeadlineMs - 100, "not before the deadline");
   assert.equal(evicted.code, "mesh-incomplete");
   assert.match(evicted.reason, /did not report its connections within 0\.4 s/);
+  const unreachable = [a.peer, b.peer].sort();
+  assert.deepEqual(evicted.unreachable, unreachable, "the members it could not reach");
+  assert.equal(evicted.by, undefined);
   assert.equal((await c.socket.closed()).code, EVICTIONS["mesh-incomplete"].closeCode);
 
   for (const j of [a, b]) {
     await j.socket.roster((m) => m.length === 2 && !member(m, c.peer), "a roster without Cy");
     assert.deepEqual(peers(j.socket.view!), [a.peer, b.peer]);
     assert.deepEqual(j.socket.all("evicted"), []);
+    // Everyone's room view says why Cy went.
+    const removals = j.socket.last!.room.removals.map((r) => ({ ...r, at: 0 }));
+    assert.deepEqual(removals, [
+      { peer: c.peer, code: "mesh-incomplete", by: null, unreachable, at: 0 },
+    ]);
   }
   assert.equal(h.hub.metrics.evictions["mesh-incomplete"], 1);
 });
@@ -568,7 +584,7 @@ Deno.test("mesh: a failed link that recovers within the deadline evicts nobody",
   assert.deepEqual(h.hub.metrics.evictions, {});
 });
 
-Deno.test("mesh: a link that stays failed past the deadline evicts the failing side", async () => {
+Deno.test("mesh: a link both ends report failed past the deadline evicts the non-host side", async () => {
   const linkDeadlineMs = 400;
   await using h = await startHub({ linkDeadlineMs });
   const room = newRoomId();
@@ -577,7 +593,10 @@ Deno.test("mesh: a link that stays failed past the deadline evicts the failing s
   await report(a, { [b.peer]: "connected" });
   await report(b, { [a.peer]: "connected" });
   const failedAt = Date.now();
+  // Both ends agree the link is down (one end alone would be a dispute for the hosts to settle,
+  // see host_controls_test.ts); Ada, the host, is never evicted to satisfy Bob.
   await report(b, { [a.peer]: "failed" });
+  await report(a, { [b.peer]: "failed" });
 
   const evicted = await b.socket.next("evicted");
   assert.ok(Date.now() - failedAt >= linkDeadlineMs - 100, "not before the deadline");

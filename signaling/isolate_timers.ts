@@ -1,6 +1,8 @@
 /**
  * The two timers every isolate runs whatever rooms it serves: the heartbeat, which records in one
- * batch that this isolate's sockets are alive (and publishes its metrics), and the sweep of every
+ * batch that this isolate's sockets are alive (and publishes its metrics) and looks after the
+ * sockets waiting in its lobbies (their knocks' beat, and a decision whose bus note was lost), and
+ * the sweep of every
  * room in the store, which looks after rooms whose servers all stopped (nobody else serves them,
  * so no room timer would ever look at them): their members start their grace period, and are
  * removed if they do not come back within it.
@@ -27,6 +29,11 @@ export interface IsolateTimersOptions {
   connections: ReadonlySet<Connection>;
   metrics: IsolateMetrics;
   tasks: TaskTracker;
+  /**
+   * Each heartbeat: beat the knocks of the sockets waiting in lobbies here and carry out any
+   * decision taken about them (hub_lobby.ts).
+   */
+  beatLobby: () => Promise<void>;
 }
 
 /**
@@ -74,6 +81,7 @@ export class IsolateTimers {
     const { store, cache, kv, metrics } = this.#opts;
     const entries = cache.servedMembers();
     if (entries.length) await store.heartbeat(entries, this.#opts.isolate);
+    await this.#opts.beatLobby();
     this.updateGauges();
     await publishMetrics(kv, metrics);
   }

@@ -7,9 +7,15 @@
  * - `["rooms", roomId, "member", peerId]` -> Member
  * - `["rooms", roomId, "beat", peerId]` -> number (ms timestamp of the last heartbeat)
  * - `["rooms", roomId, "links", peerId]` -> Links (the member's own reports about its links)
+ * - `["rooms", roomId, "knock", peerId]` -> KnockRecord (a newcomer waiting in the lobby: not a
+ *   member, so its key is neither a member's nor an orphan)
  *
  * A listing of `["rooms"]` therefore also yields the members' keys: the rooms are the keys of
  * length 2 (`isRoomMetaKey`).
+ *
+ * - `["ended", roomId]` -> EndedRoom: a meeting a host ended; joins there are refused for
+ *   `ENDED_ROOM_TTL_MS` (written with that expireIn, and the stored time is checked too, since
+ *   expiry is lazy). Outside `["rooms"]`, so deleting the room's range keeps it.
  *
  * The previous room layout (`["room", roomId]`, with `["member" | "beat" | "links", roomId,
  * peerId]`) is not read: a new top-level prefix keeps rooms stored by an older version from
@@ -48,7 +54,22 @@ export const roomKeys = {
   member: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "member", peer],
   beat: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "beat", peer],
   links: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "links", peer],
+  knock: (room: string, peer: PeerId): Deno.KvKey => ["rooms", room, "knock", peer],
+  /** The tombstone of an ended meeting (not under the room's range). */
+  ended: (room: string): Deno.KvKey => ["ended", room],
 } as const;
+
+/** `["ended", roomId]`: who ended the meeting, and when (server clock). */
+export interface EndedRoom {
+  at: number;
+  by: PeerId;
+}
+
+/**
+ * How long an ended meeting's id refuses joins: long enough that everyone's reload, reconnect or
+ * shared link finds "ended" rather than a fresh empty room, short enough not to hold ids forever.
+ */
+export const ENDED_ROOM_TTL_MS = 24 * 60 * 60_000;
 
 /** Whether a key listed under `ROOMS_PREFIX` is a room's meta (`["rooms", roomId]`). */
 export function isRoomMetaKey(key: Deno.KvKey): key is [string, string] {

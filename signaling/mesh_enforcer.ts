@@ -4,16 +4,17 @@
  * deadline, the end of a grace period, another isolate's heartbeat timeout), never a poll. When
  * it fires, members whose grace ran out are removed, members of a stopped server start their
  * grace period, and whoever breaks the full mesh is evicted (`evaluateMesh`,
- * PROTOCOL.md "Full-mesh guarantee").
+ * PROTOCOL.md "Full-mesh guarantee"). Links whose two ends disagree and that the policy leaves to
+ * the hosts (`disputedPairs`) are shown in hosts' rosters; the timer notices when they change.
  */
 import type { Bus } from "./bus.ts";
 import type { SignalingConfig } from "./config.ts";
-import { evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
+import { disputedPairs, evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
 import { bump, type IsolateMetrics } from "./metrics.ts";
 import type { CachedRoom, RoomCache } from "./room_cache.ts";
 import type { RoomStore } from "./store.ts";
 import type { TaskTracker } from "./task_tracker.ts";
-import type { RoomSnapshot } from "./types.ts";
+import type { PeerId, RoomSnapshot } from "./types.ts";
 
 /** A timer fires this long after the moment it waits for, so that moment has surely passed. */
 const TIMER_SLACK_MS = 20;
@@ -55,7 +56,8 @@ export class MeshEnforcer {
     clearTimeout(room.timer);
     if (tasks.stopped) return;
     const mine = snapshot.members.some((m) => m.isolate === isolate);
-    if (!mine && room.conns.size === 0) return cache.drop(room);
+    // A socket waiting in the lobby keeps the room served here: its admission needs the room.
+    if (!mine && room.conns.size === 0 && room.waiting.size === 0) return cache.drop(room);
     const now = Date.now();
     const times = [
       nextDeadline(policyMembers(snapshot, config.heartbeatTimeoutMs, now), {
@@ -76,6 +78,19 @@ export class MeshEnforcer {
       () => tasks.track(this.#check(room)),
       Math.max(TIMER_SLACK_MS, next - now + TIMER_SLACK_MS),
     );
+  }
+
+  /**
+   * Links whose two ends disagree and which the policy leaves to the hosts to settle, sorted
+   * (`disputedPairs`); hosts' rosters carry them.
+   */
+  disputes(snapshot: RoomSnapshot): [PeerId, PeerId][] {
+    const { config } = this.#opts;
+    const now = Date.now();
+    return disputedPairs(policyMembers(snapshot, config.heartbeatTimeoutMs, now), {
+      now,
+      deadlineMs: config.linkDeadlineMs,
+    });
   }
 
   /** Clears every room's timer (the hub is stopping). */
@@ -104,11 +119,13 @@ export class MeshEnforcer {
     });
     for (const eviction of evictions) {
       const member = snapshot.members.find((m) => m.peer === eviction.peer);
-      await store.remove(id, eviction.peer);
+      const { unreachable } = eviction;
+      // The removal is recorded in the room (`room.removals`), so everyone's UI can say why.
+      await store.remove(id, eviction.peer, { code: "mesh-incomplete", by: null, unreachable });
       bump(metrics.evictions, "mesh-incomplete");
       cache.changed(id);
       const conn = room.conns.get(eviction.peer);
-      if (conn) cache.detach(conn, "mesh-incomplete", eviction.reason);
+      if (conn) cache.detach(conn, "mesh-incomplete", eviction.reason, { unreachable });
       else if (member) {
         bus.send(member.isolate, {
           kind: "close",
@@ -117,12 +134,17 @@ export class MeshEnforcer {
           code: "evicted",
           evictionCode: "mesh-incomplete",
           reason: eviction.reason,
+          unreachable,
         });
       }
       changed = true;
     }
     if (changed) cache.changed(id);
-    else this.schedule(room, snapshot);
+    else if (JSON.stringify(this.disputes(snapshot)) !== room.disputes) {
+      // A link became disputed (or stopped being) with no membership change: only hosts' view
+      // changes, and every isolate with members here runs this timer, so a local refresh does.
+      cache.heardOfChange(id);
+    } else this.schedule(room, snapshot);
   }
 }
 
@@ -138,9 +160,12 @@ function policyMembers(
 ): PolicyMember[] {
   const live = (m: RoomSnapshot["members"][number]) =>
     m.connected && now - m.heartbeatAt <= heartbeatTimeoutMs;
+  const hosts = new Set(s.meta.hosts);
   return s.members.filter(live).map((m) => ({
     peer: m.peer,
     joinedAt: m.joinedAt,
+    // The policy never evicts a host to satisfy a non-host (PROTOCOL.md, "Full-mesh guarantee").
+    host: hosts.has(m.peer),
     links: m.links,
   }));
 }

@@ -1,14 +1,17 @@
 /**
- * Full-mesh policy: which members to evict so that everyone left is connected to everyone else.
+ * Full-mesh policy: which members to evict so that everyone left is connected to everyone else,
+ * and which link disputes to show hosts instead of evicting anyone.
  * Pure and deterministic (no clock, no I/O); the caller passes `now` and applies the result.
  * The rules are specified in PROTOCOL.md ("Full-mesh guarantee").
  */
 import type { LinkReport, Links, PeerId } from "./types.ts";
 
-/** A member as the policy sees it: who, since when, and its own link reports. */
+/** A member as the policy sees it: who, since when, whether a host, and its own link reports. */
 export interface PolicyMember {
   peer: PeerId;
   joinedAt: number;
+  /** Hosts are never evicted to satisfy non-hosts. */
+  host: boolean;
   /** Its own reports about links to the others; missing entry = never reported. */
   links: Links;
 }
@@ -16,9 +19,9 @@ export interface PolicyMember {
 /** A member to evict, with what it could not reach and why, for the UI. */
 export interface Eviction {
   peer: PeerId;
-  /** Other members it could not reach. */
+  /** Members it has an overdue link with that it does not itself report `connected` (sorted). */
   unreachable: PeerId[];
-  /** Human text for the UI, e.g. "could not connect to 2 of 5 participants: a TURN server may be needed". */
+  /** Human text for the UI, e.g. "could not connect to 2 of 5 participants: ...". */
   reason: string;
 }
 
@@ -35,9 +38,21 @@ interface Pair {
   start: number;
 }
 
+/** An overdue pair as the policy judges it. */
+interface Judged extends Pair {
+  /** Exactly one side claims `connected` and the other disagrees: evicts nobody by itself. */
+  disputed: boolean;
+  /** The sides that may be blamed: those not reporting `connected` (the silent side included). */
+  blamable: PolicyMember[];
+}
+
 /** `from`'s report about its link to `to`; own keys only: "__defineGetter__" is a valid 16-character id. */
 function reportOf(from: PolicyMember, to: PolicyMember): LinkReport | undefined {
   return Object.hasOwn(from.links, to.peer) ? from.links[to.peer] : undefined;
+}
+
+function connected(from: PolicyMember, to: PolicyMember): boolean {
+  return reportOf(from, to)?.state === "connected";
 }
 
 /**
@@ -70,9 +85,30 @@ function unhealthyPairs(members: PolicyMember[]): Pair[] {
   return pairs;
 }
 
-/** How much one member is to blame for the remaining overdue pairs. */
+/**
+ * Whether an overdue pair is disputed. One side says `connected`, the other does not:
+ * - the other reports `connecting`/`failed`: one of them is wrong and the server cannot tell
+ *   which, so disputed;
+ * - the other never reported: silence is its own fault, so not disputed (it is the one to blame),
+ *   unless the silent side is a host and the claimant is not (hosts never go for non-hosts).
+ */
+function judge(pair: Pair): Judged {
+  const { a, b } = pair;
+  const blamable = [a, b].filter((self) => !connected(self, self === a ? b : a));
+  let disputed = false;
+  if (blamable.length === 1) {
+    const [accused] = blamable;
+    const claimant = accused === a ? b : a;
+    const silent = !reportOf(accused, claimant);
+    disputed = !silent || (accused.host && !claimant.host);
+  }
+  return { ...pair, disputed, blamable };
+}
+
+/** How much one member is to blame for the remaining undisputed overdue pairs. */
 interface Score {
   member: PolicyMember;
+  /** Remaining undisputed pairs where it does not report `connected`. */
   pairs: number;
   /** Its own reports on those pairs that are "failed" or missing: the failing or silent side. */
   bad: number;
@@ -87,22 +123,29 @@ function worse(a: Score, b: Score): boolean {
   return compareIds(a.member.peer, b.member.peer) > 0;
 }
 
-/** The member to evict next among the remaining overdue pairs (non-empty). */
-function pickVictim(pairs: Pair[]): PolicyMember {
+/**
+ * The member to evict next among the remaining undisputed overdue pairs (non-empty). Every such
+ * pair has a blamable side, and a non-host one whenever it has a non-host side at all, so
+ * non-hosts are considered first and hosts only for pairs of hosts.
+ */
+function pickVictim(pairs: Judged[]): PolicyMember {
   const scores = new Map<PolicyMember, Score>();
-  const count = (self: PolicyMember, other: PolicyMember) => {
-    const score = scores.get(self) ?? { member: self, pairs: 0, bad: 0 };
-    const report = reportOf(self, other);
-    score.pairs++;
-    if (!report || report.state === "failed") score.bad++;
-    scores.set(self, score);
-  };
-  for (const { a, b } of pairs) {
-    count(a, b);
-    count(b, a);
+  for (const pair of pairs) {
+    for (const self of pair.blamable) {
+      const other = self === pair.a ? pair.b : pair.a;
+      const score = scores.get(self) ?? { member: self, pairs: 0, bad: 0 };
+      const report = reportOf(self, other);
+      score.pairs++;
+      if (!report || report.state === "failed") score.bad++;
+      scores.set(self, score);
+    }
   }
+  const all = [...scores.values()];
+  const nonHosts = all.filter((s) => !s.member.host);
   let best: Score | undefined;
-  for (const score of scores.values()) if (!best || worse(score, best)) best = score;
+  for (const score of nonHosts.length > 0 ? nonHosts : all) {
+    if (!best || worse(score, best)) best = score;
+  }
   return best!.member;
 }
 
@@ -119,22 +162,36 @@ function reasonFor(
       "the browser may be outdated or blocked";
   }
   const noun = others.length === 1 ? "participant" : "participants";
-  return `could not connect to ${unreachable} of ${others.length} ${noun}: ` +
-    "a TURN server may be needed";
+  const counted = `could not connect to ${unreachable} of ${others.length} ${noun}: `;
+  // Failing with every one of several others points at its own network; with only some of them
+  // (or with the only other member), the fault may be on either side, and the reports cannot tell.
+  if (unreachable === others.length && others.length >= 2) {
+    return counted + "a TURN server may be needed";
+  }
+  return counted + "a network on either side may be blocking peer-to-peer connections";
 }
 
-/** Members to evict now so that the rest form a full mesh; empty when every overdue problem is resolved or still within its deadline. */
-export function evaluateMesh(members: PolicyMember[], opts: PolicyOptions): Eviction[] {
-  const overdue = unhealthyPairs(members).filter((p) => opts.now - p.start >= opts.deadlineMs);
+/** The decision at `now`: whom to evict, in order, and the disputes left standing. */
+function settle(
+  members: PolicyMember[],
+  opts: PolicyOptions,
+): { evictions: Eviction[]; disputes: [PeerId, PeerId][] } {
+  const overdue = unhealthyPairs(members)
+    .filter((p) => opts.now - p.start >= opts.deadlineMs)
+    .map(judge);
   const evictions: Eviction[] = [];
-  let left = overdue;
-  // Greedy minimum cover: evicting the member in the most overdue pairs fixes the most at once,
-  // so one bad link evicts one person and a newcomer who reaches nobody evicts only itself.
+  const gone = new Set<PolicyMember>();
+  let left = overdue.filter((p) => !p.disputed);
+  // Greedy minimum cover of the undisputed pairs: evicting the member blamable in the most of
+  // them fixes the most at once, so one bad link evicts one person and a newcomer who reaches
+  // nobody evicts only itself. Disputed pairs never choose a victim.
   while (left.length > 0) {
     const victim = pickVictim(left);
-    // Everyone it failed to reach, even members evicted before it: that is what the user sees.
+    gone.add(victim);
+    // Every overdue link it does not itself call connected, even with members evicted before it:
+    // that is what the user sees, and what hosts can check.
     const unreachable = overdue
-      .filter((p) => p.a === victim || p.b === victim)
+      .filter((p) => p.blamable.includes(victim))
       .map((p) => (p.a === victim ? p.b : p.a).peer)
       .sort(compareIds);
     evictions.push({
@@ -144,10 +201,29 @@ export function evaluateMesh(members: PolicyMember[], opts: PolicyOptions): Evic
     });
     left = left.filter((p) => p.a !== victim && p.b !== victim);
   }
-  return evictions;
+  // A dispute with an evicted side is settled by that eviction.
+  const disputes = overdue
+    .filter((p) => p.disputed && !gone.has(p.a) && !gone.has(p.b))
+    .map((p) => [p.a.peer, p.b.peer].sort(compareIds) as [PeerId, PeerId])
+    .sort((x, y) => compareIds(x[0], y[0]) || compareIds(x[1], y[1]));
+  return { evictions, disputes };
 }
 
-/** When the next decision could change (earliest future deadline), or null: lets the caller schedule the next check instead of polling blindly. */
+/** Members to evict now so that the rest form a full mesh, except for disputed links; empty when every overdue problem is resolved, disputed or still within its deadline. */
+export function evaluateMesh(members: PolicyMember[], opts: PolicyOptions): Eviction[] {
+  return settle(members, opts).evictions;
+}
+
+/**
+ * Overdue links whose two sides disagree (one says `connected`, the other does not) and that
+ * `evaluateMesh` leaves standing: nobody is evicted for them, hosts are shown them. Each pair's
+ * ids sorted, the list sorted; pairs with a member `evaluateMesh` evicts now are left out.
+ */
+export function disputedPairs(members: PolicyMember[], opts: PolicyOptions): [PeerId, PeerId][] {
+  return settle(members, opts).disputes;
+}
+
+/** When the next decision could change (earliest future deadline), or null: lets the caller schedule the next check instead of polling blindly. Disputed pairs count too: their deadline is when hosts must see them. */
 export function nextDeadline(members: PolicyMember[], opts: PolicyOptions): number | null {
   let next: number | null = null;
   for (const { start } of unhealthyPairs(members)) {

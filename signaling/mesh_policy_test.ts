@@ -1,13 +1,22 @@
 import assert from "node:assert/strict";
-import { evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
+import { disputedPairs, evaluateMesh, nextDeadline, type PolicyMember } from "./mesh_policy.ts";
 import type { LinkState, PeerId } from "./types.ts";
 
 const DEADLINE = 20_000;
 const opts = (now: number) => ({ now, deadlineMs: DEADLINE });
 
-/** Members named by `ids`, joined at the given times (default: one second apart), no reports yet. */
-function room(ids: string[], joinedAt: number[] = ids.map((_, i) => i * 1000)): PolicyMember[] {
-  return ids.map((peer, i) => ({ peer, joinedAt: joinedAt[i], links: {} }));
+/** Members named by `ids`, joined at the given times (default: one second apart), no reports yet; `hosts` are hosts. */
+function room(
+  ids: string[],
+  joinedAt: number[] = ids.map((_, i) => i * 1000),
+  hosts: string[] = [],
+): PolicyMember[] {
+  return ids.map((peer, i) => ({
+    peer,
+    joinedAt: joinedAt[i],
+    host: hosts.includes(peer),
+    links: {},
+  }));
 }
 
 function member(members: PolicyMember[], peer: PeerId): PolicyMember {
@@ -80,7 +89,7 @@ Deno.test("rooms of 0 or 1 members evict no one, whatever the reports", () => {
 /** Four connected incumbents and a newcomer N at t=10 s who reaches none of them. */
 function unreachableNewcomer(): PolicyMember[] {
   const members = connectAll(room(["A", "B", "C", "D"]));
-  members.push({ peer: "N", joinedAt: 10_000, links: {} });
+  members.push({ peer: "N", joinedAt: 10_000, host: false, links: {} });
   for (const o of ["A", "B", "C", "D"]) {
     report(members, o, "N", "connecting", 10_000);
     report(members, "N", o, "failed", 14_000);
@@ -108,10 +117,13 @@ Deno.test("one bad link in a 5-mesh evicts exactly one member: the later joiner"
   report(members, "B", "D", "connecting", 3000);
   report(members, "D", "B", "connecting", 3000);
   assert.deepEqual(evaluateMesh(members, opts(22_999)), []);
+  // Changed deliberately: it used to say "a TURN server may be needed", blaming D's network,
+  // though the reports cannot tell which side of one bad link is at fault.
   assert.deepEqual(evaluateMesh(members, opts(23_000)), [{
     peer: "D",
     unreachable: ["B"],
-    reason: "could not connect to 1 of 4 participants: a TURN server may be needed",
+    reason: "could not connect to 1 of 4 participants: " +
+      "a network on either side may be blocking peer-to-peer connections",
   }]);
   // Swap the join order of B and D: now B is the newcomer and goes instead.
   member(members, "B").joinedAt = 3000;
@@ -126,16 +138,19 @@ Deno.test("the side reporting failure is evicted, even if it joined first", () =
   const [eviction, ...rest] = evaluateMesh(members, opts(25_000));
   assert.deepEqual(rest, []);
   assert.equal(eviction.peer, "A");
+  // Changed deliberately (was "a TURN server may be needed"): with two members nobody can tell
+  // whose network failed, so the text no longer blames the evicted one's.
   assert.equal(
     eviction.reason,
-    "could not connect to 1 of 1 participant: a TURN server may be needed",
+    "could not connect to 1 of 1 participant: " +
+      "a network on either side may be blocking peer-to-peer connections",
   );
 });
 
 Deno.test("a member that never reports is evicted after the deadline, the others are not", () => {
   // S joined first, so only its silence (not join order) can single it out.
   const members = connectAll(room(["B", "C"], [1000, 2000]));
-  members.push({ peer: "S", joinedAt: 0, links: {} });
+  members.push({ peer: "S", joinedAt: 0, host: false, links: {} });
   report(members, "B", "S", "connected", 1000);
   report(members, "C", "S", "connecting", 2000);
   // Reports about people who are no longer in the room do not count as reporting.
@@ -195,9 +210,10 @@ Deno.test("a link that fails at t and is still failed at t + deadline evicts", (
 
 Deno.test("two independent unreachable newcomers are both evicted", () => {
   const members = connectAll(room(["A", "B", "C"]));
-  members.push({ peer: "N1", joinedAt: 5000, links: {} }, {
+  members.push({ peer: "N1", joinedAt: 5000, host: false, links: {} }, {
     peer: "N2",
     joinedAt: 8000,
+    host: false,
     links: {},
   });
   for (const n of ["N1", "N2"]) {
@@ -227,7 +243,13 @@ Deno.test("a partition {A,B,C} | {D,E} evicts the later joiners D and E", () => 
   assert.deepEqual(result.map((e) => e.peer).sort(), ["D", "E"]);
   for (const e of result) {
     assert.deepEqual(e.unreachable, ["A", "B", "C"]);
-    assert.equal(e.reason, "could not connect to 3 of 4 participants: a TURN server may be needed");
+    // Changed deliberately (was "a TURN server may be needed"): D and E still reach each other, so
+    // their own networks are not shown to be at fault.
+    assert.equal(
+      e.reason,
+      "could not connect to 3 of 4 participants: " +
+        "a network on either side may be blocking peer-to-peer connections",
+    );
   }
 });
 
@@ -240,7 +262,7 @@ Deno.test("nextDeadline is the earliest pending deadline", () => {
   assert.equal(nextDeadline(members, opts(50_000)), 60_000); // 50 s is due now, not pending
   assert.equal(nextDeadline(members, opts(70_000)), null);
   // A member that has not reported yet counts from its join.
-  members.push({ peer: "E", joinedAt: 44_000, links: {} });
+  members.push({ peer: "E", joinedAt: 44_000, host: false, links: {} });
   assert.equal(nextDeadline(members, opts(50_000)), 60_000);
   assert.equal(nextDeadline(members, opts(60_000)), 64_000);
 });
@@ -270,9 +292,18 @@ Deno.test("the result does not depend on input order", () => {
   }
 });
 
-/** Independent statement of "overdue" from PROTOCOL.md, "Full-mesh guarantee", as unordered id pairs. */
-function overduePairs(members: PolicyMember[], now: number): string[] {
-  const out: string[] = [];
+/** An overdue pair restated independently from PROTOCOL.md, "Full-mesh guarantee". */
+interface RefPair {
+  /** "A-B", ids in order. */
+  id: string;
+  a: PolicyMember;
+  b: PolicyMember;
+  disputed: boolean;
+}
+
+/** Independent statement of "overdue" and "disputed" from PROTOCOL.md, "Full-mesh guarantee". */
+function overduePairs(members: PolicyMember[], now: number): RefPair[] {
+  const out: RefPair[] = [];
   for (const a of members) {
     for (const b of members) {
       if (a.peer >= b.peer) continue;
@@ -283,52 +314,288 @@ function overduePairs(members: PolicyMember[], now: number): string[] {
         const sinces = [ra, rb].filter((r) => r.state !== "connected").map((r) => r.since);
         start = Math.max(start, Math.min(...sinces));
       }
-      if (now - start >= DEADLINE) out.push(`${a.peer}-${b.peer}`);
+      if (now - start < DEADLINE) continue;
+      // Exactly one side says connected; the other reported otherwise, or is a silent host facing
+      // a non-host.
+      const disputed = (ra?.state === "connected" && (rb !== undefined || (b.host && !a.host))) ||
+        (rb?.state === "connected" && (ra !== undefined || (a.host && !b.host)));
+      out.push({ id: `${a.peer}-${b.peer}`, a, b, disputed });
     }
   }
   return out;
 }
 
-Deno.test("property: evictions clear every overdue pair and never exceed their number", () => {
-  const random = prng(2024);
+/** A random room of 0..8 members (some hosts, some silent) with random reports, at a random time. */
+function randomRoom(random: () => number): { members: PolicyMember[]; now: number } {
   const states: LinkState[] = ["connecting", "connected", "connected", "failed"];
-  let evictionsSeen = 0;
-  for (let round = 0; round < 2000; round++) {
-    const n = Math.floor(random() * 9);
-    const now = 20_000 + Math.floor(random() * 60_000);
-    const members = room(
-      IDS.slice(0, n),
-      IDS.slice(0, n).map(() => Math.floor(random() * now)),
-    );
-    for (const a of members) {
-      if (random() < 0.1) continue; // a silent member
-      for (const b of members) {
-        if (a === b || random() < 0.1) continue;
-        const from = Math.max(a.joinedAt, b.joinedAt);
-        const since = from + Math.floor(random() * (now - from + 1));
-        report(members, a.peer, b.peer, states[Math.floor(random() * states.length)], since);
-      }
+  const n = Math.floor(random() * 9);
+  const now = 20_000 + Math.floor(random() * 60_000);
+  const ids = IDS.slice(0, n);
+  const members = room(
+    ids,
+    ids.map(() => Math.floor(random() * now)),
+    ids.filter(() => random() < 0.25),
+  );
+  for (const a of members) {
+    if (random() < 0.1) continue; // a silent member
+    for (const b of members) {
+      if (a === b || random() < 0.1) continue;
+      const from = Math.max(a.joinedAt, b.joinedAt);
+      const since = from + Math.floor(random() * (now - from + 1));
+      report(members, a.peer, b.peer, states[Math.floor(random() * states.length)], since);
     }
+  }
+  return { members, now };
+}
+
+// Changed deliberately: this property used to demand that evictions clear *every* overdue pair.
+// Disputed pairs (one side claims connected) are now left standing and reported to hosts, so a
+// lying member cannot choose whom the server evicts.
+Deno.test("property: evictions clear every undisputed overdue pair, and only those", () => {
+  const random = prng(2024);
+  let evictionsSeen = 0, disputesSeen = 0, hostsEvicted = 0, protectedSeen = 0;
+  for (let round = 0; round < 3000; round++) {
+    const { members, now } = randomRoom(random);
     const overdue = overduePairs(members, now);
     const evictions = evaluateMesh(members, opts(now));
+    const disputes = disputedPairs(members, opts(now));
     const gone = new Set(evictions.map((e) => e.peer));
-    const context = JSON.stringify({ members, now, evictions });
+    const context = JSON.stringify({ members, now, evictions, disputes });
     assert.equal(gone.size, evictions.length, context);
-    assert.ok(evictions.length <= overdue.length, context);
+    assert.ok(evictions.length <= overdue.filter((p) => !p.disputed).length, context);
     for (const e of evictions) {
-      // Only members with an overdue pair go, and `unreachable` names exactly those pairs.
-      const mine = overdue.filter((p) => p.split("-").includes(e.peer));
-      assert.deepEqual(
-        e.unreachable,
-        mine.map((p) => p.replace(e.peer, "").replace("-", "")),
+      const self = member(members, e.peer);
+      // `unreachable` names exactly its overdue links it does not itself call connected...
+      const mine = overdue
+        .filter((p) => p.a === self || p.b === self)
+        .map((p) => (p.a === self ? p.b : p.a))
+        .filter((o) => self.links[o.peer]?.state !== "connected")
+        .map((o) => o.peer);
+      assert.deepEqual(e.unreachable, mine, context);
+      // ...and it is blamable in at least one undisputed overdue pair.
+      assert.ok(
+        overdue.some((p) =>
+          !p.disputed && (p.a === self || p.b === self) &&
+          self.links[(p.a === self ? p.b : p.a).peer]?.state !== "connected"
+        ),
         context,
       );
-      assert.ok(mine.length > 0, context);
     }
+    // "Both directions": no member is evicted that every other member reports connected with
+    // (while it reports on all of them), nor one that reports connected with every other member
+    // (while all of them report on it). Its overdue pairs can only be disputed.
+    for (const m of members) {
+      const others = members.filter((o) => o !== m);
+      const trusted = others.every((o) =>
+        o.links[m.peer]?.state === "connected" && m.links[o.peer] !== undefined
+      );
+      const trusting = others.every((o) =>
+        m.links[o.peer]?.state === "connected" && o.links[m.peer] !== undefined
+      );
+      const pairs = overdue.filter((p) => p.a === m || p.b === m);
+      if (trusted || trusting) {
+        assert.ok(pairs.every((p) => p.disputed), context);
+        if (pairs.length > 0) protectedSeen++;
+      }
+      if (pairs.every((p) => p.disputed)) assert.ok(!gone.has(m.peer), context);
+    }
+    // Hosts go only for other hosts: after every non-host, and only with a host-host problem.
+    const firstHost = evictions.findIndex((e) => member(members, e.peer).host);
+    if (firstHost >= 0) {
+      hostsEvicted++;
+      assert.ok(evictions.slice(firstHost).every((e) => member(members, e.peer).host), context);
+      for (const e of evictions.slice(firstHost)) {
+        const self = member(members, e.peer);
+        assert.ok(
+          overdue.some((p) =>
+            !p.disputed && (p.a === self || p.b === self) && p.a.host && p.b.host
+          ),
+          context,
+        );
+      }
+    }
+    // After the evictions every remaining overdue pair is disputed, and those are the disputes.
     const remaining = members.filter((m) => !gone.has(m.peer));
-    assert.deepEqual(overduePairs(remaining, now), [], context);
+    const left = overduePairs(remaining, now);
+    assert.ok(left.every((p) => p.disputed), context);
+    assert.deepEqual(disputes.map((d) => d.join("-")), left.map((p) => p.id), context);
     assert.deepEqual(evaluateMesh(remaining, opts(now)), [], context);
+    assert.deepEqual(disputedPairs(remaining, opts(now)), disputes, context);
+    // Sorted, and independent of input order.
+    for (const [x, y] of disputes) assert.ok(x < y, context);
+    const shuffled = shuffle(members, random);
+    assert.deepEqual(evaluateMesh(shuffled, opts(now)), evictions, context);
+    assert.deepEqual(disputedPairs(shuffled, opts(now)), disputes, context);
     evictionsSeen += evictions.length;
+    disputesSeen += disputes.length;
   }
   assert.ok(evictionsSeen > 100, "the generator should produce overdue rooms");
+  assert.ok(disputesSeen > 100, "the generator should produce disputes");
+  assert.ok(hostsEvicted > 10, "the generator should produce host-host failures");
+  assert.ok(protectedSeen > 10, "the generator should produce members under attack");
+});
+
+/** A full mesh of host H (first), A, B, C, plus later joiners; nothing overdue yet. */
+function meshWithHost(extra: string[] = []): PolicyMember[] {
+  const ids = ["H", "A", "B", "C", ...extra];
+  return connectAll(room(ids, ids.map((_, i) => i * 1000), ["H"]));
+}
+
+Deno.test("attack: an early member falsely reporting `connecting` to every later joiner evicts nobody", () => {
+  const members = meshWithHost(["N1", "N2", "N3"]);
+  // B (joined 2 s) claims it never reaches the newcomers; they and everyone else say connected.
+  for (const n of ["N1", "N2", "N3"]) {
+    report(members, "B", n, "connecting", member(members, n).joinedAt);
+  }
+  // Before: each newcomer was in one overdue pair and, as the later joiner, was evicted.
+  assert.equal(nextDeadline(members, opts(0)), 24_000); // disputes still wake the enforcer
+  assert.deepEqual(disputedPairs(members, opts(23_999)), []);
+  assert.deepEqual(disputedPairs(members, opts(24_000)), [["B", "N1"]]);
+  for (const now of [30_000, 1e6]) {
+    assert.deepEqual(evaluateMesh(members, opts(now)), []);
+    assert.deepEqual(disputedPairs(members, opts(now)), [["B", "N1"], ["B", "N2"], ["B", "N3"]]);
+  }
+  // Reporting "failed" instead changes nothing: one side still says connected.
+  report(members, "B", "N2", "failed", 40_000);
+  assert.deepEqual(evaluateMesh(members, opts(1e6)), []);
+  assert.equal(disputedPairs(members, opts(1e6)).length, 3);
+});
+
+Deno.test("attack: two colluders cannot evict a member everyone else reaches", () => {
+  const members = meshWithHost(["X", "Y", "V"]);
+  for (const liar of ["X", "Y"]) report(members, liar, "V", "failed", 7000);
+  // Before: V was in two overdue pairs, each liar in one, so V went and was told it needed TURN.
+  assert.deepEqual(evaluateMesh(members, opts(60_000)), []);
+  assert.deepEqual(disputedPairs(members, opts(60_000)), [["V", "X"], ["V", "Y"]]);
+});
+
+Deno.test("limit: colluders that really refuse to connect still get their victim evicted, named", () => {
+  const members = meshWithHost(["X", "Y", "V"]);
+  for (const liar of ["X", "Y"]) {
+    report(members, liar, "V", "connecting", 6000);
+    report(members, "V", liar, "connecting", 6000); // V honestly cannot reach them
+  }
+  // Indistinguishable from V's network failing with two peers: V goes, but is not told its own
+  // network failed, and `unreachable` lets V and the hosts see exactly whom it could not reach.
+  assert.deepEqual(evaluateMesh(members, opts(60_000)), [{
+    peer: "V",
+    unreachable: ["X", "Y"],
+    reason: "could not connect to 2 of 6 participants: " +
+      "a network on either side may be blocking peer-to-peer connections",
+  }]);
+});
+
+Deno.test("attack: two colluders can never get the host evicted", () => {
+  // Lying: H says connected, so the pairs are disputed and shown to H.
+  const lying = meshWithHost(["X", "Y"]);
+  for (const liar of ["X", "Y"]) report(lying, liar, "H", "failed", 5000);
+  assert.deepEqual(evaluateMesh(lying, opts(60_000)), []);
+  assert.deepEqual(disputedPairs(lying, opts(60_000)), [["H", "X"], ["H", "Y"]]);
+  // Refusing: H honestly reports them not connected; the non-hosts go, never the host, though H
+  // is in the most overdue pairs and joined first.
+  const refusing = meshWithHost(["X", "Y"]);
+  for (const liar of ["X", "Y"]) {
+    report(refusing, liar, "H", "failed", 5000);
+    report(refusing, "H", liar, "connecting", 5000);
+  }
+  assert.deepEqual(evicted(refusing, 60_000), ["X", "Y"]);
+  // Even colluding with everyone else: the whole room of non-hosts goes before the host.
+  const all = meshWithHost();
+  for (const o of ["A", "B", "C"]) {
+    report(all, o, "H", "failed", 5000);
+    report(all, "H", o, "failed", 5000);
+  }
+  assert.deepEqual(evicted(all, 60_000), ["A", "B", "C"]);
+  assert.deepEqual(disputedPairs(all, opts(60_000)), []);
+});
+
+Deno.test("a genuinely failing newcomer (both sides not connected) is still evicted", () => {
+  const members = meshWithHost(["N"]);
+  for (const o of ["H", "A", "B", "C"]) {
+    report(members, o, "N", "connecting", 4000);
+    report(members, "N", o, "connecting", 4000);
+  }
+  assert.deepEqual(evaluateMesh(members, opts(23_999)), []);
+  assert.deepEqual(evaluateMesh(members, opts(24_000)), [{
+    peer: "N",
+    unreachable: ["A", "B", "C", "H"],
+    reason: "could not connect to 4 of 4 participants: a TURN server may be needed",
+  }]);
+  assert.deepEqual(disputedPairs(members, opts(24_000)), []);
+});
+
+Deno.test("a genuine host–non-host failure evicts the non-host, whichever side reports failure", () => {
+  const members = meshWithHost();
+  // The host reports "failed" and joined first: the old rule evicted the failing side, the host.
+  report(members, "H", "B", "failed", 10_000);
+  report(members, "B", "H", "connecting", 10_500);
+  assert.deepEqual(evaluateMesh(members, opts(30_000)), [{
+    peer: "B",
+    unreachable: ["H"],
+    reason: "could not connect to 1 of 3 participants: " +
+      "a network on either side may be blocking peer-to-peer connections",
+  }]);
+  // Likewise when the host is a later joiner than the non-host.
+  const late = room(["A", "H"], [0, 5000], ["H"]);
+  report(late, "A", "H", "connecting", 5000);
+  report(late, "H", "A", "failed", 6000);
+  assert.deepEqual(evicted(late, 30_000), ["A"]);
+});
+
+Deno.test("a host–host failure still resolves, after the non-host problems", () => {
+  const members = connectAll(room(["H1", "H2", "A", "B"], [0, 1000, 2000, 3000], ["H1", "H2"]));
+  report(members, "H1", "H2", "connecting", 50_000);
+  report(members, "H2", "H1", "connecting", 50_000);
+  assert.deepEqual(evicted(members, 70_000), ["H2"]); // the later joiner of the two
+  // With a non-host pair failing too: the non-hosts' problem is settled first, then the hosts'.
+  report(members, "A", "B", "failed", 50_000);
+  report(members, "B", "A", "failed", 50_000);
+  assert.deepEqual(evaluateMesh(members, opts(70_000)).map((e) => e.peer), ["B", "H2"]);
+  // A silent host facing a connected host is the one to go.
+  const silent = connectAll(room(["H1", "H2", "A"], [0, 1000, 2000], ["H1", "H2"]));
+  delete member(silent, "H1").links["H2"];
+  assert.deepEqual(evicted(silent, 30_000), ["H1"]);
+});
+
+Deno.test("silence is the silent side's fault, however many pairs the other side is in", () => {
+  const members = meshWithHost(["S1", "S2"]);
+  // S1 and S2 never report about A; A says connected to both. Before: A, in two overdue pairs
+  // against one each, was evicted.
+  delete member(members, "S1").links["A"];
+  delete member(members, "S2").links["A"];
+  const result = evaluateMesh(members, opts(30_000));
+  assert.deepEqual(result.map((e) => e.peer), ["S2", "S1"]);
+  assert.deepEqual(result[0].unreachable, ["A"]);
+  assert.deepEqual(disputedPairs(members, opts(30_000)), []);
+  // A silent host facing a connected non-host is not evicted for it, nor is the non-host: hosts
+  // see the dispute.
+  const host = meshWithHost();
+  delete member(host, "H").links["C"];
+  assert.deepEqual(evaluateMesh(host, opts(30_000)), []);
+  assert.deepEqual(disputedPairs(host, opts(30_000)), [["C", "H"]]);
+});
+
+Deno.test("a disputed pair whose side fails undisputed pairs is settled by them", () => {
+  const members = meshWithHost(["D"]);
+  // D (joined 4 s) genuinely fails with A and B, and disputes its link to C (C says connecting,
+  // D says connected).
+  for (const o of ["A", "B"]) {
+    report(members, o, "D", "connecting", 4000);
+    report(members, "D", o, "failed", 6000);
+  }
+  report(members, "C", "D", "connecting", 4000);
+  assert.deepEqual(evaluateMesh(members, opts(30_000)), [{
+    peer: "D",
+    unreachable: ["A", "B"], // not C: D itself says it is connected to C
+    reason: "could not connect to 2 of 4 participants: " +
+      "a network on either side may be blocking peer-to-peer connections",
+  }]);
+  assert.deepEqual(disputedPairs(members, opts(30_000)), []); // gone with D
+  // When the undisputed pair is settled by evicting the *other* side, the dispute stays.
+  const other = meshWithHost(["E"]);
+  report(other, "A", "E", "failed", 5000); // A and E (newer) genuinely fail: E goes
+  report(other, "E", "A", "failed", 5000);
+  report(other, "A", "B", "connecting", 5000); // A and B dispute: both stay
+  assert.deepEqual(evicted(other, 30_000), ["E"]);
+  assert.deepEqual(disputedPairs(other, opts(30_000)), [["A", "B"]]);
 });

@@ -25,6 +25,11 @@ export interface IsolateMetrics {
   relayed: Record<string, number>;
   /** Rejected inputs by error code. */
   rejected: Record<string, number>;
+  /**
+   * Host actions carried out, by message type (`lock`, `remove`, ...), and `waiting`: sockets
+   * that waited in a lobby. Absent in older versions' records.
+   */
+  hostActions?: Record<string, number>;
   /** Whether KV worked at the last publish (kv_health.ts); absent in older versions' records. */
   kvOk?: boolean;
   /** Failed KV operations by name; absent in older versions' records. */
@@ -44,6 +49,7 @@ export function emptyMetrics(isolate: string): IsolateMetrics {
     evictions: {},
     relayed: {},
     rejected: {},
+    hostActions: {},
   };
 }
 
@@ -185,6 +191,12 @@ export async function renderMetrics(kv: Deno.Kv, self: IsolateMetrics): Promise<
     "counter",
     "Rejected inbound frames and requests, by code.",
     perKey((m) => m.rejected, "code"),
+  );
+  metric(
+    "mooz_host_actions_total",
+    "counter",
+    "Host actions carried out, by type; `waiting` counts newcomers who waited in a lobby.",
+    perKey((m) => m.hostActions ?? {}, "action"),
   );
   metric(
     "mooz_kv_ok",

@@ -5,6 +5,7 @@
  */
 import {
   FORBIDDEN_IN_NAME,
+  isBoolean,
   isFiniteNumber,
   isLinkState,
   isObject,
@@ -13,17 +14,20 @@ import {
 } from "./json_guards.ts";
 import {
   MAX_FRAME_BYTES,
+  MAX_KNOCK_BYTES,
   MAX_LINKS,
   MAX_NAME_LENGTH,
   MAX_PAYLOAD_BYTES,
   MAX_PAYLOAD_DEPTH,
   MAX_TOKEN_LENGTH,
+  SECRET_PATTERN,
 } from "./limits.ts";
 import {
   type ClientMessage,
   type ErrorCode,
   type JoinMessage,
   type JsonValue,
+  type MuteKind,
   PEER_ID_PATTERN,
   PROTOCOL_VERSION,
   TOKEN_PATTERN,
@@ -135,7 +139,7 @@ function parseJoin(obj: JsonObject): ParseResult {
       `protocol version ${obj.v} is not supported; this server speaks version ${PROTOCOL_VERSION}`,
     );
   }
-  const extra = unknownField(obj, ["type", "v", "name", "resume"]);
+  const extra = unknownField(obj, ["type", "v", "name", "resume", "secret"]);
   if (extra) return extra;
   // Optional: clients that seal names end to end (the browser's) send none; the server then
   // knows members by their opaque peer ids only.
@@ -156,6 +160,15 @@ function parseJoin(obj: JsonObject): ParseResult {
       );
     }
     message.resume = obj.resume;
+  }
+  if (Object.hasOwn(obj, "secret")) {
+    if (!isString(obj.secret) || !SECRET_PATTERN.test(obj.secret)) {
+      return fail(
+        "bad-message",
+        '"secret" must be this browser\'s meeting secret: 22 to 64 characters of A-Z a-z 0-9 _ -',
+      );
+    }
+    message.secret = obj.secret;
   }
   return ok(message);
 }
@@ -227,6 +240,77 @@ function parseLeave(obj: JsonObject): ParseResult {
   return unknownField(obj, ["type"]) ?? ok({ type: "leave" });
 }
 
+/**
+ * Deepest nesting of a knock's payload: the browser's is a sealed envelope (an object of
+ * strings, 1 or 2 levels); a few more leave room without inviting deep structures.
+ */
+const MAX_KNOCK_DEPTH = 4;
+
+function parseKnock(obj: JsonObject): ParseResult {
+  const extra = unknownField(obj, ["type", "payload"]);
+  if (extra) return extra;
+  if (!Object.hasOwn(obj, "payload")) return fail("bad-message", '"knock" needs a "payload"');
+  if (nestedDeeperThan(obj.payload, MAX_KNOCK_DEPTH)) {
+    return fail(
+      "bad-message",
+      `"payload" of "knock" is nested deeper than ${MAX_KNOCK_DEPTH} levels; flatten it`,
+    );
+  }
+  if (!fitsUtf8(JSON.stringify(obj.payload), MAX_KNOCK_BYTES)) {
+    return fail(
+      "too-large",
+      `"payload" of "knock" exceeds ${MAX_KNOCK_BYTES} bytes (2 KiB) as JSON; send only a ` +
+        "sealed name",
+    );
+  }
+  return ok({ type: "knock", payload: obj.payload as JsonValue });
+}
+
+const PEER_ID_RULE = "a peer id (16 characters of A-Z a-z 0-9 _ -)";
+
+/** A required field of a host action: present and of the right kind, or what to send instead. */
+function required(obj: JsonObject, field: string, kind: "boolean" | "peer"): string | null {
+  const value = obj[field];
+  if (!Object.hasOwn(obj, field)) {
+    return `"${obj.type}" needs "${field}": ${kind === "boolean" ? "true or false" : PEER_ID_RULE}`;
+  }
+  if (kind === "boolean" ? isBoolean(value) : isPeerId(value)) return null;
+  return `"${field}" must be ${kind === "boolean" ? "true or false" : PEER_ID_RULE}`;
+}
+
+/**
+ * A host action with exactly `fields` (each a boolean or a peer id), or the error. The host rule
+ * itself is the hub's and the store's: here only the shape is checked.
+ */
+function hostAction(
+  obj: JsonObject,
+  fields: Record<string, "boolean" | "peer">,
+  build: () => ClientMessage,
+): ParseResult {
+  const extra = unknownField(obj, ["type", ...Object.keys(fields)]);
+  if (extra) return extra;
+  for (const [field, kind] of Object.entries(fields)) {
+    const problem = required(obj, field, kind);
+    if (problem) return fail("bad-message", problem);
+  }
+  return ok(build());
+}
+
+const MUTE_KINDS: readonly MuteKind[] = ["audio", "video", "screen"];
+
+function parseMute(obj: JsonObject): ParseResult {
+  const extra = unknownField(obj, ["type", "peer", "what"]);
+  if (extra) return extra;
+  if (obj.peer !== "all" && !isPeerId(obj.peer)) {
+    return fail("bad-message", `"peer" must be "all" or ${PEER_ID_RULE}`);
+  }
+  const what = MUTE_KINDS.find((kind) => kind === obj.what);
+  if (what === undefined) {
+    return fail("bad-message", `"what" must be one of ${MUTE_KINDS.join(", ")}`);
+  }
+  return ok({ type: "mute", peer: obj.peer, what });
+}
+
 /** A Map, not an object literal, so types like "constructor" or "__proto__" find nothing. */
 const CLIENT_PARSERS = new Map<string, (obj: JsonObject) => ParseResult>([
   ["join", parseJoin],
@@ -234,6 +318,34 @@ const CLIENT_PARSERS = new Map<string, (obj: JsonObject) => ParseResult>([
   ["links", parseLinks],
   ["ping", parsePing],
   ["leave", parseLeave],
+  ["knock", parseKnock],
+  ["lock", (o) =>
+    hostAction(o, { locked: "boolean" }, () => ({
+      type: "lock",
+      locked: o.locked as boolean,
+    }))],
+  [
+    "lobby",
+    (o) => hostAction(o, { on: "boolean" }, () => ({ type: "lobby", on: o.on as boolean })),
+  ],
+  ["admit", (o) =>
+    hostAction(o, { knock: "peer", allow: "boolean" }, () => ({
+      type: "admit",
+      knock: o.knock as PeerId,
+      allow: o.allow as boolean,
+    }))],
+  [
+    "remove",
+    (o) => hostAction(o, { peer: "peer" }, () => ({ type: "remove", peer: o.peer as PeerId })),
+  ],
+  ["role", (o) =>
+    hostAction(o, { peer: "peer", host: "boolean" }, () => ({
+      type: "role",
+      peer: o.peer as PeerId,
+      host: o.host as boolean,
+    }))],
+  ["mute", parseMute],
+  ["end", (o) => hostAction(o, {}, () => ({ type: "end" }))],
 ]);
 
 /** Validates one inbound frame. Never throws, whatever the input (string or binary). */

@@ -7,6 +7,7 @@ import {
   ERROR_CODES,
   type ErrorCode,
   MAX_FRAME_BYTES,
+  MAX_KNOCK_BYTES,
   MAX_LINKS,
   MAX_NAME_LENGTH,
   MAX_PAYLOAD_BYTES,
@@ -27,6 +28,13 @@ function rejected(frame: string | ArrayBuffer | Blob | Uint8Array): ParseResult 
   const result = parseClientMessage(frame);
   assert.ok(!result.ok, `expected a rejection, got ${JSON.stringify(result).slice(0, 200)}`);
   return result;
+}
+
+const SECRET = "s3cr3t_-s3cr3t_-s3cr3t_-s3cr3t_-s3cr3t_-abc";
+
+/** A knock frame whose payload is a string that encodes to exactly `bytes` as JSON. */
+function knockWithPayloadBytes(bytes: number): string {
+  return JSON.stringify({ type: "knock", payload: "k".repeat(bytes - 2) });
 }
 
 /** A signal frame whose payload is a string that encodes to exactly `bytes` as JSON. */
@@ -70,6 +78,56 @@ Deno.test("valid messages of each type parse to exactly their fields", () => {
   assert.deepEqual(parsed('{"type":"leave"}').message, { type: "leave" });
   // Whitespace around and inside the JSON is fine.
   assert.deepEqual(parsed(' \n{ "type" : "leave" }\t').message, { type: "leave" });
+});
+
+Deno.test("join carries the meeting secret; the host controls and knock parse to their fields", () => {
+  assert.deepEqual(parsed(JSON.stringify({ type: "join", v: 1, secret: SECRET })).message, {
+    type: "join",
+    v: 1,
+    name: "",
+    secret: SECRET,
+  });
+  // Also on a resume (harmless), and at both ends of SECRET_PATTERN's length.
+  for (const secret of ["a".repeat(22), "Z".repeat(64)]) {
+    assert.deepEqual(
+      parsed(JSON.stringify({ type: "join", v: 1, resume: "tok.EN", secret })).message,
+      { type: "join", v: 1, name: "", resume: "tok.EN", secret },
+    );
+  }
+  const sealed = { v: 1, iv: "aXY", ct: "Y2lwaGVy" };
+  const cases: Record<string, unknown>[] = [
+    { type: "knock", payload: sealed },
+    { type: "knock", payload: null },
+    { type: "knock", payload: [[["deep 3"]]] },
+    { type: "lock", locked: true },
+    { type: "lock", locked: false },
+    { type: "lobby", on: true },
+    { type: "lobby", on: false },
+    { type: "admit", knock: A, allow: true },
+    { type: "admit", knock: B, allow: false },
+    { type: "remove", peer: C },
+    { type: "role", peer: A, host: true },
+    { type: "role", peer: B, host: false },
+    { type: "mute", peer: A, what: "audio" },
+    { type: "mute", peer: "all", what: "video" },
+    { type: "mute", peer: B, what: "screen" },
+    { type: "end" },
+  ];
+  for (const message of cases) assert.deepEqual(parsed(JSON.stringify(message)).message, message);
+});
+
+Deno.test("the knock payload limit is exactly MAX_KNOCK_BYTES of JSON and 4 levels", () => {
+  assert.ok(parseClientMessage(knockWithPayloadBytes(MAX_KNOCK_BYTES)).ok);
+  assert.equal(rejected(knockWithPayloadBytes(MAX_KNOCK_BYTES + 1)).code, "too-large");
+  // Measured in UTF-8: 700 "€" are 2,102 bytes as JSON though only 702 UTF-16 units.
+  assert.equal(
+    rejected(JSON.stringify({ type: "knock", payload: "€".repeat(700) })).code,
+    "too-large",
+  );
+  assert.ok(parseClientMessage('{"type":"knock","payload":[[[[1]]]]}').ok);
+  const deep = rejected('{"type":"knock","payload":[[[[[1]]]]]}');
+  assert.equal(deep.code, "bad-message");
+  assert.match(deep.message, /deeper than 4 levels; flatten it/);
 });
 
 Deno.test("links: a member of any room up to MAX_CAPACITY can report every other member", () => {
@@ -218,6 +276,64 @@ const INVALID: [string, string, ErrorCode][] = [
   ["ping t -infinite", '{"type":"ping","t":-1e999}', "bad-message"],
   ["ping extra field", '{"type":"ping","t":1,"u":2}', "bad-message"],
   ["leave extra field", '{"type":"leave","reason":"bye"}', "bad-message"],
+  ["join secret empty", '{"type":"join","v":1,"secret":""}', "bad-message"],
+  [
+    "join secret too short",
+    JSON.stringify({ type: "join", v: 1, secret: "a".repeat(21) }),
+    "bad-message",
+  ],
+  [
+    "join secret too long",
+    JSON.stringify({ type: "join", v: 1, secret: "a".repeat(65) }),
+    "bad-message",
+  ],
+  [
+    "join secret padding",
+    JSON.stringify({ type: "join", v: 1, secret: `${"a".repeat(30)}==` }),
+    "bad-message",
+  ],
+  [
+    "join secret with dot",
+    JSON.stringify({ type: "join", v: 1, secret: `${"a".repeat(30)}.b` }),
+    "bad-message",
+  ],
+  ["join secret number", '{"type":"join","v":1,"secret":12345678901234567890123}', "bad-message"],
+  ["join secret null", '{"type":"join","v":1,"secret":null}', "bad-message"],
+  ["knock without payload", '{"type":"knock"}', "bad-message"],
+  ["knock extra field", '{"type":"knock","payload":1,"name":"Ada"}', "bad-message"],
+  ["knock payload too big", knockWithPayloadBytes(MAX_KNOCK_BYTES + 1), "too-large"],
+  ["knock payload 5 deep", '{"type":"knock","payload":{"a":{"b":{"c":{"d":{}}}}}}', "bad-message"],
+  ["lock without locked", '{"type":"lock"}', "bad-message"],
+  ["lock locked string", '{"type":"lock","locked":"true"}', "bad-message"],
+  ["lock locked number", '{"type":"lock","locked":1}', "bad-message"],
+  ["lock extra field", '{"type":"lock","locked":true,"room":"r"}', "bad-message"],
+  ["lobby without on", '{"type":"lobby"}', "bad-message"],
+  ["lobby on null", '{"type":"lobby","on":null}', "bad-message"],
+  ["lobby extra field", '{"type":"lobby","on":true,"by":"x"}', "bad-message"],
+  ["admit without knock", '{"type":"admit","allow":true}', "bad-message"],
+  ["admit without allow", `{"type":"admit","knock":"${A}"}`, "bad-message"],
+  ["admit knock short", '{"type":"admit","knock":"AAAA","allow":true}', "bad-message"],
+  ["admit knock all", '{"type":"admit","knock":"all","allow":true}', "bad-message"],
+  ["admit allow string", `{"type":"admit","knock":"${A}","allow":"yes"}`, "bad-message"],
+  ["admit extra field", `{"type":"admit","knock":"${A}","allow":true,"x":1}`, "bad-message"],
+  ["remove without peer", '{"type":"remove"}', "bad-message"],
+  ["remove peer all", '{"type":"remove","peer":"all"}', "bad-message"],
+  ["remove peer with slash", '{"type":"remove","peer":"AAAAAAAAAAAAAAA/"}', "bad-message"],
+  ["remove extra field", `{"type":"remove","peer":"${A}","ban":false}`, "bad-message"],
+  ["role without host", `{"type":"role","peer":"${A}"}`, "bad-message"],
+  ["role without peer", '{"type":"role","host":true}', "bad-message"],
+  ["role host string", `{"type":"role","peer":"${A}","host":"true"}`, "bad-message"],
+  ["role peer 17 chars", `{"type":"role","peer":"${A}A","host":true}`, "bad-message"],
+  ["role extra field", `{"type":"role","peer":"${A}","host":true,"all":true}`, "bad-message"],
+  ["mute without what", `{"type":"mute","peer":"${A}"}`, "bad-message"],
+  ["mute without peer", '{"type":"mute","what":"audio"}', "bad-message"],
+  ["mute what mic", `{"type":"mute","peer":"${A}","what":"mic"}`, "bad-message"],
+  ["mute what list", `{"type":"mute","peer":"${A}","what":["audio"]}`, "bad-message"],
+  ["mute peer ALL", '{"type":"mute","peer":"ALL","what":"audio"}', "bad-message"],
+  ["mute peer list", `{"type":"mute","peer":["${A}"],"what":"audio"}`, "bad-message"],
+  ["mute extra field", `{"type":"mute","peer":"all","what":"audio","x":1}`, "bad-message"],
+  ["end extra field", '{"type":"end","reason":"bye"}', "bad-message"],
+  ["end with peer", `{"type":"end","peer":"${A}"}`, "bad-message"],
   ["frame too large", '{"type":"ping"}' + " ".repeat(MAX_FRAME_BYTES), "too-large"],
   [
     "frame too large only in UTF-8",
@@ -245,6 +361,31 @@ Deno.test("error messages say what is wrong", () => {
   assert.match(rejected('{"type":"ping","zzz":1}').message, /unknown field "zzz".*type, t/);
   assert.match(rejected('{"type":"hello"}').message, /"hello".*join, signal, links, ping, leave/);
   assert.match(rejected('{"type":"join","v":3,"name":"a"}').message, /version 3.*version 1/);
+  assert.match(
+    rejected('{"type":"join","v":1,"secret":"short"}').message,
+    /"secret" must be .* 22 to 64 characters of A-Z a-z 0-9 _ -/,
+  );
+  assert.equal(rejected('{"type":"lock"}').message, '"lock" needs "locked": true or false');
+  assert.equal(
+    rejected('{"type":"admit","allow":true}').message,
+    '"admit" needs "knock": a peer id (16 characters of A-Z a-z 0-9 _ -)',
+  );
+  assert.equal(
+    rejected('{"type":"role","peer":"me","host":true}').message,
+    '"peer" must be a peer id (16 characters of A-Z a-z 0-9 _ -)',
+  );
+  assert.equal(
+    rejected(`{"type":"mute","peer":"${A}","what":"mic"}`).message,
+    '"what" must be one of audio, video, screen',
+  );
+  assert.match(
+    rejected('{"type":"end","x":1}').message,
+    /unknown field "x" in "end"; allowed fields: type$/,
+  );
+  assert.match(
+    rejected('{"type":"hello"}').message,
+    /knock, lock, lobby, admit, remove, role, mute, end/,
+  );
   // A huge unknown key is shown cut short.
   const long = rejected(JSON.stringify({ type: "leave", ["k".repeat(10_000)]: 1 })).message;
   assert.ok(long.length < 150, long);
@@ -332,6 +473,15 @@ Deno.test("fuzz: 20,000 random and mutated frames never throw and always answer"
     `{"type":"links","links":{"${A}":"connected","${B}":"failed","${C}":"connecting"}}`,
     '{"type":"ping","t":12.5}',
     '{"type":"leave"}',
+    `{"type":"join","v":1,"name":"Bo","secret":"${SECRET}"}`,
+    '{"type":"knock","payload":{"iv":"aXY","ct":"Y2lw"}}',
+    '{"type":"lock","locked":true}',
+    '{"type":"lobby","on":false}',
+    `{"type":"admit","knock":"${A}","allow":true}`,
+    `{"type":"remove","peer":"${B}"}`,
+    `{"type":"role","peer":"${C}","host":false}`,
+    '{"type":"mute","peer":"all","what":"screen"}',
+    '{"type":"end"}',
   ];
   const pieces = [
     "{",
@@ -377,7 +527,21 @@ Deno.test("fuzz: 20,000 random and mutated frames never throw and always answer"
         return text.slice(0, at) + randomChar() + text.slice(at + 1);
     }
   };
-  const known = new Set(["join", "signal", "links", "ping", "leave"]);
+  const known = new Set([
+    "join",
+    "signal",
+    "links",
+    "ping",
+    "leave",
+    "knock",
+    "lock",
+    "lobby",
+    "admit",
+    "remove",
+    "role",
+    "mute",
+    "end",
+  ]);
   let accepted = 0;
   const codes = new Set<ErrorCode>();
   for (let i = 0; i < 20_000; i++) {

@@ -563,9 +563,10 @@ function isRoomView(value: unknown): value is RoomView {
 }
 
 function isKnockList(value: unknown): value is KnockView[] {
-  return Array.isArray(value) && value.every((k) =>
-    isObject(k) && isString(k.id) && Object.hasOwn(k, "payload") && isFiniteNumber(k.at)
-  );
+  return Array.isArray(value) &&
+    value.every((k) =>
+      isObject(k) && isString(k.id) && Object.hasOwn(k, "payload") && isFiniteNumber(k.at)
+    );
 }
 
 function isDisputeList(value: unknown): value is [PeerId, PeerId][] {
@@ -607,10 +608,13 @@ const SERVER_CHECKS = new Map<string, (obj: JsonObject) => boolean>([
   ["error", (m) =>
     (ERROR_CODES as readonly unknown[]).includes(m.code) && isString(m.message) &&
     isBoolean(m.fatal) && (!Object.hasOwn(m, "to") || isString(m.to))],
-  ["evicted", (m) =>
-    (EVICTION_CODES as readonly unknown[]).includes(m.code) && isString(m.reason) &&
-    (!Object.hasOwn(m, "by") || isString(m.by)) &&
-    (!Object.hasOwn(m, "unreachable") || isStringList(m.unreachable))],
+  [
+    "evicted",
+    (m) =>
+      (EVICTION_CODES as readonly unknown[]).includes(m.code) && isString(m.reason) &&
+      (!Object.hasOwn(m, "by") || isString(m.by)) &&
+      (!Object.hasOwn(m, "unreachable") || isStringList(m.unreachable)),
+  ],
   ["waiting", (m) => isString(m.knock)],
   ["muted", (m) => MUTE_KINDS.includes(m.what) && isString(m.by)],
 ]);

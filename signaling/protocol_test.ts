@@ -11,6 +11,7 @@ import {
   parseServerMessage,
   PEER_ID_PATTERN,
   PROTOCOL_VERSION,
+  type RoomView,
   type ServerMessage,
   serverMessage,
 } from "./protocol.ts";
@@ -20,7 +21,15 @@ const B = "bbbbbbbbbbbbbbb_";
 const C = "cccccccccccccc-9";
 
 Deno.test("parseServerMessage round-trips every server message type", () => {
-  const room = { id: "k3fq-9xmp-2hdw-7rtc-a4ze", capacity: 8, locked: false, host: A };
+  const room: RoomView = {
+    id: "k3fq-9xmp-2hdw-7rtc-a4ze",
+    capacity: 8,
+    locked: false,
+    host: A,
+    hosts: [A],
+    lobby: false,
+    removals: [{ peer: C, code: "kicked", by: A, unreachable: [], at: 1_700_000_000_900 }],
+  };
   const members: MemberView[] = [
     {
       peer: A,
@@ -42,7 +51,28 @@ Deno.test("parseServerMessage round-trips every server message type", () => {
       members,
       config: { linkDeadlineMs: 20_000, graceMs: 30_000, heartbeatMs: 5_000 },
     },
-    { type: "roster", room: { ...room, host: null, locked: true }, members },
+    { type: "roster", room: { ...room, host: null, hosts: [], locked: true }, members },
+    {
+      type: "roster",
+      room: { ...room, lobby: true },
+      members,
+      knocks: [{ id: C, payload: { v: 1, ct: "x" }, at: 1_700_000_001_000 }, {
+        id: B,
+        payload: null,
+        at: 1_700_000_001_500,
+      }],
+      disputes: [[A, B]],
+    },
+    { type: "waiting", knock: C },
+    { type: "muted", what: "audio", by: A },
+    { type: "evicted", code: "kicked", reason: EVICTIONS.kicked.hint, by: A },
+    { type: "evicted", code: "ended", reason: EVICTIONS.ended.hint, by: A },
+    {
+      type: "evicted",
+      code: "mesh-incomplete",
+      reason: "could not connect to 1 of 2",
+      unreachable: [B],
+    },
     { type: "roster", room, members: [] },
     { type: "signal", from: A, payload: { candidate: "candidate:1 1 udp", sdpMLineIndex: 0 } },
     { type: "signal", from: A, payload: null },

@@ -5,12 +5,17 @@
  * that just joined, so a joiner's welcome and the others' roster come from the same read.
  *
  * Refreshes of one room run one after another (rosters never go back in time), and changes made
- * before a refresh starts reading share its read.
+ * before a refresh starts reading share its read. Hosts get a roster of their own, with the lobby's
+ * knocks and the disputed links; both variants are encoded once per refresh.
+ *
+ * Sockets waiting in the lobby are kept here too (`waiting`): they are not members and get no
+ * roster, but the room stays cached for them so its refreshes and timers go on.
  */
 import type { Bus } from "./bus.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, EvictionDetails } from "./connection.ts";
 import {
   type EvictionCode,
+  type KnockView,
   type MemberView,
   PROTOCOL_VERSION,
   type RoomView,
@@ -32,6 +37,10 @@ export interface CachedRoom {
   id: string;
   /** This isolate's joined sockets in the room. */
   conns: Map<PeerId, Connection>;
+  /** This isolate's sockets waiting in the room's lobby, by their reserved peer id. */
+  waiting: Map<PeerId, Connection>;
+  /** The disputed links the last refresh showed hosts (JSON), so a change can be noticed. */
+  disputes: string;
   /** Every member, from the last read of the room. */
   members: Map<PeerId, CachedMember>;
   /** The mesh enforcer's next check of the room (mesh_enforcer.ts); cleared when it is dropped. */
@@ -55,6 +64,13 @@ export interface RoomCacheOptions {
   session: SessionConfig;
   /** Called after each successful refresh (the mesh enforcer arms its timer from it). */
   onRefreshed: (room: CachedRoom, snapshot: RoomSnapshot) => void;
+  /** The room's disputed links, for hosts' rosters (mesh_enforcer.ts). */
+  disputes: (snapshot: RoomSnapshot) => [PeerId, PeerId][];
+  /**
+   * These sockets wait in the room's lobby, and a read of the room found their knocks decided or
+   * gone (or the room is no longer served here): carry that out (hub_lobby.ts).
+   */
+  checkWaiting: (conns: Connection[]) => void;
 }
 
 /**
@@ -89,7 +105,14 @@ export class RoomCache {
   open(id: string): CachedRoom {
     let room = this.#rooms.get(id);
     if (!room) {
-      room = { id, conns: new Map(), members: new Map(), reads: 0 };
+      room = {
+        id,
+        conns: new Map(),
+        waiting: new Map(),
+        members: new Map(),
+        disputes: "[]",
+        reads: 0,
+      };
       this.#rooms.set(id, room);
     }
     return room;
@@ -130,14 +153,20 @@ export class RoomCache {
     if (room) this.#scheduleRefresh(room, false);
   }
 
-  /** Ends a socket's membership role without touching the member record, then closes it. */
-  detach(conn: Connection, code: EvictionCode, reason: string): void {
+  /**
+   * Ends a socket's membership role without touching the member record, then closes it. `extra`
+   * goes into its `evicted` message (the host who did it, the members it could not reach).
+   */
+  detach(conn: Connection, code: EvictionCode, reason: string, extra?: EvictionDetails): void {
     const room = conn.peer ? this.#rooms.get(conn.room) : undefined;
     if (room && conn.peer && room.conns.get(conn.peer) === conn) room.conns.delete(conn.peer);
-    conn.evict(code, reason);
+    conn.evict(code, reason, extra);
   }
 
-  /** Stops serving the room; its sockets here are no longer members of it. */
+  /**
+   * Stops serving the room; its sockets here are no longer members of it, and those waiting in
+   * its lobby are handed to `checkWaiting`.
+   */
   drop(room: CachedRoom): void {
     clearTimeout(room.timer);
     for (const conn of room.conns.values()) {
@@ -145,6 +174,11 @@ export class RoomCache {
       this.detach(conn, "kicked", "You are no longer a member of this meeting.");
     }
     this.#rooms.delete(room.id);
+    if (room.waiting.size > 0) {
+      const waiting = [...room.waiting.values()];
+      room.waiting.clear();
+      this.#opts.checkWaiting(waiting);
+    }
   }
 
   /** Every member with a socket here, for the heartbeat. */
@@ -156,9 +190,18 @@ export class RoomCache {
     return entries;
   }
 
-  /** Rooms with at least one socket here (the `rooms` gauge). */
+  /** Every socket waiting in a lobby here, by room and reserved peer id (the heartbeat). */
+  waitingKnocks(): { room: string; peer: PeerId }[] {
+    const entries: { room: string; peer: PeerId }[] = [];
+    for (const room of this.#rooms.values()) {
+      for (const peer of room.waiting.keys()) entries.push({ room: room.id, peer });
+    }
+    return entries;
+  }
+
+  /** Rooms with at least one socket here, joined or waiting (the `rooms` gauge). */
   activeRoomCount(): number {
-    return [...this.#rooms.values()].filter((r) => r.conns.size > 0).length;
+    return [...this.#rooms.values()].filter((r) => r.conns.size + r.waiting.size > 0).length;
   }
 
   /**
@@ -190,22 +233,43 @@ export class RoomCache {
     room.members = new Map(
       snapshot.members.map((m) => [m.peer, { isolate: m.isolate, connected: m.connected }]),
     );
+    const view = roomView(snapshot);
     const members = memberViews(snapshot);
+    const disputes = this.#opts.disputes(snapshot);
+    room.disputes = JSON.stringify(disputes);
+    const hostOnly = { knocks: knockViews(snapshot), disputes };
+    const hosts = new Set(snapshot.meta.hosts);
     let roster: string | undefined;
-    for (const conn of room.conns.values()) {
+    let hostRoster: string | undefined;
+    for (const [peer, conn] of room.conns) {
+      const host = hosts.has(peer);
       if (!conn.welcome) {
-        roster ??= serverMessage({ type: "roster", room: roomView(snapshot), members });
-        conn.sendText(roster);
+        const text = host
+          ? hostRoster ??= serverMessage({ type: "roster", room: view, members, ...hostOnly })
+          : roster ??= serverMessage({ type: "roster", room: view, members });
+        conn.sendText(text);
       } else if (conn.welcome.after < read) {
-        this.#sendWelcome(conn, snapshot, members);
+        this.#sendWelcome(conn, view, members, host ? hostOnly : null);
       }
       // Else the socket joined after this read began: no roster before its welcome.
+    }
+    if (room.waiting.size > 0) {
+      // A decision taken without a note to this isolate (no host left, the lobby closed by a
+      // host's leaving): carried out now rather than at the next heartbeat.
+      const open = new Map(snapshot.knocks.map((k) => [k.peer, k.decision === null]));
+      const decided = [...room.waiting].filter(([peer]) => !open.get(peer)).map(([, c]) => c);
+      if (decided.length > 0) this.#opts.checkWaiting(decided);
     }
     if (propagate) this.#propagate(room.id, snapshot);
     this.#opts.onRefreshed(room, snapshot);
   }
 
-  #sendWelcome(conn: Connection, snapshot: RoomSnapshot, members: MemberView[]): void {
+  #sendWelcome(
+    conn: Connection,
+    room: RoomView,
+    members: MemberView[],
+    hostOnly: { knocks: KnockView[]; disputes: [PeerId, PeerId][] } | null,
+  ): void {
     const welcome = conn.welcome!;
     conn.welcome = undefined;
     conn.send({
@@ -214,9 +278,10 @@ export class RoomCache {
       peer: conn.peer!,
       token: welcome.token,
       resumed: welcome.resumed,
-      room: roomView(snapshot),
+      room,
       members,
       config: this.#opts.session,
+      ...hostOnly,
     });
   }
 
@@ -229,7 +294,13 @@ export class RoomCache {
 }
 
 function roomView(s: RoomSnapshot): RoomView {
-  return { id: s.meta.id, capacity: s.meta.capacity, locked: s.meta.locked, host: s.meta.host };
+  const { id, capacity, locked, host, hosts, lobby, removals } = s.meta;
+  return { id, capacity, locked, host, hosts, lobby, removals };
+}
+
+/** The lobby as hosts see it: the store's snapshot lists only live knocks. */
+function knockViews(s: RoomSnapshot): KnockView[] {
+  return s.knocks.map((k) => ({ id: k.peer, payload: k.payload, at: k.at }));
 }
 
 function memberViews(s: RoomSnapshot): MemberView[] {

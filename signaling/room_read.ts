@@ -1,9 +1,10 @@
 /**
  * Reading a whole room in one KV call: one range read (see `keys.ts`) returns the meta and every
- * member, beat and links key at one point in time, so a snapshot never mixes two moments.
+ * member, beat, links and knock key at one point in time, so a snapshot never mixes two moments.
+ * Rooms and members stored by an older version are read with the fields they lack filled in.
  */
 import { roomKeys, roomRange } from "./keys.ts";
-import type { Links, Member, PeerId, RoomMeta, RoomSnapshot } from "./types.ts";
+import type { KnockRecord, Links, Member, PeerId, RoomMeta, RoomSnapshot } from "./types.ts";
 
 /** A whole room as read at one moment; entries by peer id. */
 export interface RoomRead {
@@ -11,13 +12,15 @@ export interface RoomRead {
   members: Map<PeerId, Deno.KvEntry<Member>>;
   beats: Map<PeerId, Deno.KvEntry<number>>;
   links: Map<PeerId, Deno.KvEntry<Links>>;
-  /** Every key below the meta, also those of peers that are not members (orphans). */
+  /** Lobby knocks, live or stale. */
+  knocks: Map<PeerId, Deno.KvEntry<KnockRecord>>;
+  /** Every key below the meta, knocks and orphans (keys of peers that are not members) too. */
   keys: Deno.KvKey[];
 }
 
 /**
- * A room has at most 1 + 3 × MAX_CAPACITY keys (193, plus rare orphans): one batch reads it whole,
- * so a room read is one KV read at one point in time.
+ * A room has at most 1 + 3 × MAX_CAPACITY + MAX_LOBBY keys (209, plus rare orphans): one batch
+ * reads it whole, so a room read is one KV read at one point in time.
  */
 const ROOM_READ_BATCH = 1_000;
 
@@ -28,30 +31,44 @@ export async function readRoom(kv: Deno.Kv, room: string): Promise<RoomRead> {
     members: new Map(),
     beats: new Map(),
     links: new Map(),
+    knocks: new Map(),
     keys: [],
   };
   const entries = kv.list<unknown>(roomRange(room), { batchSize: ROOM_READ_BATCH });
   for await (const entry of entries) {
     const key = entry.key;
     if (key.length === 2) {
-      read.meta = entry as Deno.KvEntry<RoomMeta>;
+      read.meta = { ...entry, value: normalizeMeta(entry.value as RoomMeta) };
       continue;
     }
     read.keys.push(key);
     const [, , kind, peer] = key;
     if (key.length !== 4 || typeof peer !== "string") continue;
-    if (kind === "member") read.members.set(peer, entry as Deno.KvEntry<Member>);
-    else if (kind === "beat") read.beats.set(peer, entry as Deno.KvEntry<number>);
+    if (kind === "member") {
+      const member = entry as Deno.KvEntry<Member>;
+      read.members.set(peer, { ...member, value: normalizeMember(member.value) });
+    } else if (kind === "beat") read.beats.set(peer, entry as Deno.KvEntry<number>);
     else if (kind === "links") read.links.set(peer, entry as Deno.KvEntry<Links>);
+    else if (kind === "knock") read.knocks.set(peer, entry as Deno.KvEntry<KnockRecord>);
   }
   return read;
 }
 
 /**
- * The room as the hub uses it: members in join order, each with its last heartbeat (its join
- * time if it has none yet) and its links. Null when the room does not exist.
+ * The keys of peers that are not members: left behind by races (a heartbeat landing just after a
+ * removal). Knocks are not orphans: their peers are not members by design.
  */
-export function toSnapshot(read: RoomRead): RoomSnapshot | null {
+export function orphanKeys(read: RoomRead): Deno.KvKey[] {
+  const members = new Set(read.meta.value?.members ?? []);
+  return read.keys.filter((key) => key[2] !== "knock" && !members.has(key[3] as string));
+}
+
+/**
+ * The room as the hub uses it: members in join order, each with its last heartbeat (its join
+ * time if it has none yet) and its links; the knocks beaten at `liveSince` or later, oldest
+ * first. Null when the room does not exist.
+ */
+export function toSnapshot(read: RoomRead, liveSince: number): RoomSnapshot | null {
   const meta = read.meta.value;
   if (!meta) return null;
   const members: RoomSnapshot["members"] = [];
@@ -65,7 +82,40 @@ export function toSnapshot(read: RoomRead): RoomSnapshot | null {
       links: read.links.get(peer)?.value ?? {},
     });
   }
-  return { meta, members };
+  return { meta, members, knocks: liveKnocks(read, liveSince) };
+}
+
+/** Knocks beaten at `liveSince` or later, oldest first (ties by peer id, so the order is stable). */
+export function liveKnocks(read: RoomRead, liveSince: number): KnockRecord[] {
+  return [...read.knocks.values()].map((e) => e.value).filter((k) => k.beatAt >= liveSince)
+    .sort((a, b) => a.at - b.at || (a.peer < b.peer ? -1 : 1));
+}
+
+/**
+ * A stored meta with the host fields of this version: a room stored before them had one host at
+ * most (`host`), no reclaim secrets, bans, lobby or removals.
+ */
+export function normalizeMeta(stored: RoomMeta): RoomMeta {
+  const hosts = Array.isArray(stored.hosts)
+    ? stored.hosts
+    : stored.host !== null && stored.host !== undefined
+    ? [stored.host]
+    : [];
+  return {
+    ...stored,
+    locked: stored.locked === true,
+    host: hosts[0] ?? null,
+    hosts,
+    hostSecrets: Array.isArray(stored.hostSecrets) ? stored.hostSecrets : [],
+    banned: Array.isArray(stored.banned) ? stored.banned : [],
+    lobby: stored.lobby === true,
+    removals: Array.isArray(stored.removals) ? stored.removals : [],
+  };
+}
+
+/** A stored member with the fields of this version (older members sent no meeting secret). */
+export function normalizeMember(stored: Member): Member {
+  return { ...stored, secretHash: stored.secretHash ?? null };
 }
 
 /** What a read of a missing key returns: a check on it asserts that the key still does not exist. */

@@ -1,12 +1,14 @@
 /**
- * Rooms and their members in Deno KV. Every membership change is one atomic operation guarded by a
- * version check on `["rooms", roomId]`, so capacity and host hold however many server isolates or
- * processes share the database.
+ * Rooms and their members in Deno KV. Every membership change and every host action is one
+ * atomic operation guarded by a version check on `["rooms", roomId]`, so capacity, hosts, locks
+ * and bans hold however many server isolates or processes share the database.
  *
  * The keys are laid out in `keys.ts`; a room is read whole in one call (`room_read.ts`); removals
- * and clean-ups are in `room_cleanup.ts`; every transaction runs under `retryKv` (`kv_retry.ts`).
+ * and clean-ups are in `room_cleanup.ts`; host actions and the lobby in `room_roles.ts`; every
+ * transaction runs under `retryKv` (`kv_retry.ts`).
  */
 import {
+  type EndedRoom,
   HEALTH_PROBE_TTL_MS,
   healthKey,
   roomKeys as keys,
@@ -18,10 +20,40 @@ import { KvProbeError } from "./kv_health.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 import { CONFIG_DEFAULTS, KV_LIMITS, MAX_CAPACITY } from "./limits.ts";
 import { nextLinkReport, sameLinks } from "./link_reports.ts";
-import { deleteEmptyRoom, deleteLeftovers, deleteOrphans, removeMember } from "./room_cleanup.ts";
-import { readRoom, toSnapshot } from "./room_read.ts";
+import type { HostAction, JsonValue, RemovalView } from "./protocol.ts";
+import {
+  deleteEmptyRoom,
+  deleteLeftovers,
+  deleteOrphans,
+  deleteStaleKnocks,
+  removeMember,
+  withHost,
+} from "./room_cleanup.ts";
+import {
+  absent,
+  normalizeMember,
+  normalizeMeta,
+  orphanKeys,
+  readRoom,
+  toSnapshot,
+} from "./room_read.ts";
+import {
+  beatKnocks,
+  endedAt,
+  hostAction,
+  type HostActionResult,
+  knock,
+  knockPayload,
+  type KnockResult,
+  type KnockState,
+  knockState,
+  type RolesContext,
+  withdrawKnock,
+} from "./room_roles.ts";
 import { newToken, parseToken, sha256Hex, timingSafeEqual } from "./tokens.ts";
 import {
+  type HostFallback,
+  type KnockRecord,
   type Links,
   type LinkState,
   type Member,
@@ -30,6 +62,8 @@ import {
   type RoomMeta,
   type RoomSnapshot,
 } from "./types.ts";
+
+export type { HostActionResult, KnockResult, KnockState };
 
 /** How a `RoomStore` treats its rooms; defaults from `CONFIG_DEFAULTS`. */
 export interface StoreOptions {
@@ -42,24 +76,46 @@ export interface StoreOptions {
   heartbeatTimeoutMs?: number;
   /** Clock, for tests. Default Date.now. */
   now?: () => number;
+  /** What a room does when its last host leaves and members remain. Default "oldest". */
+  hostFallback?: HostFallback;
 }
 
 /**
- * `versionstamp` is the member record's as written: passed to `disconnect`, it makes the close of
- * this socket a no-op once the member has been taken over (resumed) by another socket.
+ * A new member. `versionstamp` is the member record's as written: passed to `disconnect`, it
+ * makes the close of this socket a no-op once the member has been taken over (resumed) by another
+ * socket.
+ */
+export interface Joined {
+  ok: true;
+  member: Member;
+  token: string;
+  meta: RoomMeta;
+  versionstamp: string;
+  /** This join created the room. */
+  created: boolean;
+  /** The new member is a host (it created the room, or reclaimed the role with its secret). */
+  host: boolean;
+}
+
+/**
+ * `no-room`: the room does not exist and the caller said `mayCreate: false`. `removed`: a host
+ * removed the owner of this secret. `room-ended`: a host ended the meeting. `lobby`: the lobby is
+ * on and this is no host reclaim; the caller knocks (`RoomStore.knock`).
  */
 export type JoinResult =
+  | Joined
   | {
-    ok: true;
-    member: Member;
-    token: string;
-    meta: RoomMeta;
-    versionstamp: string;
-    /** This join created the room. */
-    created: boolean;
-  }
-  /** `no-room`: the room does not exist and the caller said `mayCreate: false`. */
-  | { ok: false; code: "room-full" | "room-locked" | "no-room" };
+    ok: false;
+    code: "room-full" | "room-locked" | "no-room" | "removed" | "room-ended" | "lobby";
+  };
+
+/**
+ * An admitted knock's join. No token: the caller holds the one `knock` gave (the store keeps only
+ * its hash). `denied`: the knock is gone or was not admitted (denied, withdrawn, already joined).
+ */
+export type AdmittedResult =
+  | Omit<Joined, "token">
+  | { ok: false; code: "room-full" | "no-room" | "removed" | "room-ended" | "denied" };
 
 /**
  * `previousIsolate` held the member's old socket, which the caller must close. `token` is the
@@ -123,6 +179,7 @@ export class RoomStore {
   readonly #heartbeatTimeoutMs: number;
   readonly #now: () => number;
   readonly #beatExpiryMs: number;
+  readonly #roles: RolesContext;
 
   constructor(opts: StoreOptions) {
     this.#kv = opts.kv;
@@ -139,15 +196,27 @@ export class RoomStore {
       BEAT_EXPIRY_MIN_MS,
       10 * (this.#graceMs + this.#heartbeatTimeoutMs),
     );
+    const hostFallback = opts.hostFallback ?? "oldest";
+    if (hostFallback !== "oldest" && hostFallback !== "lock") {
+      throw new RangeError('hostFallback must be "oldest" or "lock"');
+    }
+    this.#roles = {
+      kv: this.#kv,
+      now: this.#now,
+      heartbeatTimeoutMs: this.#heartbeatTimeoutMs,
+      hostFallback,
+    };
   }
 
   /**
-   * Admits a new member (creating the room with the first, unless `mayCreate` is false), unless
-   * the room is full or locked.
+   * Admits a new member (creating the room with the first, unless `mayCreate` is false; its
+   * creator is its host), unless the room was ended, the secret was removed by a host, the room is
+   * locked or full, or its lobby is on. A `secret` whose hash is a reclaim secret of the room makes
+   * the joiner a host again and passes lock and lobby (not capacity).
    */
   async join(
     room: string,
-    input: { name: string; isolate: string; mayCreate?: boolean },
+    input: { name: string; isolate: string; mayCreate?: boolean; secret?: string },
   ): Promise<JoinResult> {
     // "" is a member whose name travels sealed between members, never through the server.
     if (input.name !== "" && input.name.trim() === "") {
@@ -155,24 +224,43 @@ export class RoomStore {
     }
     const token = newToken();
     const tokenHash = sha256Hex(token.secret);
+    const secretHash = input.secret ? sha256Hex(input.secret) : null;
     const peer = token.peer;
     return await retryKv<JoinResult>("join", async () => {
-      const metaEntry = await this.#kv.get<RoomMeta>(keys.room(room));
+      const [metaEntry, endedEntry] = await this.#kv.getMany<[RoomMeta, EndedRoom]>([
+        keys.room(room),
+        keys.ended(room),
+      ]);
       const now = this.#now();
-      const old = metaEntry.value;
+      const old = metaEntry.value ? normalizeMeta(metaEntry.value) : null;
+      if (endedAt(endedEntry.value, now)) return { ok: false, code: "room-ended" };
       if (!old && input.mayCreate === false) return { ok: false, code: "no-room" };
-      if (old?.locked) return { ok: false, code: "room-locked" };
-      if (old && old.members.length >= old.capacity) return { ok: false, code: "room-full" };
-      const meta: RoomMeta = old
-        ? { ...old, host: old.host ?? peer, members: [...old.members, peer] }
-        : {
+      let meta: RoomMeta;
+      if (old) {
+        if (secretHash !== null && old.banned.includes(secretHash)) {
+          return { ok: false, code: "removed" };
+        }
+        const reclaim = secretHash !== null && old.hostSecrets.includes(secretHash);
+        if (old.locked && !reclaim) return { ok: false, code: "room-locked" };
+        if (old.members.length >= old.capacity) return { ok: false, code: "room-full" };
+        if (old.lobby && !reclaim) return { ok: false, code: "lobby" };
+        meta = { ...old, members: [...old.members, peer] };
+        if (reclaim) meta = withHost(meta, peer);
+      } else {
+        meta = {
           id: room,
           createdAt: now,
           capacity: this.#capacity,
           locked: false,
           host: peer,
           members: [peer],
+          hosts: [peer],
+          hostSecrets: secretHash === null ? [] : [secretHash],
+          banned: [],
+          lobby: false,
+          removals: [],
         };
+      }
       const member: Member = {
         peer,
         name: input.name,
@@ -181,19 +269,12 @@ export class RoomStore {
         connected: true,
         disconnectedAt: null,
         tokenHash,
+        secretHash,
       };
-      const links: Links = {};
-      const op = this.#kv.atomic()
-        .check(metaEntry)
-        // 96 random bits never collide in practice; the check makes a collision a retry, not a takeover.
-        .check({ key: keys.member(room, peer), versionstamp: null })
-        .set(keys.room(room), meta)
-        .set(keys.member(room, peer), member)
-        .set(keys.beat(room, peer), now, { expireIn: this.#beatExpiryMs })
-        .set(keys.links(room, peer), links)
-        .sum(STATS_KEYS.participants, 1n);
-      if (!old) op.sum(STATS_KEYS.rooms, 1n);
-      const res = await op.commit();
+      const op = this.#kv.atomic().check(metaEntry).check(endedEntry);
+      // A tombstone older than its time (expiry is lazy) goes with the new room it no longer stops.
+      if (endedEntry.value) op.delete(endedEntry.key);
+      const res = await this.#addMember(op, room, meta, member, !old).commit();
       if (!res.ok) return CONFLICT;
       return {
         ok: true,
@@ -202,8 +283,88 @@ export class RoomStore {
         meta,
         versionstamp: res.versionstamp,
         created: !old,
+        host: meta.hosts.includes(peer),
       };
     });
+  }
+
+  /**
+   * Turns an admitted knock into a member, with the peer id and token hash reserved for it, and
+   * deletes the knock in the same operation: of any number of calls, at most one joins. Passes
+   * lock and lobby (a host let it in), not capacity nor a ban; those refusals, and a denied
+   * knock's, delete the knock too.
+   */
+  async joinAdmitted(room: string, peer: PeerId, isolate: string): Promise<AdmittedResult> {
+    return await retryKv<AdmittedResult>("join", async () => {
+      const [metaEntry, knockEntry, memberEntry, endedEntry] = await this.#kv.getMany<
+        [RoomMeta, KnockRecord, Member, EndedRoom]
+      >([keys.room(room), keys.knock(room, peer), keys.member(room, peer), keys.ended(room)]);
+      const now = this.#now();
+      if (endedAt(endedEntry.value, now)) return { ok: false, code: "room-ended" };
+      const old = metaEntry.value ? normalizeMeta(metaEntry.value) : null;
+      if (!old) return { ok: false, code: "no-room" };
+      const knock = knockEntry.value;
+      if (!knock || knock.decision === null || memberEntry.value || old.members.includes(peer)) {
+        return { ok: false, code: "denied" };
+      }
+      // Refusals of a decided knock are final (its socket is failed now): it leaves the lobby at
+      // once, rather than stay in the hosts' list until the sweep finds it stale.
+      const refuse = async (code: "denied" | "removed" | "room-full") =>
+        (await this.#kv.atomic().check(knockEntry).delete(knockEntry.key).commit()).ok
+          ? { ok: false as const, code }
+          : CONFLICT;
+      if (knock.decision === "deny") return await refuse("denied");
+      if (knock.secretHash !== null && old.banned.includes(knock.secretHash)) {
+        return await refuse("removed");
+      }
+      if (old.members.length >= old.capacity) return await refuse("room-full");
+      let meta: RoomMeta = { ...old, members: [...old.members, peer] };
+      if (knock.secretHash !== null && old.hostSecrets.includes(knock.secretHash)) {
+        meta = withHost(meta, peer);
+      }
+      const member: Member = {
+        peer,
+        name: knock.name,
+        joinedAt: now,
+        isolate,
+        connected: true,
+        disconnectedAt: null,
+        tokenHash: knock.tokenHash,
+        secretHash: knock.secretHash,
+      };
+      const op = this.#kv.atomic().check(metaEntry).check(knockEntry).delete(knockEntry.key);
+      const res = await this.#addMember(op, room, meta, member, false).commit();
+      if (!res.ok) return CONFLICT;
+      return {
+        ok: true,
+        member,
+        meta,
+        versionstamp: res.versionstamp,
+        created: false,
+        host: meta.hosts.includes(peer),
+      };
+    });
+  }
+
+  /** Adds the writes of a new member (and maybe a new room) to `op`, which checks the meta. */
+  #addMember(
+    op: Deno.AtomicOperation,
+    room: string,
+    meta: RoomMeta,
+    member: Member,
+    created: boolean,
+  ): Deno.AtomicOperation {
+    const { peer, joinedAt } = member;
+    const links: Links = {};
+    // 96 random bits never collide in practice; the check makes a collision a retry, not a takeover.
+    op.check(absent(keys.member(room, peer)))
+      .set(keys.room(room), meta)
+      .set(keys.member(room, peer), member)
+      .set(keys.beat(room, peer), joinedAt, { expireIn: this.#beatExpiryMs })
+      .set(keys.links(room, peer), links)
+      .sum(STATS_KEYS.participants, 1n);
+    if (created) op.sum(STATS_KEYS.rooms, 1n);
+    return op;
   }
 
   /**
@@ -219,8 +380,8 @@ export class RoomStore {
       const [metaEntry, memberEntry, beatEntry] = await this.#kv.getMany<
         [RoomMeta, Member, number]
       >([keys.room(room), keys.member(room, peer), keys.beat(room, peer)]);
-      const meta = metaEntry.value;
-      const old = memberEntry.value;
+      const meta = metaEntry.value ? normalizeMeta(metaEntry.value) : null;
+      const old = memberEntry.value ? normalizeMember(memberEntry.value) : null;
       if (!meta) return resumeFailed("room does not exist (anymore)");
       if (!old || !meta.members.includes(peer)) {
         return resumeFailed("not a member of this room (left or removed)");
@@ -319,9 +480,63 @@ export class RoomStore {
     });
   }
 
-  /** Removes a member now (left, or evicted); returns the room afterwards, null if it is gone. */
-  async remove(room: string, peer: PeerId): Promise<RoomMeta | null> {
-    return (await removeMember(this.#kv, room, peer)).meta;
+  /**
+   * Removes a member now (left, or evicted); returns the room afterwards, null if it is gone.
+   * `removal` is recorded in the room's `removals` (mesh evictions pass
+   * `{ code: "mesh-incomplete", by: null, unreachable }`); a host's removal is `hostAction`'s.
+   */
+  async remove(
+    room: string,
+    peer: PeerId,
+    removal?: Omit<RemovalView, "peer" | "at">,
+  ): Promise<RoomMeta | null> {
+    return (await removeMember(this.#kv, room, peer, {
+      record: removal,
+      hostFallback: this.#roles.hostFallback,
+      now: this.#now(),
+    })).meta;
+  }
+
+  /**
+   * Applies a host's action (`lock`, `lobby`, `admit`, `remove`, `role`, `mute`, `end`) if `by`
+   * is a host at the moment it commits; see `HostActionResult` for what to tell whom.
+   */
+  async hostAction(room: string, by: PeerId, action: HostAction): Promise<HostActionResult> {
+    return await hostAction(this.#roles, room, by, action);
+  }
+
+  /**
+   * Puts a newcomer in the lobby (after `join` answered `lobby`): reserves its peer id and token
+   * and writes its knock. See `KnockResult`.
+   */
+  async knock(
+    room: string,
+    input: { isolate: string; secret?: string; name?: string },
+  ): Promise<KnockResult> {
+    return await knock(this.#roles, room, input);
+  }
+
+  /** Stores a waiting knock's sealed payload (the first one); false when the knock is gone. */
+  async knockPayload(room: string, peer: PeerId, payload: JsonValue): Promise<boolean> {
+    return await knockPayload(this.#roles, room, peer, payload);
+  }
+
+  /** Where a knock stands: waiting, decided (`admit`, `deny`), `gone`, or its room `ended`. */
+  async knockState(room: string, peer: PeerId): Promise<KnockState> {
+    return await knockState(this.#roles, room, peer);
+  }
+
+  /** Deletes a knock whose socket left or closed. */
+  async withdrawKnock(room: string, peer: PeerId): Promise<void> {
+    await withdrawKnock(this.#roles, room, peer);
+  }
+
+  /**
+   * Records that these knocks' sockets on `isolate` are still waiting; knocks not beaten for
+   * `heartbeatTimeoutMs` leave snapshots and are deleted by `sweep`.
+   */
+  async beatKnocks(entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
+    await beatKnocks(this.#roles, entries, isolate);
   }
 
   /**
@@ -415,26 +630,30 @@ export class RoomStore {
     });
   }
 
-  /** The room with every member's heartbeat and links, from one read; null if it does not exist. */
+  /**
+   * The room with every member's heartbeat and links and the live knocks, from one read; null if
+   * it does not exist.
+   */
   async snapshot(room: string): Promise<RoomSnapshot | null> {
-    return toSnapshot(await retryKv("snapshot", () => readRoom(this.#kv, room)));
+    const read = await retryKv("snapshot", () => readRoom(this.#kv, room));
+    return toSnapshot(read, this.#now() - this.#heartbeatTimeoutMs);
   }
 
   /**
    * Removes the room's members whose grace period has run out, marks disconnected those whose
-   * server has stopped (their grace period starts now), and deletes keys that races left behind.
+   * server has stopped (their grace period starts now), deletes knocks nobody beats anymore, and
+   * deletes keys that races left behind.
    */
   async sweep(room: string): Promise<SweepResult> {
-    const { meta: { value: meta }, members, beats, keys: stored } = await retryKv(
-      "sweep",
-      () => readRoom(this.#kv, room),
-    );
+    const read = await retryKv("sweep", () => readRoom(this.#kv, room));
+    const { meta: { value: meta }, members, beats, keys: stored } = read;
     const result: SweepResult = { removed: [], lost: [] };
     if (!meta) {
       if (stored.length > 0) await deleteLeftovers(this.#kv, room);
       return result;
     }
     const now = this.#now();
+    await deleteStaleKnocks(this.#kv, read, now - this.#heartbeatTimeoutMs);
     for (const peer of meta.members) {
       const member = members.get(peer)?.value;
       if (!member) continue;
@@ -443,21 +662,18 @@ export class RoomStore {
         if (await this.#markLost(room, peer)) result.lost.push(peer);
       } else if (standing === "grace-expired") {
         // Decide again inside the removal's own transaction: the member may have resumed meanwhile.
-        const removal = await removeMember(
-          this.#kv,
-          room,
-          peer,
-          (m, beat) => m !== null && this.#standing(m, beat, this.#now()) === "grace-expired",
-        );
+        const removal = await removeMember(this.#kv, room, peer, {
+          guard: (m, beat) =>
+            m !== null && this.#standing(m, beat, this.#now()) === "grace-expired",
+          hostFallback: this.#roles.hostFallback,
+          now: this.#now(),
+        });
         if (removal.removed) result.removed.push(peer);
       }
     }
     if (meta.members.length === 0) await deleteEmptyRoom(this.#kv, room);
     // Orphans (keys of non-members) come only from rare races; look again only if this read saw one.
-    const listed = new Set(meta.members);
-    if (stored.some((key) => !listed.has(key[3] as string))) {
-      await deleteOrphans(this.#kv, room);
-    }
+    if (orphanKeys(read).length > 0) await deleteOrphans(this.#kv, room);
     return result;
   }
 

@@ -98,7 +98,7 @@ Deno.test("concurrent joins through two KV handles on one sqlite file (database 
 Deno.test("a locked room refuses joins but not resumes; unlocking admits again", async () => {
   await withStore({}, async ({ store, kv }) => {
     const a = joined(await store.join("r", { name: "A", isolate: "i1" }));
-    // No message locks a room yet (a host control to come); the store already honours the flag.
+    // However the flag was set (a host's `lock`, the host fallback, an operator), joins obey it.
     const setLocked = async (locked: boolean) => {
       const entry = await kv.get<RoomMeta>(keys.room("r"));
       assert.ok(entry.value);
@@ -593,4 +593,88 @@ Deno.test("rooms() lists each room once, also one whose meta is gone; sweep dele
     assert.deepEqual(await keysUnder(kv, keys.room("r0")), []);
     assert.deepEqual(await Array.fromAsync(store.rooms()), ["r1", "r2"]);
   });
+});
+
+Deno.test("rooms and members stored before host controls read with defaults and keep working", async () => {
+  await withStore({}, async ({ store, kv, clock }) => {
+    const [a, b] = ["AAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBB"];
+    const legacy = {
+      id: "r",
+      createdAt: clock.t,
+      capacity: 8,
+      locked: false,
+      host: a,
+      members: [a, b],
+    };
+    await kv.set(keys.room("r"), legacy);
+    for (const peer of [a, b]) {
+      const { secretHash: _none, ...old } = {
+        peer,
+        name: "",
+        joinedAt: clock.t,
+        isolate: "i",
+        connected: true,
+        disconnectedAt: null,
+        tokenHash: "0".repeat(64),
+        secretHash: null,
+      } satisfies Member;
+      await kv.set(keys.member("r", peer), old);
+      await kv.set(keys.beat("r", peer), clock.t);
+      await kv.set(keys.links("r", peer), {});
+    }
+    const snap = await store.snapshot("r");
+    assert.deepEqual(snap?.meta, {
+      ...legacy,
+      hosts: [a],
+      hostSecrets: [],
+      banned: [],
+      lobby: false,
+      removals: [],
+    });
+    assert.deepEqual(snap?.members.map((m) => m.secretHash), [null, null]);
+    assert.deepEqual(snap?.knocks, []);
+    // The legacy host acts as one; a join writes the new fields.
+    const locked = await store.hostAction("r", a, { type: "lock", locked: true });
+    assert.ok(locked.ok && locked.meta?.locked);
+    assert.equal((await store.hostAction("r", b, { type: "lock", locked: false })).ok, false);
+    await store.hostAction("r", a, { type: "lock", locked: false });
+    const c = joined(await store.join("r", { name: "", isolate: "i" }));
+    assert.ok(!c.host);
+    assert.deepEqual((await kv.get<RoomMeta>(keys.room("r"))).value?.hosts, [a]);
+    // Leaving passes the role as it always did.
+    assert.deepEqual((await store.remove("r", a))?.hosts, [b]);
+    // A legacy room without a host (all members of one kind) stays hostless, not broken.
+    await kv.set(keys.room("s"), { ...legacy, id: "s", host: null, members: [] });
+    assert.deepEqual((await store.snapshot("s"))?.meta.hosts, []);
+  });
+});
+
+Deno.test("knocks are not orphans: a sweep deletes an orphan beat next to a live knock", async () => {
+  await withStore({}, async ({ store, kv }) => {
+    const h = joined(await store.join("r", { name: "", isolate: "i" })).member.peer;
+    const m = joined(await store.join("r", { name: "", isolate: "i" })).member.peer;
+    await store.hostAction("r", h, { type: "lobby", on: true });
+    const k = await store.knock("r", { isolate: "w" });
+    assert.ok(k.ok);
+    await kv.set(keys.beat("r", "ghostghostghost0"), 1);
+    assert.deepEqual(await store.sweep("r"), NONE);
+    assert.equal((await kv.get(keys.beat("r", "ghostghostghost0"))).versionstamp, null);
+    assert.notEqual((await kv.get(keys.knock("r", k.peer))).versionstamp, null);
+    assert.deepEqual((await store.snapshot("r"))?.knocks.map((x) => x.peer), [k.peer]);
+    // Removing a member (not the last) keeps the knock too.
+    await store.remove("r", m);
+    assert.equal(await store.knockState("r", k.peer), "waiting");
+  });
+});
+
+Deno.test("an unknown host fallback is refused with the accepted values", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    assert.throws(
+      () => new RoomStore({ kv, hostFallback: "newest" as "oldest" }),
+      /hostFallback must be "oldest" or "lock"/,
+    );
+  } finally {
+    kv.close();
+  }
 });

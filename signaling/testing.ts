@@ -10,7 +10,9 @@ import {
   type MemberView,
   parseServerMessage,
   PROTOCOL_VERSION,
+  type RosterMessage,
   type ServerMessage,
+  type WaitingMessage,
   type WelcomeMessage,
 } from "./protocol.ts";
 
@@ -125,6 +127,8 @@ export class TestSocket implements AsyncDisposable {
   readonly garbage: unknown[] = [];
   /** Latest member list, or null before `welcome`. */
   view: MemberView[] | null = null;
+  /** Latest `welcome` or `roster` (room, members, and for hosts knocks and disputes). */
+  last: WelcomeMessage | RosterMessage | null = null;
   #unread: ServerMessage[] = [];
   #wake = new Set<() => void>();
   #closed: Promise<{ code: number; reason: string }>;
@@ -147,7 +151,10 @@ export class TestSocket implements AsyncDisposable {
       }
       this.received.push(message);
       this.#unread.push(message);
-      if (message.type === "welcome" || message.type === "roster") this.view = message.members;
+      if (message.type === "welcome" || message.type === "roster") {
+        this.view = message.members;
+        this.last = message;
+      }
       this.#notify();
     });
   }
@@ -237,6 +244,22 @@ export class TestSocket implements AsyncDisposable {
     );
   }
 
+  /**
+   * Waits until the latest `welcome` or `roster` satisfies `predicate` (the room, hosts' knocks
+   * and disputes too); returns it.
+   */
+  state(
+    predicate: (m: WelcomeMessage | RosterMessage) => boolean,
+    what = "a room state",
+    timeoutMs = WAIT_MS,
+  ): Promise<WelcomeMessage | RosterMessage> {
+    return this.#until(
+      what,
+      () => (this.last && predicate(this.last) ? this.last : undefined),
+      timeoutMs,
+    );
+  }
+
   /** Sends `ping` and waits for its `pong`: everything the server sent before has arrived. */
   async roundTrip(): Promise<void> {
     const t = Math.random();
@@ -283,25 +306,73 @@ export interface Joined extends AsyncDisposable {
   peer: string;
 }
 
-/** Opens a socket and joins as `name` (resuming with `resume`, if given). */
+/** A browser's secret for one meeting (`join.secret`): 32 random bytes, base64url. */
+export function newSecret(): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The `join` message for `name`, with `resume` and `secret` if given. */
+export function joinMessage(
+  name: string,
+  opts: { resume?: string; secret?: string } = {},
+): Record<string, unknown> {
+  return {
+    type: "join",
+    v: PROTOCOL_VERSION,
+    name,
+    ...(opts.resume ? { resume: opts.resume } : {}),
+    ...(opts.secret ? { secret: opts.secret } : {}),
+  };
+}
+
+/**
+ * Opens a socket and joins as `name` (resuming with `resume`, and with this browser's `secret`
+ * for the meeting, if given).
+ */
 export async function join(
   url: string,
   name: string,
-  opts: { resume?: string; origin?: string } = {},
+  opts: { resume?: string; origin?: string; secret?: string } = {},
 ): Promise<Joined> {
   const socket = await connect(url, opts);
   try {
-    socket.send({
-      type: "join",
-      v: PROTOCOL_VERSION,
-      name,
-      ...(opts.resume ? { resume: opts.resume } : {}),
-    });
+    socket.send(joinMessage(name, opts));
     const welcome = await socket.next("welcome");
     return {
       socket,
       welcome,
       peer: welcome.peer,
+      [Symbol.asyncDispose]: () => socket.close(),
+    };
+  } catch (err) {
+    await socket.close();
+    throw err;
+  }
+}
+
+/** A socket waiting in a room's lobby, with its reserved peer id. */
+export interface Waiting extends AsyncDisposable {
+  socket: TestSocket;
+  waiting: WaitingMessage;
+  /** The peer id it will have once let in; the id of its knock in hosts' `knocks`. */
+  knock: string;
+}
+
+/** Opens a socket and joins a room whose lobby is on; resolves once it is told to wait. */
+export async function knock(
+  url: string,
+  name: string,
+  opts: { secret?: string } = {},
+): Promise<Waiting> {
+  const socket = await connect(url);
+  try {
+    socket.send(joinMessage(name, opts));
+    const waiting = await socket.next("waiting");
+    return {
+      socket,
+      waiting,
+      knock: waiting.knock,
       [Symbol.asyncDispose]: () => socket.close(),
     };
   } catch (err) {

@@ -741,6 +741,12 @@ function prescribe(frame: string | Uint8Array, joined: boolean): Prescribed {
       return { nothing: true };
     case "leave":
       return { close: 1000 };
+    case "knock":
+      return { error: "forbidden" }; // a member is not waiting in the lobby
+    default:
+      // The generators above never write host actions: their answers depend on the room's
+      // state (signaling/host_controls_test.ts covers them).
+      throw new Error(`the fuzz does not send ${m.type}`);
   }
 }
 

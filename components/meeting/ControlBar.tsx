@@ -39,7 +39,7 @@ function ControlButton(
     active: "bg-indigo-600 text-white hover:bg-indigo-500",
   }[tone];
   const descId = description ? `control-${id}-description` : undefined;
-  return (
+  const button = (
     <button
       type="button"
       onClick={onClick}
@@ -54,9 +54,17 @@ function ControlButton(
       class={`relative flex h-12 w-12 items-center justify-center rounded-full transition-colors focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-950 disabled:opacity-50 ${colors}`}
     >
       <Icon name={icon} path={path} />
-      {badge}
       {description && <span id={descId} class="sr-only">{description}</span>}
     </button>
+  );
+  // The badge sits beside the button, not in it: a count inside would be visible text missing
+  // from the button's name (WCAG 2.5.3); screen readers get it from the description instead.
+  // Always wrapped, so a badge that comes and goes never re-creates a focused button.
+  return (
+    <span class="relative inline-flex">
+      {button}
+      {badge}
+    </span>
   );
 }
 
@@ -72,8 +80,10 @@ export interface ControlItem {
   controls?: string;
   tone?: "default" | "off" | "danger" | "active";
   shortcut?: string;
-  /** A count on the button, said as "N unread". */
+  /** A count on the button, said as "N unread" (or "N <countLabel>"). */
   count?: number;
+  /** What `count` counts, for screen readers (default "unread"). */
+  countLabel?: string;
   disabled?: boolean;
   onClick(): void;
 }
@@ -94,12 +104,12 @@ export function ControlItemButton({ item }: { item: ControlItem }) {
       tone={item.tone ?? (item.pressed || item.expanded ? "active" : "default")}
       shortcut={item.shortcut}
       disabled={item.disabled}
-      description={count > 0 ? `${count} unread` : undefined}
+      description={count > 0 ? `${count} ${item.countLabel ?? "unread"}` : undefined}
       onClick={item.onClick}
       badge={count > 0 && (
         <span
           aria-hidden="true"
-          class="absolute -right-1 -top-1 flex h-5 min-w-[1.25rem] items-center justify-center rounded-full bg-rose-500 px-1 text-xs font-bold text-white"
+          class="pointer-events-none absolute -right-1 -top-1 flex h-5 min-w-[1.25rem] items-center justify-center rounded-full bg-rose-500 px-1 text-xs font-bold text-white"
         >
           {count > 99 ? "99+" : count}
         </span>

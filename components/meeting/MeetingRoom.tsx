@@ -2,7 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { ControlBar, ControlItemButton } from "./ControlBar.tsx";
-import { controlItems, PEOPLE_PANEL } from "./controls.ts";
+import { controlItems, panelVisible, PEOPLE_PANEL } from "./controls.ts";
 import { autoplay } from "./media_elements.tsx";
 import { useMicLevel } from "./mic_level.ts";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
@@ -146,7 +146,10 @@ export function MeetingRoom(
 
   const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
   const controls = controlItems(meeting, features, panel.value, toggle);
-  const featurePanel = features.find((f) => f.ui.panel?.id === panel.value)?.ui.panel;
+  // A panel that is no longer offered (a host panel after handing the role over) closes.
+  const featurePanel = features.find((f) =>
+    f.ui.panel?.id === panel.value && panelVisible(meeting, f.ui.panel)
+  )?.ui.panel;
 
   // Single-key shortcuts of every button that has one; Esc closes the open panel.
   const keyed = [...controls.media, ...controls.features.flat(), ...controls.panels]
@@ -256,6 +259,16 @@ export function MeetingRoom(
                   onClose={() => (panel.value = null)}
                   badges={(t) =>
                     tileSlots("TileBadge", personOf(t))}
+                  actions={(t) =>
+                    features.map(({ definition, ui }) =>
+                      ui.PersonActions && (
+                        <ui.PersonActions
+                          key={definition.name}
+                          meeting={meeting}
+                          peer={personOf(t)}
+                        />
+                      )
+                    )}
                 />
               )
               : <featurePanel.Panel meeting={meeting} close={() => (panel.value = null)} />}

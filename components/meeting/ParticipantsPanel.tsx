@@ -12,14 +12,16 @@ const LINK_TEXT = {
 
 /**
  * Everyone in the meeting with their state; reads the camera tiles (one per person). `badges`
- * gives each row the features' indicators (a raised hand).
+ * gives each row the features' indicators (a raised hand, "Host"), `actions` the features'
+ * actions on that person (the host's menu), at the end of the row.
  */
 export function ParticipantsPanel(
-  { people, capacity, onClose, badges }: {
+  { people, capacity, onClose, badges, actions }: {
     people: TileModel[];
     capacity: number | null;
     onClose(): void;
     badges(person: TileModel): ComponentChildren;
+    actions?(person: TileModel): ComponentChildren;
   },
 ) {
   return (
@@ -39,7 +41,11 @@ export function ParticipantsPanel(
     >
       <ul class="flex-1 divide-y divide-slate-800 overflow-y-auto px-4">
         {people.map((p) => (
-          <li key={p.key} class="flex items-center gap-3 py-3 text-sm">
+          <li
+            key={p.key}
+            data-peer={p.self ? "self" : p.peer}
+            class="flex items-center gap-3 py-3 text-sm"
+          >
             <span class="min-w-0 flex-1">
               <span class="block truncate font-medium text-white">
                 {p.name}
@@ -80,6 +86,7 @@ export function ParticipantsPanel(
               <Icon name={p.videoOff ? "camOff" : "cam"} class="h-4 w-4" />
               <span class="sr-only">{p.videoOff ? "Camera off" : "Camera on"}</span>
             </span>
+            {actions?.(p)}
           </li>
         ))}
       </ul>

@@ -7,7 +7,7 @@ import type { MeetingCore } from "../../mesh/meeting.ts";
 import { meetingLink } from "../../mesh/meeting_key.ts";
 import type { ControlItem } from "./ControlBar.tsx";
 import type { IconName } from "./icons.tsx";
-import type { ControlSlot, FeatureModule } from "./slots.ts";
+import type { ControlSlot, FeatureModule, PanelSlot } from "./slots.ts";
 
 /** The core's own panel. */
 export const PEOPLE_PANEL = "people";
@@ -67,7 +67,7 @@ export function controlItems(
     });
   }
   const panelItem = (
-    p: { id: string; label: string; shortcut?: string },
+    p: { id: string; label: string; shortcut?: string; badgeLabel?: string },
     icon: ControlItem["icon"],
     count?: number,
   ): ControlItem => ({
@@ -78,6 +78,7 @@ export function controlItems(
     controls: `${p.id}-panel`,
     shortcut: p.shortcut,
     count,
+    countLabel: p.badgeLabel,
     onClick: () => togglePanel(p.id),
   });
   return {
@@ -85,7 +86,9 @@ export function controlItems(
     features: features.map(({ ui }) => (ui.controls ?? []).map((c) => slotItem(meeting, c))),
     panels: [
       ...features.flatMap(({ ui: { panel } }) =>
-        panel ? [panelItem(panel, { path: panel.icon }, panel.badge?.(meeting))] : []
+        panel && panelVisible(meeting, panel)
+          ? [panelItem(panel, { path: panel.icon }, panel.badge?.(meeting))]
+          : []
       ),
       panelItem({ id: PEOPLE_PANEL, label: "Participants", shortcut: "P" }, "people"),
     ],
@@ -102,6 +105,11 @@ export function controlItems(
   };
 }
 
+/** Whether a feature's panel is offered now (host-only panels to hosts only). */
+export function panelVisible(meeting: MeetingCore, panel: PanelSlot): boolean {
+  return panel.visible?.(meeting) ?? true;
+}
+
 function slotItem(meeting: MeetingCore, c: ControlSlot): ControlItem {
   return {
     id: c.id,
@@ -116,8 +124,9 @@ function slotItem(meeting: MeetingCore, c: ControlSlot): ControlItem {
 }
 
 async function copyLink(meeting: MeetingCore): Promise<void> {
-  // The whole link: without its key (the part after #) nobody could join.
-  const link = meetingLink(location.origin, meeting.room, meeting.key.key);
+  // The whole link: without its key (the part after #) nobody could join. The current key: a
+  // host may have changed it after removing someone, and the old one no longer gets anyone in.
+  const link = meetingLink(location.origin, meeting.roomId, meeting.key.key);
   try {
     await navigator.clipboard.writeText(link);
     meeting.notify("info", "Invite link copied.");

@@ -50,13 +50,26 @@ export interface PanelSlot {
   label: string;
   icon: string;
   shortcut?: string;
-  /** A count shown on the button (and said as "N unread"), or 0. */
+  /** A count shown on the button (and said as "N unread", or as `badgeLabel` says), or 0. */
   badge?(meeting: MeetingCore): number;
+  /** What the badge counts, for screen readers: "N <badgeLabel>" (default "unread"). */
+  badgeLabel?: string;
+  /**
+   * Whether the panel and its button are offered now (default: always). A panel that stops
+   * being visible while open closes (a host panel after the role was handed over).
+   */
+  visible?(meeting: MeetingCore): boolean;
   Panel: FunctionComponent<{ meeting: MeetingCore; close(): void }>;
 }
 
 /** Something drawn on a participant's camera tile; `peer` is null for our own tile. */
 export type TileSlot = FunctionComponent<{ meeting: MeetingCore; peer: PeerId | null }>;
+
+/**
+ * Actions on one participant, at the end of their row in the participants panel (a menu
+ * button); `peer` is null for our own row. Render nothing when there is nothing to offer.
+ */
+export type PersonSlot = FunctionComponent<{ meeting: MeetingCore; peer: PeerId | null }>;
 
 /** Every slot a feature may fill; all optional. */
 export interface FeatureUI {
@@ -70,6 +83,8 @@ export interface FeatureUI {
   TileOverlay?: TileSlot;
   /** A control-bar item richer than a button (a menu, a picker). */
   Control?: FunctionComponent<{ meeting: MeetingCore }>;
+  /** Actions on a participant, in their row of the participants panel. */
+  PersonActions?: PersonSlot;
 }
 
 /** A feature as the app registers it: its engine part and its UI part. */
