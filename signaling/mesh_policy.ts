@@ -19,7 +19,7 @@ export interface PolicyMember {
 /** A member to evict, with what it could not reach and why, for the UI. */
 export interface Eviction {
   peer: PeerId;
-  /** Members it has an overdue link with that it does not itself report `connected` (sorted). */
+  /** Members it has an overdue link with that it is blamed for (`judge`), sorted. */
   unreachable: PeerId[];
   /** Human text for the UI, e.g. "could not connect to 2 of 5 participants: ...". */
   reason: string;
@@ -42,7 +42,10 @@ interface Pair {
 interface Judged extends Pair {
   /** Exactly one side claims `connected` and the other disagrees: evicts nobody by itself. */
   disputed: boolean;
-  /** The sides that may be blamed: those not reporting `connected` (the silent side included). */
+  /**
+   * The sides that may be blamed: those not reporting `connected` (the silent side included), or,
+   * for a one-sided claim the rest of the room does not back, the claimant (`judge`).
+   */
   blamable: PolicyMember[];
 }
 
@@ -86,29 +89,49 @@ function unhealthyPairs(members: PolicyMember[]): Pair[] {
 }
 
 /**
- * Whether an overdue pair is disputed. One side says `connected`, the other does not:
- * - the other reports `connecting`/`failed`: one of them is wrong and the server cannot tell
- *   which, so disputed;
- * - the other never reported: silence is its own fault, so not disputed (it is the one to blame),
- *   unless the silent side is a host and the claimant is not (hosts never go for non-hosts).
+ * Whether `m` is reached by the rest of the room: some member other than `except` and `m` itself
+ * reports `connected` with it, and it with them. Only a link both ends confirm counts: one side's
+ * word is what a liar can give.
  */
-function judge(pair: Pair): Judged {
+function reachedByRest(m: PolicyMember, except: PolicyMember, members: PolicyMember[]): boolean {
+  return members.some((c) => c !== m && c !== except && connected(m, c) && connected(c, m));
+}
+
+/**
+ * How an overdue pair is judged when exactly one side (the claimant) says `connected` and the
+ * other (the accused) does not, by reporting `connecting`/`failed` or by saying nothing. One of
+ * them is wrong and the server cannot see the link, so the rest of the room decides:
+ * - both reached by the rest: disputed, nobody is evicted for it (hosts see it);
+ * - only one reached: the other one is to blame, whichever of the two it is (a liar who claims
+ *   links nobody confirms, or a member nobody else reaches either);
+ * - neither reached (no third member to tell): a silent side is to blame for its silence; two
+ *   contradicting reports are disputed.
+ * A host is never blamed this way when the other side is not a host: then it is disputed.
+ */
+function judge(pair: Pair, members: PolicyMember[]): Judged {
   const { a, b } = pair;
   const blamable = [a, b].filter((self) => !connected(self, self === a ? b : a));
-  let disputed = false;
-  if (blamable.length === 1) {
-    const [accused] = blamable;
-    const claimant = accused === a ? b : a;
-    const silent = !reportOf(accused, claimant);
-    disputed = !silent || (accused.host && !claimant.host);
+  if (blamable.length !== 1) return { ...pair, disputed: false, blamable };
+  const accused = blamable[0];
+  const claimant = accused === a ? b : a;
+  const accusedReached = reachedByRest(accused, claimant, members);
+  const claimantReached = reachedByRest(claimant, accused, members);
+  let blamed: PolicyMember | null;
+  if (accusedReached && claimantReached) blamed = null;
+  else if (accusedReached) blamed = claimant;
+  else if (claimantReached) blamed = accused;
+  else blamed = reportOf(accused, claimant) ? null : accused;
+  const other = blamed === a ? b : a;
+  if (blamed === null || (blamed.host && !other.host)) {
+    return { ...pair, disputed: true, blamable };
   }
-  return { ...pair, disputed, blamable };
+  return { ...pair, disputed: false, blamable: [blamed] };
 }
 
 /** How much one member is to blame for the remaining undisputed overdue pairs. */
 interface Score {
   member: PolicyMember;
-  /** Remaining undisputed pairs where it does not report `connected`. */
+  /** Remaining undisputed pairs it is blamed for. */
   pairs: number;
   /** Its own reports on those pairs that are "failed" or missing: the failing or silent side. */
   bad: number;
@@ -178,7 +201,7 @@ function settle(
 ): { evictions: Eviction[]; disputes: [PeerId, PeerId][] } {
   const overdue = unhealthyPairs(members)
     .filter((p) => opts.now - p.start >= opts.deadlineMs)
-    .map(judge);
+    .map((p) => judge(p, members));
   const evictions: Eviction[] = [];
   const gone = new Set<PolicyMember>();
   let left = overdue.filter((p) => !p.disputed);
@@ -188,8 +211,8 @@ function settle(
   while (left.length > 0) {
     const victim = pickVictim(left);
     gone.add(victim);
-    // Every overdue link it does not itself call connected, even with members evicted before it:
-    // that is what the user sees, and what hosts can check.
+    // Every overdue link it is blamed for, even with members evicted before it: that is what the
+    // user sees, and what hosts can check.
     const unreachable = overdue
       .filter((p) => p.blamable.includes(victim))
       .map((p) => (p.a === victim ? p.b : p.a).peer)

@@ -1136,7 +1136,11 @@ Deno.test("fuzz: a healthy room keeps working while attackers send garbage", asy
         }
         assert.ok(Date.now() - lastProgress < 5_000, "healthy signals stopped arriving for 5 s");
         for (const h of healthy) {
-          assert.equal(h.client.state, "joined", `healthy member ${h.client.peer} is still joined`);
+          assert.equal(
+            h.client.state,
+            "joined",
+            `healthy member ${h.client.peer} is still joined (${h.client.closeKind}: ${h.client.closeReason})`,
+          );
           assert.deepEqual(h.evictions, [], "healthy members were never evicted");
           assert.deepEqual(h.errors, [], "healthy members got no errors");
         }
