@@ -4,7 +4,6 @@ import { useEffect, useRef } from "preact/hooks";
 import { EndScreen } from "../components/meeting/EndScreen.tsx";
 import { IncompleteLink } from "../components/meeting/IncompleteLink.tsx";
 import { PreJoin } from "../components/meeting/PreJoin.tsx";
-import { WaitingScreen } from "../components/meeting/WaitingScreen.tsx";
 import { MeetingCore, type MeetingKey } from "../mesh/meeting.ts";
 import { newMeetingKey, parseMeetingKey } from "../mesh/meeting_key.ts";
 
@@ -13,7 +12,12 @@ import { newMeetingKey, parseMeetingKey } from "../mesh/meeting_key.ts";
  * is usable sooner, and joining waits for them only if they are not there yet.
  */
 const loadScreen = () =>
-  Promise.all([import("../components/meeting/MeetingRoom.tsx"), import("../features/mod.ts")]);
+  Promise.all([
+    import("../components/meeting/MeetingRoom.tsx"),
+    import("../features/mod.ts"),
+    // The lobby's page comes after "Join", like the meeting screen: not on the first load.
+    import("../components/meeting/WaitingScreen.tsx"),
+  ]);
 
 /**
  * The fragment "New meeting" lands on: `routes/new.ts` answers with `/<room>#new`.
@@ -138,6 +142,8 @@ export default function Meeting({ room }: { room: string }) {
   const end = m?.end.value;
   const Room = screen.value?.[0].MeetingRoom;
   const features = screen.value?.[1].FEATURES;
+  // Loaded before the session starts: joining waits for the features, which load with it.
+  const Waiting = screen.value?.[2].WaitingScreen;
   return (
     <main
       id="meeting"
@@ -147,8 +153,8 @@ export default function Meeting({ room }: { room: string }) {
     >
       {end
         ? <EndScreen end={end} onRejoin={start} />
-        : m && phase === "waiting"
-        ? <WaitingScreen meeting={m} name={m.local.value?.name ?? ""} />
+        : m && Waiting && phase === "waiting"
+        ? <Waiting meeting={m} name={m.local.value?.name ?? ""} />
         : m && Room && features && phase !== "prejoin" && phase !== "joining"
         ? <Room meeting={m} features={features} />
         : <PreJoin key={attempt.value} room={room} meeting={m} />}

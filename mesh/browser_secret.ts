@@ -15,7 +15,8 @@
  * new SignalingClient({ url, secret });
  * ```
  */
-import { SECRET_PATTERN } from "../signaling/protocol.ts";
+// limits.ts, not protocol.ts: this module is on the meeting page's first load.
+import { SECRET_PATTERN } from "../signaling/limits.ts";
 import { encodeBase64url } from "./base64url.ts";
 
 /** Random bytes in a secret: 256 bits, 43 base64url characters. */
