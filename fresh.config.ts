@@ -1,5 +1,5 @@
 import presetTailwind from "@twind/preset-tailwind";
-import { defineConfig } from "./framework/mod.ts";
+import { defineConfig } from "$fresh/server.ts";
 
 export default defineConfig({
   twind: {

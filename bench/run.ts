@@ -8,7 +8,8 @@
  *   network namespace (`unshare -rn`); where that is not possible it is skipped with a note.
  *   `--abuse` is floods between isolates and bursts of large frames (bench/abuse.ts).
  * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
- *   at a time).
+ *   at a time); `--no-link-reports`: the bench clients never report link states (browsers do);
+ *   `--single` / `--parallel`: only that server mode.
  * - `--quick`: short versions of the timed benches (for a smoke test).
  */
 import { type LoadResult, loadTest } from "./http_load.ts";
@@ -55,6 +56,12 @@ const SIGNALING: SignalingOptions = {
   rooms: intArg("rooms", quick ? 50 : DEFAULT_SIGNALING.rooms),
   peers: intArg("peers", DEFAULT_SIGNALING.peers),
   concurrency: intArg("concurrency", DEFAULT_SIGNALING.concurrency),
+  linkReports: !Deno.args.includes("--no-link-reports"),
+  modes: Deno.args.includes("--single")
+    ? ["single"]
+    : Deno.args.includes("--parallel")
+    ? ["parallel"]
+    : DEFAULT_SIGNALING.modes,
 };
 const RENDER = quick ? { warmup: 50, iterations: 200 } : { warmup: 500, iterations: 2_000 };
 const LOAD = {

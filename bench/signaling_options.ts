@@ -25,6 +25,11 @@ export interface SignalingOptions {
   maxInFlight: number;
   /** ICE candidates each side sends per pair (the exchange phase). */
   candidates: number;
+  /**
+   * Peers report their link states as browsers do: `connecting` for each member they learn of,
+   * `connected` once a pair's exchange is through on their side (`--no-link-reports`: never).
+   */
+  linkReports: boolean;
   modes: ServerMode[];
 }
 
@@ -40,6 +45,7 @@ export const DEFAULT_SIGNALING: SignalingOptions = {
   ratePerS: 45,
   maxInFlight: 32,
   candidates: 5,
+  linkReports: true,
   modes: ["single", "parallel"],
 };
 

@@ -58,6 +58,20 @@ export class Peer {
     return true;
   }
 
+  /** This peer's link states, reported to the server as a browser does (`linkReports`). */
+  links: Record<string, "connecting" | "connected"> = {};
+  /** The newcomer's pairs not yet fully exchanged (join → all pairs signaled). */
+  pendingPairs = 0;
+
+  /** Sets link states and reports the whole map when that changed anything (as browsers do). */
+  setLinks(states: Record<string, "connecting" | "connected">): void {
+    let changed = false;
+    for (const [peer, state] of Object.entries(states)) {
+      if (this.links[peer] !== state) (this.links[peer] = state), changed = true;
+    }
+    if (changed) this.send(clientMessage({ type: "links", links: this.links }));
+  }
+
   /** A `signal` message to peer `to`; returns whether it was sent. */
   signal(to: string, payload: Payload): boolean {
     return this.send(clientMessage({ type: "signal", to, payload }));

@@ -65,7 +65,7 @@ export async function rampPhase(swarm: Swarm, log: Log): Promise<RampResult> {
 export async function pairsPhase(
   swarm: Swarm,
   log: Log,
-): Promise<Pick<ModeResult, "pairs" | "joinErrors">> {
+): Promise<Pick<ModeResult, "pairs" | "joinErrors" | "allPairsMs">> {
   // Each newcomer negotiates with every member already there: n(n-1)/2 pairs per room.
   const expectedPairs = swarm.rooms.reduce((sum, room) => {
     const n = room.filter((p) => p.id).length;
@@ -86,9 +86,16 @@ export async function pairsPhase(
         ms(pairMs.max)
       }, errors: ${describeErrors(joinErrors)}`,
   );
+  const allPairsMs = summarize(swarm.allPairsMs);
+  log(
+    `  join → all of the joiner's pairs exchanged (${int(swarm.allPairsMs.length)} joiners): ` +
+      `p50 ${ms(allPairsMs.median)} p99 ${ms(allPairsMs.p99)}` +
+      (swarm.opts.linkReports ? ", with browser-like link reports" : ", no link reports"),
+  );
   return {
     pairs: { expected: expectedPairs, completed: swarm.pairMs.length, ms: pairMs },
     joinErrors,
+    allPairsMs,
   };
 }
 

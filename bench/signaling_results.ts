@@ -48,6 +48,8 @@ export interface ModeResult {
   /** CPU during the ramp. */
   rampCpu: CpuUse;
   pairs: { expected: number; completed: number; ms: Summary };
+  /** Per newcomer with earlier members: its join sent → all of its pairs exchanged. */
+  allPairsMs: Summary;
   /** Error frames of the ramp and the exchanges (unknown-peer = a signal was refused). */
   joinErrors: Record<string, number>;
   memory: { baselineKiB: number; loadedKiB: number; perConnKiB: number };

@@ -39,6 +39,8 @@ export class Swarm {
   readonly byId = new Map<string, Peer>();
   readonly pairs = new Map<string, Pair>();
   readonly pairMs: number[] = [];
+  /** Per newcomer with earlier members: its join sent → every one of its pairs exchanged. */
+  readonly allPairsMs: number[] = [];
   readonly connectMs: number[] = [];
   readonly joinMs: number[] = [];
   readonly joinFailures: string[] = [];
@@ -134,13 +136,26 @@ export class Swarm {
         peer.id = msg.peer;
         this.byId.set(msg.peer, peer);
         // The newcomer starts a negotiation with every member already there.
-        for (const member of msg.members) {
-          if (member.peer === msg.peer) continue;
-          const p = `${msg.peer}>${member.peer}`;
+        const others = msg.members.filter((m) => m.peer !== msg.peer).map((m) => m.peer);
+        peer.pendingPairs = others.length;
+        for (const other of others) {
+          const p = `${msg.peer}>${other}`;
           this.pairs.set(p, { startedAt: peer.welcomedAt, newGot: 0, oldGot: 0 });
-          peer.signal(member.peer, { k: "offer", p, sdp: SDP });
+          peer.signal(other, { k: "offer", p, sdp: SDP });
+        }
+        if (this.opts.linkReports && others.length > 0) {
+          peer.setLinks(Object.fromEntries(others.map((o) => [o, "connecting"])));
         }
         peer.onWelcome?.();
+        return;
+      }
+      case "roster": {
+        if (!this.opts.linkReports || !peer.id) return;
+        // A browser starts a link to each newcomer it hears of and reports it connecting.
+        const fresh = msg.members.filter((m) => m.peer !== peer.id && !(m.peer in peer.links));
+        if (fresh.length > 0) {
+          peer.setLinks(Object.fromEntries(fresh.map((m) => [m.peer, "connecting"])));
+        }
         return;
       }
       case "signal":
@@ -152,7 +167,7 @@ export class Swarm {
         this.errors[`evicted:${msg.code}`] = (this.errors[`evicted:${msg.code}`] ?? 0) + 1;
         return;
       default:
-        return; // roster, pong
+        return; // pong
     }
   }
 
@@ -185,9 +200,18 @@ export class Swarm {
       }
     } else if (payload.from === "old") pair.newGot++;
     else pair.oldGot++;
+    // A side that has the other's description and all its candidates reports the link up.
+    const mine = payload.k === "offer" || (payload.k === "cand" && payload.from === "new")
+      ? pair.oldGot
+      : pair.newGot;
+    if (this.opts.linkReports && mine === candidates + 1) peer.setLinks({ [from]: "connected" });
     // Complete when each side has the other's description and all of its candidates.
     if (pair.newGot === candidates + 1 && pair.oldGot === candidates + 1) {
       this.pairMs.push(now - pair.startedAt);
+      const newcomer = this.byId.get(payload.p.slice(0, payload.p.indexOf(">")));
+      if (newcomer && --newcomer.pendingPairs === 0) {
+        this.allPairsMs.push(now - newcomer.openedAt);
+      }
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * Import boundaries: `mod.ts`, what routes, components and islands import, reaches no server
- * code; the server reaches the bundler (and esbuild) only through a dynamic `import()`, and
- * takes it only when it must build, never over a fresh prebuilt `_fresh/`.
+ * Import boundaries: `mod.ts` and `runtime.ts`, what routes, components and islands import as
+ * `$fresh/server.ts` and `$fresh/runtime.ts`, reach no server code; the server reaches the
+ * bundler (and esbuild) only through a dynamic `import()`, and takes it only when it must
+ * build, never over a fresh prebuilt `_fresh/`.
  */
 import assert from "node:assert/strict";
 import { writeBuild } from "./build.ts";
@@ -31,17 +32,66 @@ const SERVER_ONLY = [
   "npm:preact-render-to-string",
 ];
 
-Deno.test("framework/mod.ts reaches only browser-safe modules, through any kind of import", async () => {
-  // Dynamic and type-only imports count too: esbuild follows the first into island bundles, and
-  // the second would still make mod.ts depend on server code.
-  const graph = await importGraph("framework/mod.ts", { dynamic: true, types: true });
-  assert.ok(graph.has("framework/runtime.ts"), "the walk follows mod.ts's imports");
-  for (const module of SERVER_ONLY) assert.ok(!graph.has(module), `mod.ts reaches ${module}`);
-  assert.deepEqual([...graph].filter((m) => m.startsWith("node:")), [], "node: builtins");
-  const unexpected = [...graph].filter((m) =>
-    !BROWSER_SAFE_MODULES.includes(m) && !BROWSER_PACKAGES.includes(m)
-  );
-  assert.deepEqual(unexpected, [], "modules outside the browser-safe list");
+/** deno.json's import map, as the project's modules resolve through it. */
+async function projectImports(): Promise<Record<string, string>> {
+  return JSON.parse(await Deno.readTextFile(new URL("deno.json", PROJECT))).imports;
+}
+
+Deno.test("$fresh/server.ts and $fresh/runtime.ts are aliases of browser-safe modules", async () => {
+  const imports = await projectImports();
+  assert.equal(imports["$fresh/server.ts"], "./framework/mod.ts");
+  assert.equal(imports["$fresh/runtime.ts"], "./framework/runtime.ts");
+  assert.ok(BROWSER_SAFE_MODULES.includes("framework/mod.ts"));
+  assert.ok(BROWSER_SAFE_MODULES.includes("framework/runtime.ts"));
+});
+
+for (
+  const [alias, entry, reaches] of [
+    ["$fresh/server.ts", "framework/mod.ts", "framework/types.ts"],
+    ["$fresh/runtime.ts", "framework/runtime.ts", "npm:preact"],
+  ]
+) {
+  Deno.test(`${alias} (${entry}) reaches only browser-safe modules, by any import`, async () => {
+    // Dynamic and type-only imports count too: esbuild follows the first into island bundles,
+    // and the second would still make the module depend on server code.
+    const graph = await importGraph(entry, { dynamic: true, types: true });
+    assert.ok(graph.has(reaches), `the walk follows ${entry}'s imports`);
+    for (const module of SERVER_ONLY) assert.ok(!graph.has(module), `${entry} reaches ${module}`);
+    assert.deepEqual([...graph].filter((m) => m.startsWith("node:")), [], "node: builtins");
+    const unexpected = [...graph].filter((m) =>
+      !BROWSER_SAFE_MODULES.includes(m) && !BROWSER_PACKAGES.includes(m)
+    );
+    assert.deepEqual(unexpected, [], "modules outside the browser-safe list");
+  });
+}
+
+/** Every module of the app's routes/, islands/ and components/, and fresh.config.ts. */
+async function appModules(): Promise<string[]> {
+  const out = ["fresh.config.ts"];
+  async function walk(dir: string) {
+    for await (const e of Deno.readDir(new URL(dir, PROJECT))) {
+      if (e.isDirectory) await walk(`${dir}${e.name}/`);
+      else if (/\.(tsx|ts|jsx|js)$/.test(e.name)) out.push(`${dir}${e.name}`);
+    }
+  }
+  for (const dir of ["routes/", "islands/", "components/"]) await walk(dir);
+  return out;
+}
+
+Deno.test("the app imports the framework as a Fresh app does: through $fresh/ only", async () => {
+  const modules = await appModules();
+  assert.ok(modules.includes("routes/_app.tsx") && modules.includes("islands/Meeting.tsx"));
+  const specifier = /\bfrom\s+["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']/g;
+  for (const module of modules) {
+    const source = await Deno.readTextFile(new URL(module, PROJECT));
+    const specifiers = [...source.matchAll(specifier)].map((m) => m[1] ?? m[2]);
+    const direct = specifiers.filter((s) => /(^|\/)framework\//.test(s));
+    assert.deepEqual(direct, [], `${module} imports framework/ by path`);
+    // Every route declares its handlers' or page's types, so every route imports $fresh/.
+    if (module.startsWith("routes/")) {
+      assert.ok(specifiers.some((s) => s.startsWith("$fresh/")), `${module}: no $fresh/ import`);
+    }
+  }
 });
 
 Deno.test("framework/build.ts, which loads prebuilt builds, imports no bundler", async () => {
@@ -98,7 +148,9 @@ async function createAppWithoutEsbuild(project: TempProject, config: FreshConfig
   // in the `npm:/` form that subpaths can be resolved against.
   for (const [name, target] of Object.entries<string>(denoJson.imports)) {
     imports[name] = target;
-    imports[`${name}/`] = `${target.replace(/^npm:(?!\/)/, "npm:/")}/`;
+    if (target.startsWith("npm:")) {
+      imports[`${name}/`] = `${target.replace(/^npm:(?!\/)/, "npm:/")}/`;
+    }
   }
   imports.esbuild = `${project.manifestUrl.replace(/fresh\.gen\.ts$/, "")}poisoned_esbuild.js`;
   await project.write(
@@ -153,10 +205,10 @@ Deno.test("createApp over a fresh prebuilt _fresh/ serves it without importing e
   assert.ok(!dev.ok, "dev mode built without esbuild?");
   assert.match(dev.stderr, /esbuild was imported/);
 
-  // ...and a stale _fresh/ is rebuilt, never served.
+  // ...and a stale _fresh/ is never served: the server refuses to start, without the bundler.
   await project.write("islands/Counter.tsx", COUNTER.replace("+1", "plus one"));
   const stale = await createAppWithoutEsbuild(project);
   assert.ok(!stale.ok, "a stale build was served");
-  assert.match(stale.stderr, /Not using .*_fresh: sources changed since the build/);
-  assert.match(stale.stderr, /esbuild was imported/);
+  assert.match(stale.stderr, /_fresh: sources changed since the build\. Run `deno task build`/);
+  assert.doesNotMatch(stale.stderr, /esbuild was imported/);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type BuildResult, loadBuild, preloadList, writeBuild } from "./build.ts";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { type BuildResult, loadBuild, MANIFEST_VERSION, preloadList, writeBuild } from "./build.ts";
 import { buildIslands, entryName } from "./bundle.ts";
 import { createTempProject, type TempProject } from "./testing.ts";
 
@@ -176,18 +177,84 @@ Deno.test("preloadList: on a real build it covers every import of the page's mod
   for (const root of roots) assert.ok(list.includes(root));
 });
 
+Deno.test("buildIslands: every file also compressed with br and gzip, except in dev", async () => {
+  await using project = await twoIslandProject();
+  const built = await build(project);
+  for (const [name, contents] of built.files) {
+    const codings = built.manifest.precompressed[name];
+    // br always shrinks JavaScript; gzip's 18-byte frame can outweigh its gain on a tiny file.
+    assert.ok(codings.includes("br"), `${name}: ${codings}`);
+    const forms = built.encoded.get(name)!;
+    assert.deepEqual(Object.keys(forms), codings, name);
+    for (const coding of codings) {
+      const bytes = forms[coding]!;
+      assert.ok(bytes.byteLength < contents.byteLength, `${name}.${coding} is smaller`);
+      const decoded = coding === "br" ? brotliDecompressSync(bytes) : gunzipSync(bytes);
+      assert.deepEqual(new Uint8Array(decoded), contents, `${name} ${coding}`);
+    }
+  }
+  const largest = [...built.files].sort(([, a], [, b]) => b.byteLength - a.byteLength)[0][0];
+  assert.deepEqual(built.manifest.precompressed[largest], ["br", "gzip"]);
+  const dev = await buildIslands({
+    root: project.root,
+    islands: project.islandPaths(...ISLANDS),
+    runtimeEntry: `${project.root}/framework/client.ts`,
+    dev: true,
+  });
+  assert.equal(dev.encoded.size, 0);
+  assert.deepEqual(dev.manifest.precompressed, {});
+});
+
 Deno.test("writeBuild + loadBuild round trip, replacing an older build", async () => {
   await using project = await twoIslandProject();
   const outDir = `${project.root}/_fresh`;
   await project.write("_fresh/js/old-AAAAAAAA.js", "stale");
+  await project.write("_fresh/js/old-AAAAAAAA.js.br", "stale");
   const built = await build(project);
   await writeBuild(outDir, built);
   const loaded = await loadBuild(outDir, project.root, project.islandPaths(...ISLANDS));
   assert.ok(typeof loaded !== "string", String(loaded));
   assert.deepEqual(loaded.manifest, built.manifest);
   assert.deepEqual(loaded.files, built.files);
+  assert.deepEqual(loaded.encoded, built.encoded);
   const written = await Array.fromAsync(Deno.readDir(`${outDir}/js`), (e) => e.name);
-  assert.deepEqual(written.sort(), [...built.files.keys()].sort());
+  const suffix = { br: ".br", gzip: ".gz" };
+  const expected = [...built.files.keys()].flatMap((n) => [
+    n,
+    ...built.manifest.precompressed[n].map((c) => n + suffix[c]),
+  ]);
+  assert.deepEqual(written.sort(), expected.sort());
+  assert.deepEqual(
+    await Array.fromAsync(Deno.readDir(outDir), (e) => e.name).then((n) => n.sort()),
+    [
+      "js",
+      "manifest.json",
+    ],
+  );
+});
+
+Deno.test("writeBuild: servers loading while builds write always see a whole build", async () => {
+  await using project = await twoIslandProject();
+  const outDir = `${project.root}/_fresh`;
+  const built = await build(project);
+  await writeBuild(outDir, built);
+  const islands = project.islandPaths(...ISLANDS);
+  // Four builds of the same sources write at once, as test processes sharing a checkout do,
+  // while loads run until they are done: not one load may find a file missing or torn.
+  let writing = true;
+  const writes = Promise.all([1, 2, 3, 4].map(() => writeBuild(outDir, built))).finally(() =>
+    writing = false
+  );
+  let loads = 0;
+  while (writing || loads === 0) {
+    const loaded = await loadBuild(outDir, project.root, islands);
+    assert.ok(typeof loaded !== "string", String(loaded));
+    assert.deepEqual(loaded.files, built.files);
+    loads++;
+  }
+  await writes;
+  const leftovers = await Array.fromAsync(Deno.readDir(`${outDir}/js`), (e) => e.name);
+  assert.deepEqual(leftovers.filter((n) => n.includes(".tmp-")), [], "temporary files");
 });
 
 /** Builds and writes `_fresh/`, then returns a loadBuild with the project's current state. */
@@ -228,10 +295,13 @@ Deno.test("loadBuild: missing, foreign or incomplete builds are reported", async
 
   const load = await writtenBuild(project);
   const manifest = JSON.parse(await Deno.readTextFile(`${outDir}/manifest.json`));
+  await Deno.remove(`${outDir}/js/${manifest.islands.Toggle}.br`);
+  assert.equal(await load(), `missing bundle file ${manifest.islands.Toggle}.br`);
   await Deno.remove(`${outDir}/js/${manifest.islands.Toggle}`);
   assert.equal(await load(), `missing bundle file ${manifest.islands.Toggle}`);
 
-  await project.write("_fresh/manifest.json", JSON.stringify({ ...manifest, version: 2 }));
+  const version = MANIFEST_VERSION + 1;
+  await project.write("_fresh/manifest.json", JSON.stringify({ ...manifest, version }));
   assert.equal(await load(), "built by another framework version");
 
   await project.write("_fresh/manifest.json", "{ not json");

@@ -1,8 +1,8 @@
 /**
  * The bundler: esbuild turns the client runtime and the islands into browser modules. The only
- * framework module that imports esbuild. The server loads it with a dynamic `import()` only when
- * it has to build (dev, or a missing or stale `_fresh/`), and `deno task build` for the build
- * itself, so production over a fresh `_fresh/` never loads esbuild; islands never reach it.
+ * framework module that imports esbuild. `deno task build` loads it to write `_fresh/`; the server
+ * loads it with a dynamic `import()` only in dev or when a caller asks for a build in memory
+ * (`buildIfStale`, tests), so a production server never loads esbuild; islands never reach it.
  */
 import * as esbuild from "esbuild";
 import {
@@ -10,8 +10,11 @@ import {
   type BuildResult,
   hashInputs,
   MANIFEST_VERSION,
+  type PrecompressedCoding,
   preloadList,
 } from "./build.ts";
+import { precompress } from "./compress.ts";
+import { importMapPlugin } from "./import_map.ts";
 import { scanClassCandidates } from "./twind.ts";
 
 /** What to bundle, and how. */
@@ -22,7 +25,7 @@ export interface BuildOptions {
   islands: Record<string, string>;
   /** Absolute path of the client runtime entry (framework/client.ts). */
   runtimeEntry: string;
-  /** Dev build: unminified, with inline source maps. */
+  /** Dev build: unminified, with inline source maps, not precompressed. */
   dev?: boolean;
   /** esbuild targets; default {@link DEFAULT_TARGET}. */
   target?: string[];
@@ -36,7 +39,10 @@ export function entryName(island: string): string {
   return "island-" + island.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-/** Bundles the client runtime and every island: ESM, code-split, minified, content-hashed names. */
+/**
+ * Bundles the client runtime and every island: ESM, code-split, minified, content-hashed names,
+ * each file also compressed with brotli and gzip (not in dev).
+ */
 export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
   const entryPoints: Record<string, string> = { runtime: opts.runtimeEntry };
   for (const [name, path] of Object.entries(opts.islands)) entryPoints[entryName(name)] = path;
@@ -62,6 +68,8 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
       metafile: true,
       logLevel: "silent",
       define: { "process.env.NODE_ENV": JSON.stringify(opts.dev ? "development" : "production") },
+      // `$fresh/runtime.ts` and the project's other import-map entries, as Deno resolves them.
+      plugins: [await importMapPlugin(opts.root)],
     });
   } finally {
     // esbuild keeps a child process alive between builds; a server builds once.
@@ -79,7 +87,18 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
     islands: {},
     imports: {},
     classes: {},
+    precompressed: {},
   };
+  // Compressed once here, as hard as brotli and gzip go (about 0.5 s for this app's islands),
+  // so that serving a bundle costs no compression at all.
+  const encoded = new Map<string, Partial<Record<PrecompressedCoding, Uint8Array>>>();
+  if (!opts.dev) {
+    for (const [name, contents] of files) {
+      const forms = precompress(contents);
+      manifest.precompressed[name] = Object.keys(forms) as PrecompressedCoding[];
+      if (manifest.precompressed[name].length > 0) encoded.set(name, forms);
+    }
+  }
   const islandByEntry = new Map(Object.keys(opts.islands).map((n) => [entryName(n), n]));
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
     if (!out.endsWith(".js")) continue;
@@ -100,7 +119,7 @@ export async function buildIslands(opts: BuildOptions): Promise<BuildResult> {
     .sort();
   manifest.classes = await islandClasses(opts.root, result.metafile, manifest);
   manifest.inputsHash = await hashInputs(opts.root, manifest.inputs, opts.islands);
-  return { manifest, files };
+  return { manifest, files, encoded };
 }
 
 /**

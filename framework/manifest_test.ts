@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { generateManifest, islandName, writeManifest } from "./manifest.ts";
+import { generateManifest, importNames, islandName, writeManifest } from "./manifest.ts";
 
 /** Runs `fn` in a temp project holding `files` (path -> contents), then removes it. */
 async function withProject(
@@ -57,13 +57,43 @@ Deno.test("generateManifest: sorted routes and islands, nested folders, tests sk
       "./islands/Counter.tsx",
       "./islands/meeting/Grid.tsx",
     ]);
-    // Each import is used under the matching key, routes and islands apart.
-    assert.match(source, /import \* as \$1 from "\.\/routes\/Zeta\.js";/);
-    assert.match(source, /"\.\/routes\/Zeta\.js": \$1,/);
-    assert.match(source, /import \* as \$\$1 from "\.\/islands\/meeting\/Grid\.tsx";/);
-    assert.ok(source.includes('islands: {\n    "./islands/Counter.tsx": $$0,\n'));
-    assert.match(source, /baseUrl: import\.meta\.url,/);
+    // Each import is used under the matching key, routes and islands apart, named as Fresh
+    // names them.
+    assert.match(source, /import \* as \$Zeta from "\.\/routes\/Zeta\.js";/);
+    assert.match(source, /"\.\/routes\/Zeta\.js": \$Zeta,/);
+    assert.match(source, /"\.\/routes\/api\/rooms\/\[room\]\/ws\.ts": \$api_rooms_room_ws,/);
+    assert.match(source, /import \* as \$meeting_Grid from "\.\/islands\/meeting\/Grid\.tsx";/);
+    assert.ok(source.includes('islands: {\n    "./islands/Counter.tsx": $Counter,\n'));
+    assert.match(source, /baseUrl: import\.meta\.url,\n\} satisfies Manifest;/);
+    assert.match(source, /^import type \{ Manifest \} from "\$fresh\/server\.ts";$/m);
   });
+});
+
+Deno.test("importNames: Fresh's names, each one unique", () => {
+  assert.deepEqual(
+    importNames([
+      "./routes/[room].tsx",
+      "./routes/_404.tsx",
+      "./routes/(group)/about.jsx",
+      "./routes/greet/[name].tsx",
+      "./routes/a-b.ts",
+      "./routes/a_b.ts",
+      "./routes/a.b.ts",
+      "./islands/a_b.tsx",
+      "./islands/Counter.tsx",
+    ]),
+    [
+      "$_room_",
+      "$_404",
+      "$_group_about",
+      "$greet_name_",
+      "$a_b",
+      "$a_b_1",
+      "$a_b_2",
+      "$a_b_3",
+      "$Counter",
+    ],
+  );
 });
 
 Deno.test("generateManifest: a project without islands/ or routes/", async () => {

@@ -2,15 +2,24 @@ import {
   type ComponentChildren,
   type ComponentType,
   createContext,
+  Fragment,
   h,
   options,
   type VNode,
 } from "preact";
 import { useContext } from "preact/hooks";
 import { renderToString } from "preact-render-to-string";
+import type { LayoutComponent, PageComponent, PageFrame } from "./router.ts";
 import { HeadContext } from "./runtime.ts";
 import { serialize } from "./serializer.ts";
-import type { AppProps, PageProps } from "./types.ts";
+import type {
+  AppProps,
+  FreshContext,
+  LayoutContext,
+  LayoutProps,
+  PageProps,
+  RouteContext,
+} from "./types.ts";
 import type { StyleEngine } from "./twind.ts";
 
 /** Where the browser finds the island code of this build. */
@@ -24,9 +33,14 @@ export interface ClientAssets {
 }
 
 export interface RenderInput {
-  page: ComponentType<PageProps>;
-  app?: ComponentType<AppProps>;
+  page: PageComponent;
+  /** `_app` and the layouts around the page; without it, the default document alone. */
+  frame?: PageFrame;
   props: PageProps;
+  /** The request, which async routes, layouts and apps are called with. */
+  req?: Request;
+  /** The handler's context: async components get its `remoteAddr` and `renderNotFound`. */
+  ctx?: FreshContext;
   /** Island components of the app and their names. */
   islands: Map<ComponentType, string>;
   assets: ClientAssets;
@@ -44,7 +58,6 @@ interface ActiveRender {
   islands: Map<ComponentType, string>;
   /** `[name, props]` of every island found, in document order. */
   found: [string, Record<string, unknown>][];
-  wrappers: Map<ComponentType, ComponentType>;
 }
 
 /** Set while renderToString runs; rendering is synchronous, so one slot is enough. */
@@ -53,14 +66,32 @@ let active: ActiveRender | null = null;
 let creatingIsland = false;
 const InIsland = createContext(false);
 
-function islandWrapper(render: ActiveRender, name: string, Island: ComponentType) {
+/**
+ * The marker component of every island an app has rendered with. Vnodes are given it when
+ * created, which for an async route is before its render starts; which render it belongs to,
+ * and whether it is an island of that app, the marker finds out when it renders.
+ */
+const markers = new WeakMap<ComponentType, ComponentType>();
+const registered = new WeakSet<Map<ComponentType, string>>();
+
+function register(islands: Map<ComponentType, string>) {
+  if (registered.has(islands)) return;
+  registered.add(islands);
+  for (const Island of islands.keys()) {
+    if (!markers.has(Island)) markers.set(Island, islandMarker(Island));
+  }
+}
+
+function islandMarker(Island: ComponentType) {
   return function IslandMarker(props: Record<string, unknown>) {
     creatingIsland = true;
     const inner = h(Island, props);
     creatingIsland = false;
     // An island inside another island is part of that island's tree in the browser.
-    if (useContext(InIsland)) return inner;
-    const id = render.found.push([name, props]) - 1;
+    const nested = useContext(InIsland);
+    const name = active?.islands.get(Island);
+    if (!active || name === undefined || nested) return inner;
+    const id = active.found.push([name, props]) - 1;
     return h(
       InIsland.Provider,
       { value: true },
@@ -71,17 +102,9 @@ function islandWrapper(render: ActiveRender, name: string, Island: ComponentType
 
 const previousVnodeHook = options.vnode;
 options.vnode = (vnode: VNode) => {
-  const render = active;
-  if (render && !creatingIsland && typeof vnode.type === "function") {
-    const name = render.islands.get(vnode.type as ComponentType);
-    if (name) {
-      let wrapper = render.wrappers.get(vnode.type as ComponentType);
-      if (!wrapper) {
-        wrapper = islandWrapper(render, name, vnode.type as ComponentType);
-        render.wrappers.set(vnode.type as ComponentType, wrapper);
-      }
-      vnode.type = wrapper;
-    }
+  if (!creatingIsland && typeof vnode.type === "function") {
+    const marker = markers.get(vnode.type as ComponentType);
+    if (marker) vnode.type = marker;
   }
   previousVnodeHook?.(vnode);
 };
@@ -114,19 +137,73 @@ function DefaultApp({ Component }: AppProps) {
   );
 }
 
-/** Renders a full HTML document: page inside `_app`, head tags, extracted CSS and island boot code. */
-export function renderPage(input: RenderInput): string {
-  const { props, nonce } = input;
+type AsyncComponent = (req: Request, ctx: LayoutContext) => Promise<ComponentChildren | Response>;
+
+/** Async components are told apart from plain ones as Fresh 1.x does: by being async functions. */
+function isAsync(component: unknown): component is AsyncComponent {
+  return typeof component === "function" && component.constructor.name === "AsyncFunction";
+}
+
+function noNotFound(): Promise<Response> {
+  return Promise.reject(
+    new Error("ctx.renderNotFound() is only available while answering a request for a route."),
+  );
+}
+
+/**
+ * The page inside its layouts inside `_app`, as one component. Async ones are called first,
+ * outermost first, each with a `ctx.Component` that renders the levels inside it; the first
+ * to return a `Response` ends the render with it.
+ */
+async function composePage(input: RenderInput): Promise<ComponentType | Response> {
+  const { props } = input;
+  const levels: (LayoutComponent | PageComponent)[] = [
+    input.frame?.app ?? DefaultApp,
+    ...(input.frame?.layouts ?? []),
+    input.page,
+  ];
+  const last = levels.length - 1;
+  const resolved: ComponentType<LayoutProps>[] = [];
+  /** Renders level `i` and, through its `Component`, the levels inside it. */
+  const inner = (i: number): ComponentType => () =>
+    i === last
+      ? h(resolved[i] as ComponentType<PageProps>, props)
+      : h(resolved[i], { ...props, Component: inner(i + 1) });
+  const context: RouteContext = {
+    url: props.url,
+    params: props.params,
+    state: props.state,
+    remoteAddr: input.ctx?.remoteAddr,
+    renderNotFound: input.ctx?.renderNotFound ?? noNotFound,
+    data: props.data,
+    error: props.error,
+  };
+  for (const [i, level] of levels.entries()) {
+    if (!isAsync(level)) {
+      resolved[i] = level as ComponentType<LayoutProps>;
+      continue;
+    }
+    if (!input.req) throw new Error("An async route, layout or app needs the request to render.");
+    const ctx = i === last ? context : { ...context, Component: inner(i + 1) };
+    const out = await level(input.req, ctx as LayoutContext);
+    if (out instanceof Response) return out;
+    resolved[i] = () => h(Fragment, null, out);
+  }
+  return inner(0);
+}
+
+/**
+ * Renders a full HTML document: page inside its layouts and `_app`, head tags, extracted CSS
+ * and island boot code; or the `Response` an async route, layout or app returned instead.
+ */
+export async function renderPage(input: RenderInput): Promise<string | Response> {
+  const { nonce } = input;
+  register(input.islands);
+  const Page = await composePage(input);
+  if (Page instanceof Response) return Page;
   const head: ComponentChildren[] = [];
-  const render: ActiveRender = { islands: input.islands, found: [], wrappers: new Map() };
-  const Page = input.page;
-  const App = input.app ?? DefaultApp;
-  const Component = () => h(Page, props);
-  const tree = h(
-    HeadContext.Provider,
-    { value: head },
-    h(App, { url: props.url, params: props.params, state: props.state, Component }),
-  ) as VNode<unknown>;
+  const render: ActiveRender = { islands: input.islands, found: [] };
+  const tree = h(HeadContext.Provider, { value: head }, h(Page, null)) as VNode<unknown>;
   let html = renderSync(tree, render);
 
   const headHtml = head.length ? renderToString(h("x", null, head)).slice(3, -4) : "";

@@ -1,4 +1,32 @@
-import type { Handler, Manifest, MiddlewareModule, RouteModule } from "./types.ts";
+import type {
+  AsyncLayout,
+  AsyncRoute,
+  Handler,
+  LayoutProps,
+  Manifest,
+  MiddlewareModule,
+  PageProps,
+  RouteModule,
+} from "./types.ts";
+import type { ComponentType } from "preact";
+
+/** A page component: a plain one of its props, or an async one of `(req, ctx)`. */
+// deno-lint-ignore no-explicit-any -- pages declare their own data and state types
+export type PageComponent = ComponentType<PageProps<any, any>> | AsyncRoute<any, any>;
+
+/** A `_layout.tsx` or `_app.tsx` component, plain or async. */
+// deno-lint-ignore no-explicit-any -- see above
+export type LayoutComponent = ComponentType<LayoutProps<any, any>> | AsyncLayout<any, any>;
+
+/**
+ * What wraps a page, outermost first: `_app.tsx` (undefined: the default document), then the
+ * `_layout.tsx` of each folder down to the page's, as the configs of the page and the layouts
+ * allow (`skipAppWrapper`, `skipInheritedLayouts`).
+ */
+export interface PageFrame {
+  app?: LayoutComponent;
+  layouts: LayoutComponent[];
+}
 
 /** A route compiled from one file in `routes/`. */
 export interface Route {
@@ -9,6 +37,8 @@ export interface Route {
   module: RouteModule;
   /** Middlewares that apply, outermost (root folder) first. */
   middlewares: Handler[];
+  /** `_app` and the layouts around the page. */
+  frame: PageFrame;
   /** Sort key: one rank per segment (0 static, 1 param, 2 catch-all). */
   rank: number[];
   matcher: URLPattern;
@@ -24,6 +54,10 @@ export interface SpecialRoutes {
   app?: RouteModule;
   notFound?: RouteModule;
   error?: RouteModule;
+  /** What wraps the 404 page: `_app` and the root `_layout`, as for a page at the root. */
+  notFoundFrame: PageFrame;
+  /** What wraps the 500 page. */
+  errorFrame: PageFrame;
 }
 
 const ROUTE_FILE = /\.(tsx|ts|jsx|js)$/;
@@ -75,6 +109,10 @@ function isMiddleware(file: string): boolean {
   return /\/_middleware\.(tsx|ts|jsx|js)$/.test(file);
 }
 
+function isLayout(file: string): boolean {
+  return /\/_layout\.(tsx|ts|jsx|js)$/.test(file);
+}
+
 function folderOf(file: string): string {
   return file.replace(/^\.?\/?routes/, "").replace(/\/[^/]*$/, "");
 }
@@ -83,10 +121,40 @@ function asArray(handler: MiddlewareModule["handler"]): Handler[] {
   return (Array.isArray(handler) ? handler : [handler]) as Handler[];
 }
 
+/** The entries of `byFolder` whose folder is `folder` or above it, outermost first. */
+function inherited<T>(byFolder: Map<string, T>, folder: string): T[] {
+  return [...byFolder.entries()]
+    .filter(([dir]) => folder === dir || folder.startsWith(dir + "/"))
+    .sort(([a], [b]) => a.length - b.length)
+    .map(([, value]) => value);
+}
+
+/**
+ * The frame of a page in `folder`, as Fresh 1.x builds it: the layouts of its folder and those
+ * above, up to the innermost one that skips inherited layouts; none if the page itself skips
+ * them. `_app` goes around them unless the page or one of those layouts skips it.
+ */
+function frameOf(
+  page: RouteModule,
+  folder: string,
+  layoutByFolder: Map<string, RouteModule>,
+  app: RouteModule | undefined,
+): PageFrame {
+  let layouts = page.config?.skipInheritedLayouts ? [] : inherited(layoutByFolder, folder);
+  const root = layouts.findLastIndex((l) => l.config?.skipInheritedLayouts);
+  if (root > 0) layouts = layouts.slice(root);
+  const skipApp = page.config?.skipAppWrapper || layouts.some((l) => l.config?.skipAppWrapper);
+  return {
+    app: skipApp ? undefined : app?.default as LayoutComponent | undefined,
+    layouts: layouts.map((l) => l.default as LayoutComponent),
+  };
+}
+
 /** Compiles the manifest's routes into a sorted route table. */
 export function buildRoutes(manifest: Manifest): { routes: Route[]; special: SpecialRoutes } {
-  const special: SpecialRoutes = {};
+  const found: Partial<SpecialRoutes> = {};
   const middlewareByFolder = new Map<string, Handler[]>();
+  const layoutByFolder = new Map<string, RouteModule>();
   const pages: [string, RouteModule][] = [];
 
   for (const [file, mod] of Object.entries(manifest.routes)) {
@@ -103,29 +171,36 @@ export function buildRoutes(manifest: Manifest): { routes: Route[]; special: Spe
         throw new Error(`${file} must export \`handler\` (a function or an array of functions).`);
       }
       middlewareByFolder.set(folderOf(file), asArray(m.handler));
-    } else if (atRoot && name === "_app") special.app = mod as RouteModule;
-    else if (atRoot && name === "_404") special.notFound = mod as RouteModule;
-    else if (atRoot && name === "_500") special.error = mod as RouteModule;
+    } else if (isLayout(file)) {
+      if (typeof (mod as RouteModule).default !== "function") {
+        throw new Error(`${file} must export a layout component as its default export.`);
+      }
+      layoutByFolder.set(folderOf(file), mod as RouteModule);
+    } else if (atRoot && name === "_app") found.app = mod as RouteModule;
+    else if (atRoot && name === "_404") found.notFound = mod as RouteModule;
+    else if (atRoot && name === "_500") found.error = mod as RouteModule;
     else if (name.startsWith("_")) {
       throw new Error(
-        `${file}: only _app, _404 and _500 (at the routes root) and _middleware are special; ` +
-          `rename the file or move it out of routes/.`,
+        `${file}: only _app, _404 and _500 (at the routes root), _layout and _middleware are ` +
+          `special; rename the file or move it out of routes/.`,
       );
     } else pages.push([file, mod as RouteModule]);
   }
+  const special: SpecialRoutes = {
+    ...found,
+    notFoundFrame: frameOf(found.notFound ?? {}, "", layoutByFolder, found.app),
+    errorFrame: frameOf(found.error ?? {}, "", layoutByFolder, found.app),
+  };
 
   const routes = pages.map(([file, module]): Route => {
     const pattern = module.config?.routeOverride ?? fileToPattern(file);
     const folder = folderOf(file);
-    const middlewares = [...middlewareByFolder.entries()]
-      .filter(([dir]) => folder === dir || folder.startsWith(dir + "/"))
-      .sort(([a], [b]) => a.length - b.length)
-      .flatMap(([, handlers]) => handlers);
     return {
       file,
       pattern,
       module,
-      middlewares,
+      middlewares: inherited(middlewareByFolder, folder).flat(),
+      frame: frameOf(module, folder, layoutByFolder, found.app),
       rank: patternRank(pattern),
       matcher: new URLPattern({ pathname: pattern }),
     };

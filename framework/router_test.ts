@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
+import { h } from "preact";
 import {
   buildRoutes,
   compareRanks,
   fileToPattern,
   matchRoute,
+  type PageFrame,
   patternRank,
   rootMiddlewares,
 } from "./router.ts";
-import type { Handler, Manifest, MiddlewareModule, RouteModule } from "./types.ts";
+import type { Handler, LayoutProps, Manifest, MiddlewareModule, RouteModule } from "./types.ts";
 
 const page = (): RouteModule => ({ default: () => null });
 
@@ -177,10 +179,11 @@ Deno.test("buildRoutes: special names below the root are rejected", () => {
 
 Deno.test("buildRoutes: unknown _files are rejected with a helpful error", () => {
   assert.throws(
-    () => buildRoutes(manifestOf({ "./routes/_layout.tsx": page() })),
+    () => buildRoutes(manifestOf({ "./routes/_render.tsx": page() })),
     (e: Error) =>
-      e.message.includes("./routes/_layout.tsx") &&
-      e.message.includes("_app, _404 and _500") && e.message.includes("rename"),
+      e.message.includes("./routes/_render.tsx") &&
+      e.message.includes("_app, _404 and _500") && e.message.includes("_layout") &&
+      e.message.includes("rename"),
   );
 });
 
@@ -251,6 +254,106 @@ Deno.test("buildRoutes: a _middleware without a handler is rejected", () => {
   assert.throws(
     () => buildRoutes(manifestOf({ "./routes/_middleware.ts": {} as MiddlewareModule })),
     /must export `handler`/,
+  );
+});
+
+// Layouts
+
+/** A distinct layout module, with an optional config. */
+function layout(config?: RouteModule["config"]): RouteModule {
+  return { default: ({ Component }: LayoutProps) => h(Component, null), config };
+}
+
+/** The frame of each route built from `files`, as names of the modules given in `names`. */
+function framesOf(files: Manifest["routes"]): Record<string, { app?: string; layouts: string[] }> {
+  const nameOf = new Map(
+    Object.entries(files).map(([file, mod]) => [(mod as RouteModule).default, file]),
+  );
+  const { routes, special } = buildRoutes(manifestOf(files));
+  const named = (frame: PageFrame) => ({
+    app: frame.app && nameOf.get(frame.app),
+    layouts: frame.layouts.map((l) => nameOf.get(l)!),
+  });
+  return {
+    ...Object.fromEntries(routes.map((r) => [r.file, named(r.frame)])),
+    _404: named(special.notFoundFrame),
+    _500: named(special.errorFrame),
+  };
+}
+
+Deno.test("buildRoutes: _layout files wrap the pages of their folder and below, outermost first", () => {
+  const frames = framesOf({
+    "./routes/_app.tsx": layout(),
+    "./routes/_layout.tsx": layout(),
+    "./routes/admin/_layout.tsx": layout(),
+    "./routes/admin/users/_layout.ts": layout(),
+    "./routes/(shop)/_layout.tsx": layout(),
+    "./routes/index.tsx": page(),
+    "./routes/admin/index.tsx": page(),
+    "./routes/admin/users/[id].tsx": page(),
+    "./routes/adminx/index.tsx": page(),
+    "./routes/(shop)/cart.tsx": page(),
+  });
+  const app = "./routes/_app.tsx", root = "./routes/_layout.tsx";
+  assert.deepEqual(frames["./routes/index.tsx"], { app, layouts: [root] });
+  assert.deepEqual(frames["./routes/admin/index.tsx"], {
+    app,
+    layouts: [root, "./routes/admin/_layout.tsx"],
+  });
+  assert.deepEqual(frames["./routes/admin/users/[id].tsx"], {
+    app,
+    layouts: [root, "./routes/admin/_layout.tsx", "./routes/admin/users/_layout.ts"],
+  });
+  // A folder that only starts like another gets none of its layouts.
+  assert.deepEqual(frames["./routes/adminx/index.tsx"], { app, layouts: [root] });
+  assert.deepEqual(frames["./routes/(shop)/cart.tsx"], {
+    app,
+    layouts: [root, "./routes/(shop)/_layout.tsx"],
+  });
+  // The 404 and 500 pages get what a page at the root gets.
+  assert.deepEqual(frames._404, { app, layouts: [root] });
+  assert.deepEqual(frames._500, { app, layouts: [root] });
+});
+
+Deno.test("buildRoutes: skipInheritedLayouts and skipAppWrapper, in pages and in layouts", () => {
+  const frames = framesOf({
+    "./routes/_app.tsx": layout(),
+    "./routes/_layout.tsx": layout(),
+    "./routes/a/_layout.tsx": layout(),
+    "./routes/a/b/_layout.tsx": layout({ skipInheritedLayouts: true }),
+    "./routes/a/b/c/_layout.tsx": layout(),
+    "./routes/bare/_layout.tsx": layout({ skipAppWrapper: true }),
+    "./routes/a/b/c/page.tsx": page(),
+    "./routes/a/alone.tsx": { default: () => null, config: { skipInheritedLayouts: true } },
+    "./routes/a/raw.tsx": { default: () => null, config: { skipAppWrapper: true } },
+    "./routes/bare/page.tsx": page(),
+    "./routes/_404.tsx": { default: () => null, config: { skipInheritedLayouts: true } },
+  });
+  const app = "./routes/_app.tsx";
+  // A layout that skips inherited ones is where the chain starts; those inside it still apply.
+  assert.deepEqual(frames["./routes/a/b/c/page.tsx"], {
+    app,
+    layouts: ["./routes/a/b/_layout.tsx", "./routes/a/b/c/_layout.tsx"],
+  });
+  assert.deepEqual(frames["./routes/a/alone.tsx"], { app, layouts: [] });
+  assert.deepEqual(frames["./routes/a/raw.tsx"], {
+    app: undefined,
+    layouts: ["./routes/_layout.tsx", "./routes/a/_layout.tsx"],
+  });
+  // One layout that skips _app takes it away from every page it wraps.
+  assert.deepEqual(frames["./routes/bare/page.tsx"], {
+    app: undefined,
+    layouts: ["./routes/_layout.tsx", "./routes/bare/_layout.tsx"],
+  });
+  assert.deepEqual(frames._404, { app, layouts: [] });
+  assert.deepEqual(frames._500, { app, layouts: ["./routes/_layout.tsx"] });
+});
+
+Deno.test("buildRoutes: a _layout without a default export is rejected", () => {
+  assert.throws(
+    () => buildRoutes(manifestOf({ "./routes/admin/_layout.tsx": { config: {} } })),
+    (e: Error) =>
+      e.message.includes("./routes/admin/_layout.tsx") && e.message.includes("default export"),
   );
 });
 

@@ -1,6 +1,7 @@
 /**
- * What pages, components and islands import from the framework. Safe in the browser: nothing
- * here pulls in server code.
+ * `$fresh/runtime.ts` (deno.json's import map points it here): what pages, components and
+ * islands use at run time, as in Fresh 1.x. Safe in the browser: nothing here pulls in server
+ * code.
  */
 import { type ComponentChildren, type Context, createContext } from "preact";
 import { useContext } from "preact/hooks";
@@ -18,5 +19,14 @@ export function Head({ children }: { children?: ComponentChildren }): null {
   return null;
 }
 
-/** True while rendering on the server, false in the browser. */
+/** True in the browser, false while rendering on the server. */
 export const IS_BROWSER = typeof document !== "undefined";
+
+/**
+ * The URL of a file of `static/`, as Fresh's `asset()` gives it. Unchanged here: static files
+ * are served with an ETag and revalidated (framework/static.ts), so they need no cache-busting
+ * query to stay fresh.
+ */
+export function asset(path: string): string {
+  return path;
+}

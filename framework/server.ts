@@ -3,19 +3,20 @@
  * twind, static files, `node:` modules); routes, components and islands import `mod.ts`, which
  * never reaches this module.
  *
- * Nothing here imports the bundler statically: a server started over a fresh `_fresh/` must not
- * load esbuild, so `prepareBuild` imports `bundle.ts` only when it has to build.
+ * Nothing here imports the bundler statically: a production server serves the prebuilt `_fresh/`
+ * (`deno task build`) and never loads esbuild; `prepareBuild` imports `bundle.ts` only in dev, or
+ * when the caller asked for a build in memory (`buildIfStale`, for tests).
  */
 import { type ComponentType, h } from "preact";
 import { type BuildResult, loadBuild, preloadList } from "./build.ts";
+import { compressResponse } from "./compress.ts";
 import { contentSecurityPolicy, createNonce, withSecurityHeaders } from "./headers.ts";
 import { type ClientAssets, renderPage } from "./render.ts";
-import { buildRoutes, matchRoute, rootMiddlewares, type Route } from "./router.ts";
+import { buildRoutes, matchRoute, type PageFrame, rootMiddlewares, type Route } from "./router.ts";
 import { islandName } from "./manifest.ts";
 import { createStaticHandler, serveBytes } from "./static.ts";
 import { createStyleEngine } from "./twind.ts";
 import type {
-  AppProps,
   Context,
   FreshConfig,
   Handler,
@@ -40,16 +41,32 @@ export interface App {
   routes: Route[];
 }
 
+/** How `createApp` gets its island bundles outside dev mode. */
+export interface AppOptions {
+  /**
+   * Build the islands in memory when `_fresh/` is missing or stale, instead of refusing to
+   * start. For tests and tools that run from a checkout whose sources change; a production
+   * server leaves it off, so that it never loads the bundler (Deno Deploy cannot run it) and
+   * never serves what the sources no longer say.
+   */
+  buildIfStale?: boolean;
+}
+
 /** Project root: the folder of the manifest file. */
 export function projectRoot(manifest: Manifest): string {
   return decodeURIComponent(new URL(".", manifest.baseUrl).pathname).replace(/\/$/, "");
 }
 
-/** Loads the prebuilt island bundles, or builds them now when missing or stale (or in dev). */
+/**
+ * Loads the prebuilt island bundles; builds them in memory in dev, or when they are missing or
+ * stale and `options.buildIfStale` allows it. Otherwise a missing or stale build is an error that
+ * says to run `deno task build`.
+ */
 async function prepareBuild(
   manifest: Manifest,
   config: FreshConfig,
   root: string,
+  options: AppOptions,
 ): Promise<BuildResult | null> {
   const islands: Record<string, string> = {};
   for (const file of Object.keys(manifest.islands)) {
@@ -60,6 +77,13 @@ async function prepareBuild(
   if (!config.dev) {
     const loaded = await loadBuild(outDir, root, islands);
     if (typeof loaded !== "string") return loaded;
+    if (!options.buildIfStale) {
+      throw new Error(
+        `Cannot serve the island bundles in ${outDir}: ${loaded}. Run \`deno task build\` ` +
+          "before starting the server (`deno task start` does it for you). A production server " +
+          "never bundles at start.",
+      );
+    }
     if (loaded !== "no prebuilt bundles") {
       console.warn(
         `Not using ${outDir}: ${loaded}. Building islands in memory; run \`deno task build\`.`,
@@ -118,13 +142,21 @@ function DefaultError() {
   return h("main", null, h("h1", null, "500: something went wrong"));
 }
 
-/** Creates the app: route table, island build, style engine and the request handler. */
-export async function createApp(manifest: Manifest, config: FreshConfig = {}): Promise<App> {
+/**
+ * Creates the app: route table, island build, style engine and the request handler. Outside dev
+ * mode the islands must have been built (`deno task build`) from the current sources, unless
+ * `options.buildIfStale` is set.
+ */
+export async function createApp(
+  manifest: Manifest,
+  config: FreshConfig = {},
+  options: AppOptions = {},
+): Promise<App> {
   const root = projectRoot(manifest);
   const dev = config.dev ?? false;
   const { routes, special } = buildRoutes(manifest);
   const notFoundMiddlewares = rootMiddlewares(manifest);
-  const build = await prepareBuild(manifest, config, root);
+  const build = await prepareBuild(manifest, config, root, options);
   const assets = clientAssets(build);
   const styles = createStyleEngine(config.twind ?? {}, build?.manifest.classes ?? {});
   const serveStatic = createStaticHandler({ root: `${root}/${config.staticDir ?? "static"}` });
@@ -134,15 +166,20 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
   }
   const bootId = crypto.randomUUID();
 
-  function render(
+  async function render(
     page: ComponentType<PageProps>,
     props: PageProps,
     nonce: string,
-    init?: ResponseInit,
-  ): Response {
-    const html = renderPage({
+    init: ResponseInit | undefined,
+    frame: PageFrame,
+    req: Request,
+    ctx?: Context,
+  ): Promise<Response> {
+    const html = await renderPage({
       page,
-      app: special.app?.default as ComponentType<AppProps> | undefined,
+      frame,
+      req,
+      ctx,
       props,
       islands,
       assets,
@@ -150,6 +187,8 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
       nonce,
       bodyEnd: dev ? LIVE_RELOAD(nonce) : undefined,
     });
+    // An async route, layout or app may answer with a response of its own.
+    if (html instanceof Response) return html;
     const headers = new Headers(init?.headers);
     if (!headers.has("Content-Type")) headers.set("Content-Type", "text/html; charset=utf-8");
     return new Response(html, { ...init, headers });
@@ -163,6 +202,7 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
     nonce: string,
     info: Deno.ServeHandlerInfo | undefined,
     chain: Handler[],
+    frame: PageFrame = { layouts: [] },
   ): Context {
     let index = 0;
     const ctx: Context = {
@@ -176,15 +216,12 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
             `${url.pathname}: ctx.render() was called but the route has no page component.`,
           );
         }
-        return Promise.resolve(render(page, { url, params, state: ctx.state, data }, nonce, init));
+        return render(page, { url, params, state: ctx.state, data }, nonce, init, frame, req, ctx);
       },
       renderNotFound() {
         const NotFound = (special.notFound?.default ?? DefaultNotFound) as ComponentType<PageProps>;
-        return Promise.resolve(
-          render(NotFound, { url, params, state: ctx.state, data: undefined }, nonce, {
-            status: 404,
-          }),
-        );
+        const props = { url, params, state: ctx.state, data: undefined };
+        return render(NotFound, props, nonce, { status: 404 }, special.notFoundFrame, req, ctx);
       },
       async next() {
         const handler = chain[index++];
@@ -223,6 +260,7 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
         contentType: "text/javascript; charset=utf-8",
         etag: `"${name}"`,
         cacheControl: dev ? "no-cache" : "public, max-age=31536000, immutable",
+        encoded: build?.encoded.get(name),
       });
     }
     if (dev && url.pathname === ALIVE_PATH) return aliveStream(bootId);
@@ -248,17 +286,18 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
         })
       : handler;
     const page = route.module.default as ComponentType<PageProps> | undefined;
-    const ctx = makeContext(req, url, params, page, nonce, info, [...route.middlewares, final]);
+    const chain = [...route.middlewares, final];
+    const ctx = makeContext(req, url, params, page, nonce, info, chain, route.frame);
     return await ctx.next();
   }
 
-  function renderError(req: Request, url: URL, err: unknown, nonce: string): Response {
+  async function renderError(req: Request, url: URL, err: unknown, nonce: string) {
     console.error(`${req.method} ${url.pathname}${url.search} failed:`, err);
     try {
       const ErrorPage = (special.error?.default ?? DefaultError) as ComponentType<PageProps>;
       // The error object reaches the page only in dev: it may carry internals.
       const props = { url, params: {}, state: {}, data: undefined, error: dev ? err : undefined };
-      return render(ErrorPage, props, nonce, { status: 500 });
+      return await render(ErrorPage, props, nonce, { status: 500 }, special.errorFrame, req);
     } catch (pageErr) {
       console.error("The _500 page failed too:", pageErr);
       return new Response("Internal Server Error", { status: 500 });
@@ -272,8 +311,10 @@ export async function createApp(manifest: Manifest, config: FreshConfig = {}): P
     try {
       res = await dispatch(req, url, nonce, info);
     } catch (err) {
-      res = renderError(req, url, err, nonce);
+      res = await renderError(req, url, err, nonce);
     }
+    // Before a HEAD's body is dropped, so that it gets the Vary its GET gets.
+    if (res.status !== 101) res = await compressResponse(req, res);
     if (req.method === "HEAD" && res.body) {
       await res.body.cancel();
       res = new Response(null, res);

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { type ComponentChildren, type ComponentType, h } from "preact";
 import { Signal, signal } from "@preact/signals";
 import { Head } from "./runtime.ts";
 import { deserialize } from "./serializer.ts";
+import { writeBuild } from "./build.ts";
+import { buildIslands } from "./bundle.ts";
 import { type App, createApp } from "./server.ts";
 import { createTempProject, type TempProject } from "./testing.ts";
 import type {
@@ -57,7 +60,7 @@ async function testApp(
       islands: options.islands ?? {},
       baseUrl: project.manifestUrl,
     };
-    const app = await createApp(manifest, options.config ?? {});
+    const app = await createApp(manifest, options.config ?? {}, { buildIfStale: true });
     return {
       app,
       project,
@@ -772,4 +775,210 @@ Deno.test("in dev, island bundles are revalidated, not cached as immutable; HEAD
   assert.equal(head.status, 200);
   assert.equal(head.hasBody, false);
   assert.equal(head.headers.get("ETag"), res.headers.get("ETag"));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Compression and the prebuilt build
+
+interface Raw {
+  status: number;
+  headers: Headers;
+  bytes: Uint8Array;
+  hasBody: boolean;
+}
+
+async function rawFetch(app: App, path: string, init?: RequestInit): Promise<Raw> {
+  const res = await app.handler(new Request(new URL(path, "http://localhost"), init));
+  const hasBody = res.body !== null;
+  return {
+    status: res.status,
+    headers: res.headers,
+    bytes: new Uint8Array(await res.arrayBuffer()),
+    hasBody,
+  };
+}
+
+/** The body decoded per its Content-Encoding, after checking Content-Length against the wire bytes. */
+function decodedBody(res: Raw): Uint8Array {
+  const coding = res.headers.get("Content-Encoding");
+  if (coding !== null) {
+    assert.equal(res.headers.get("Content-Length"), String(res.bytes.byteLength), "Content-Length");
+  }
+  if (coding === "br") return new Uint8Array(brotliDecompressSync(res.bytes));
+  if (coding === "gzip") return new Uint8Array(gunzipSync(res.bytes));
+  assert.equal(coding, null, "an unexpected coding");
+  return res.bytes;
+}
+
+const ae = (value: string, extra: Record<string, string> = {}) => ({
+  headers: { "Accept-Encoding": value, ...extra },
+});
+
+Deno.test("island bundles go out precompressed: br first, gzip, or as they are; 304 per coding", async () => {
+  await using islands = await islandProject();
+  await using t = await islandApp(islands, {
+    "./routes/index.tsx": page(() => h(islands.Counter, { count: signal(0), label: "x" })),
+  });
+  const build = t.app.build!;
+  // The largest file (Preact's chunk): the smallest ones may not shrink with gzip's header.
+  const [name] = [...build.files].sort(([, a], [, b]) => b.byteLength - a.byteLength)[0];
+  assert.deepEqual(build.manifest.precompressed[name], ["br", "gzip"]);
+  const url = `/_frsh/js/${name}`;
+  const original = build.files.get(name)!;
+  const cases: [string | null, string | null][] = [
+    ["gzip, deflate, br, zstd", "br"],
+    ["gzip", "gzip"],
+    ["br;q=0, gzip", "gzip"],
+    ["br;q=0.5, gzip;q=0.9", "gzip"],
+    ["gzip;q=0, br;q=0", null],
+    ["identity", null],
+    [null, null],
+  ];
+  const etags = new Map<string | null, string>();
+  for (const [accept, coding] of cases) {
+    const res = await rawFetch(t.app, url, accept === null ? {} : ae(accept));
+    assert.equal(res.status, 200, String(accept));
+    assert.equal(res.headers.get("Content-Encoding"), coding, String(accept));
+    assert.equal(res.headers.get("Vary"), "Accept-Encoding", String(accept));
+    assert.equal(res.headers.get("Content-Type"), "text/javascript; charset=utf-8");
+    assert.equal(res.headers.get("Cache-Control"), "public, max-age=31536000, immutable");
+    assert.deepEqual(decodedBody(res), original, `${accept}: decoded bytes are the bundle`);
+    if (coding !== null) assert.ok(res.bytes.byteLength < original.byteLength, String(accept));
+    const etag = res.headers.get("ETag")!;
+    if (etags.has(coding)) assert.equal(etags.get(coding), etag, "one ETag per coding");
+    etags.set(coding, etag);
+  }
+  assert.equal(new Set(etags.values()).size, 3, `an ETag per coding: ${[...etags.values()]}`);
+
+  // Revalidation: a coding's own ETag gives 304, with Vary; another coding's does not.
+  const br = etags.get("br")!;
+  const notModified = await rawFetch(t.app, url, ae("br, gzip", { "If-None-Match": br }));
+  assert.equal(notModified.status, 304);
+  assert.equal(notModified.hasBody, false);
+  assert.equal(notModified.headers.get("ETag"), br);
+  assert.equal(notModified.headers.get("Vary"), "Accept-Encoding");
+  const gzip = await rawFetch(t.app, url, ae("gzip", { "If-None-Match": br }));
+  assert.equal(gzip.status, 200, "the br ETag does not validate the gzip body");
+  assert.equal(gzip.headers.get("Content-Encoding"), "gzip");
+  const plain = await rawFetch(t.app, url, { headers: { "If-None-Match": etags.get(null)! } });
+  assert.equal(plain.status, 304);
+
+  // HEAD: the GET's headers, no body.
+  const head = await rawFetch(t.app, url, { method: "HEAD", ...ae("br") });
+  assert.equal(head.status, 200);
+  assert.equal(head.hasBody, false);
+  assert.equal(head.headers.get("Content-Encoding"), "br");
+  assert.equal(head.headers.get("Content-Length"), String(build.encoded.get(name)!.br!.byteLength));
+});
+
+/** A page's HTML with its per-response nonce blanked, so two responses can be compared. */
+const withoutNonce = (html: string) => html.replaceAll(/nonce="[^"]+"/g, 'nonce=""');
+
+Deno.test("pages are compressed on the fly when accepted (gzip first), with Vary; small ones not", async () => {
+  const long = "Every meeting is end-to-end encrypted, with nothing to turn on. ".repeat(40);
+  await using t = await testApp({
+    "./routes/index.tsx": textPage(long),
+    "./routes/small.tsx": route(() => h("p", null, "tiny")),
+    "./routes/api.ts": {
+      handler: () => Response.json({ rows: Array.from({ length: 400 }, (_, i) => i) }),
+    },
+  });
+  const identity = await rawFetch(t.app, "/");
+  assert.equal(identity.headers.get("Content-Encoding"), null);
+  assert.equal(identity.headers.get("Vary"), "Accept-Encoding");
+  const plain = withoutNonce(new TextDecoder().decode(identity.bytes));
+  for (
+    const [accept, coding] of [
+      ["gzip, deflate, br, zstd", "gzip"],
+      ["br", "br"],
+      ["gzip;q=0.1, br", "br"],
+      ["gzip;q=0", null],
+    ] as const
+  ) {
+    const res = await rawFetch(t.app, "/", ae(accept));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Content-Encoding"), coding, accept);
+    assert.equal(res.headers.get("Vary"), "Accept-Encoding", accept);
+    assert.match(res.headers.get("Content-Type") ?? "", /^text\/html/);
+    assertSecurityHeaders({ ...res, body: "" }, accept);
+    const html = withoutNonce(new TextDecoder().decode(decodedBody(res)));
+    assert.equal(html, plain, `${accept}: decoded page`);
+    if (coding) assert.ok(res.bytes.byteLength < identity.bytes.byteLength / 4, accept);
+  }
+  // HEAD does not compress, but varies like its GET.
+  const head = await rawFetch(t.app, "/", { method: "HEAD", ...ae("gzip") });
+  assert.equal(head.hasBody, false);
+  assert.equal(head.headers.get("Vary"), "Accept-Encoding");
+
+  const small = await rawFetch(t.app, "/small", ae("gzip, br"));
+  assert.equal(small.headers.get("Content-Encoding"), null, "under 1 KB: not worth it");
+  assert.match(new TextDecoder().decode(small.bytes), /<p>tiny<\/p>/);
+
+  const api = await rawFetch(t.app, "/api", ae("gzip"));
+  assert.equal(api.headers.get("Content-Encoding"), "gzip", "JSON from a handler too");
+  assert.equal(JSON.parse(new TextDecoder().decode(decodedBody(api))).rows.length, 400);
+});
+
+Deno.test("static files: text types compressed on the fly, images never; 304 keeps Vary", async () => {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg">${
+    '<circle cx="5" cy="5" r="4" fill="#4f46e5"/>'.repeat(60)
+  }</svg>`;
+  const png = crypto.getRandomValues(new Uint8Array(4096));
+  await using t = await testApp({ "./routes/index.tsx": textPage("home") }, {
+    files: { "static/logo.svg": svg },
+  });
+  await Deno.writeFile(`${t.project.root}/static/photo.png`, png);
+
+  const res = await rawFetch(t.app, "/logo.svg", ae("gzip, br"));
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("Content-Encoding"), "gzip");
+  assert.equal(res.headers.get("Vary"), "Accept-Encoding");
+  assert.match(res.headers.get("ETag") ?? "", /^W\//, "a weak ETag for every coding");
+  assert.equal(new TextDecoder().decode(decodedBody(res)), svg);
+  const again = await rawFetch(
+    t.app,
+    "/logo.svg",
+    ae("gzip, br", { "If-None-Match": res.headers.get("ETag")! }),
+  );
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get("Vary"), "Accept-Encoding");
+
+  const photo = await rawFetch(t.app, "/photo.png", ae("gzip, br"));
+  assert.equal(photo.status, 200);
+  assert.equal(photo.headers.get("Content-Encoding"), null, "a PNG is compressed already");
+  assert.equal(photo.headers.get("Vary"), null);
+  assert.deepEqual(photo.bytes, png);
+});
+
+Deno.test("without buildIfStale, a missing or stale _fresh/ stops createApp and says to build", async () => {
+  await using islands = await islandProject();
+  const manifest: Manifest = {
+    routes: { "./routes/index.tsx": textPage("home") },
+    islands: islands.modules,
+    baseUrl: islands.project.manifestUrl,
+  };
+  await assert.rejects(
+    () => createApp(manifest),
+    /_fresh: no prebuilt bundles\. Run `deno task build` before starting the server/,
+  );
+
+  const built = await buildIslands({
+    root: islands.project.root,
+    islands: islands.project.islandPaths("Counter", "Outer"),
+    runtimeEntry: `${islands.project.root}/framework/client.ts`,
+  });
+  await writeBuild(`${islands.project.root}/_fresh`, built);
+  const app = await createApp(manifest);
+  assert.equal(app.build?.manifest.inputsHash, built.manifest.inputsHash, "the prebuilt build");
+  assert.deepEqual(app.build?.encoded, built.encoded, "with its .br and .gz files");
+  const name = built.manifest.islands.Counter;
+  const res = await rawFetch(app, `/_frsh/js/${name}`, ae("br"));
+  assert.equal(res.headers.get("Content-Encoding"), "br");
+  assert.deepEqual(decodedBody(res), built.files.get(name));
+
+  await islands.project.write("islands/Counter.tsx", COUNTER.replace("That is a lot", "Lots"));
+  await assert.rejects(
+    () => createApp(manifest),
+    /_fresh: sources changed since the build\. Run `deno task build`/,
+  );
 });

@@ -1,4 +1,5 @@
 import { isAbsolute, join, relative, sep } from "node:path";
+import { type ContentCoding, isCompressible, negotiateEncoding } from "./compress.ts";
 import { contentTypeFor } from "./content_type.ts";
 
 export interface StaticOptions {
@@ -77,7 +78,7 @@ export function createStaticHandler(
     // Checked before opening: opening a FIFO or device could block or never end.
     if (!info.isFile) return null;
 
-    const notModified = notModifiedResponse(req, info, cacheControl);
+    const notModified = notModifiedResponse(req, path, info, cacheControl);
     if (notModified) return notModified;
     if (req.method === "HEAD") {
       return new Response(null, {
@@ -140,34 +141,54 @@ function topLevelNames(root: string, maxAgeMs: number): (name: string) => Promis
   };
 }
 
+/** What {@link serveBytes} needs besides the body. */
+export interface ServeBytesInit {
+  contentType: string;
+  /** The identity body's ETag (quoted or bare); a compressed body's adds `-br` or `-gzip`. */
+  etag: string;
+  cacheControl: string;
+  /**
+   * The same body compressed (e.g. `.br` and `.gz` files written at build time). When given, the
+   * response varies on Accept-Encoding: br is preferred to gzip at equal weight, since both cost
+   * nothing now and br is smaller.
+   */
+  encoded?: Partial<Record<ContentCoding, Uint8Array>>;
+}
+
 /**
  * Answers a GET/HEAD for an in-memory asset with a strong ETag; handles
- * If-None-Match -> 304.
+ * If-None-Match -> 304. With `encoded` bodies, serves the one the request accepts, each coding
+ * with its own ETag, so a cache never answers one coding's revalidation with another's bytes.
  */
-export function serveBytes(
-  req: Request,
-  body: Uint8Array,
-  init: { contentType: string; etag: string; cacheControl: string },
-): Response {
+export function serveBytes(req: Request, body: Uint8Array, init: ServeBytesInit): Response {
   if (req.method !== "GET" && req.method !== "HEAD") {
     return new Response(null, { status: 405, headers: { Allow: "GET, HEAD" } });
   }
+  const available = (["br", "gzip"] as const).filter((c) => init.encoded?.[c]);
+  const coding = available.length > 0
+    ? negotiateEncoding(req.headers.get("Accept-Encoding"), available)
+    : null;
   // Accept a bare hash from callers; an ETag on the wire must be quoted.
-  const etag = /^(W\/)?"/.test(init.etag) ? init.etag : `"${init.etag}"`;
+  const opaque = init.etag.replace(/^(W\/)?"?|"$/g, "");
+  const weak = init.etag.startsWith("W/") ? "W/" : "";
+  const etag = `${weak}"${opaque}${coding ? `-${coding}` : ""}"`;
   const headers = new Headers({
     "ETag": etag,
     "Cache-Control": init.cacheControl,
     "X-Content-Type-Options": "nosniff",
   });
+  if (available.length > 0) headers.set("Vary", "Accept-Encoding");
   const ifNoneMatch = req.headers.get("If-None-Match");
   if (ifNoneMatch !== null && etagMatches(ifNoneMatch, etag)) {
     return new Response(null, { status: 304, headers });
   }
+  const bytes = coding ? init.encoded![coding]! : body;
   headers.set("Content-Type", init.contentType);
-  headers.set("Content-Length", String(body.byteLength));
+  headers.set("Content-Length", String(bytes.byteLength));
+  if (coding) headers.set("Content-Encoding", coding);
   // Copied into a fresh ArrayBuffer-backed view: BodyInit rejects views over
   // a SharedArrayBuffer, and callers may keep mutating their buffer.
-  return new Response(req.method === "HEAD" ? null : new Uint8Array(body), {
+  return new Response(req.method === "HEAD" ? null : new Uint8Array(bytes), {
     headers,
   });
 }
@@ -214,19 +235,23 @@ function fileHeaders(
   info: Deno.FileInfo,
   cacheControl: string,
 ): Headers {
+  const contentType = contentTypeFor(path);
   const headers = new Headers({
-    "Content-Type": contentTypeFor(path),
+    "Content-Type": contentType,
     "Content-Length": String(info.size),
     "ETag": etagFor(info),
     "Cache-Control": cacheControl,
     "X-Content-Type-Options": "nosniff",
   });
   if (info.mtime) headers.set("Last-Modified", info.mtime.toUTCString());
+  // The server compresses such files on the fly (compress.ts): another request may get them so.
+  if (isCompressible(contentType)) headers.set("Vary", "Accept-Encoding");
   return headers;
 }
 
 function notModifiedResponse(
   req: Request,
+  path: string,
   info: Deno.FileInfo,
   cacheControl: string,
 ): Response | null {
@@ -243,6 +268,7 @@ function notModifiedResponse(
     "X-Content-Type-Options": "nosniff",
   });
   if (info.mtime) headers.set("Last-Modified", info.mtime.toUTCString());
+  if (isCompressible(contentTypeFor(path))) headers.set("Vary", "Accept-Encoding");
   return new Response(null, { status: 304, headers });
 }
 

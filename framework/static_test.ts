@@ -418,3 +418,64 @@ Deno.test("serveBytes quotes bare tags and refuses other methods", async () => {
   assert.equal(post.status, 405);
   assert.equal(post.headers.get("Allow"), "GET, HEAD");
 });
+
+Deno.test("serveBytes with precompressed forms: the accepted one, its own ETag, Vary", async () => {
+  const body = new TextEncoder().encode("export const x = 1;".repeat(10));
+  const encoded = { br: new Uint8Array([1, 2]), gzip: new Uint8Array([3, 4, 5]) };
+  const init = {
+    contentType: "text/javascript",
+    etag: '"x.js"',
+    cacheControl: "no-cache",
+    encoded,
+  };
+  const cases: [string | null, string | null, Uint8Array, string][] = [
+    ["gzip, br", "br", encoded.br, '"x.js-br"'],
+    ["gzip", "gzip", encoded.gzip, '"x.js-gzip"'],
+    ["br;q=0, gzip", "gzip", encoded.gzip, '"x.js-gzip"'],
+    ["br;q=0, gzip;q=0", null, body, '"x.js"'],
+    [null, null, body, '"x.js"'],
+  ];
+  for (const [accept, coding, bytes, etag] of cases) {
+    const req = get("/x.js", { headers: accept === null ? {} : { "Accept-Encoding": accept } });
+    const res = serveBytes(req, body, init);
+    assert.equal(res.headers.get("Content-Encoding"), coding, String(accept));
+    assert.equal(res.headers.get("ETag"), etag, String(accept));
+    assert.equal(res.headers.get("Vary"), "Accept-Encoding", String(accept));
+    assert.equal(res.headers.get("Content-Length"), String(bytes.byteLength), String(accept));
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes, String(accept));
+  }
+  const revalidated = serveBytes(
+    get("/x.js", { headers: { "Accept-Encoding": "br", "If-None-Match": '"x.js-br"' } }),
+    body,
+    init,
+  );
+  assert.equal(revalidated.status, 304);
+  assert.equal(revalidated.headers.get("Vary"), "Accept-Encoding");
+  // Without precompressed forms nothing varies.
+  const plain = serveBytes(get("/x.js", { headers: { "Accept-Encoding": "br" } }), body, {
+    ...init,
+    encoded: undefined,
+  });
+  assert.equal(plain.headers.get("Vary"), null);
+  assert.equal(plain.headers.get("ETag"), '"x.js"');
+  await plain.body?.cancel();
+});
+
+Deno.test("static files of compressible types vary on Accept-Encoding, in 200 and 304", async () => {
+  await withFixture(async ({ root }) => {
+    await Deno.writeFile(join(root, "photo.png"), new Uint8Array(64));
+    const handle = createStaticHandler({ root, listingMaxAgeMs: 0 });
+    for (const path of ["/hello.txt", "/app.js", "/nested/deep/data.json"]) {
+      const res = (await handle(get(path)))!;
+      assert.equal(res.headers.get("Vary"), "Accept-Encoding", path);
+      const etag = res.headers.get("ETag")!;
+      await res.body?.cancel();
+      const again = (await handle(get(path, { headers: { "If-None-Match": etag } })))!;
+      assert.equal(again.status, 304, path);
+      assert.equal(again.headers.get("Vary"), "Accept-Encoding", path);
+    }
+    const photo = (await handle(get("/photo.png")))!;
+    assert.equal(photo.headers.get("Vary"), null);
+    await photo.body?.cancel();
+  });
+});

@@ -3,8 +3,11 @@ import type { ComponentChildren, ComponentType, JSX } from "preact";
 /** Per-request state shared by middlewares and handlers (`ctx.state`). */
 export type State = Record<string, unknown>;
 
-/** What a route handler, a middleware and a page receive alongside the request. */
-export interface Context<S = State, D = unknown> {
+/**
+ * What a route handler and a middleware receive alongside the request: Fresh 1.x's
+ * `FreshContext`, state type first as there.
+ */
+export interface FreshContext<S = State, D = unknown> {
   /** The request URL, parsed once. */
   readonly url: URL;
   /** Route parameters: `[room].tsx` gives `params.room`, `[...rest].tsx` gives `params.rest`. */
@@ -21,10 +24,13 @@ export interface Context<S = State, D = unknown> {
   next(): Promise<Response>;
 }
 
+/** The handler context under its earlier name. */
+export type Context<S = State, D = unknown> = FreshContext<S, D>;
+
 /** A route handler or middleware: answers the request, or calls `ctx.next()` for the rest. */
 export type Handler<D = unknown, S = State> = (
   req: Request,
-  ctx: Context<S, D>,
+  ctx: FreshContext<S, D>,
 ) => Response | Promise<Response>;
 
 /** The HTTP methods a route can have handlers for (HEAD falls back to GET). */
@@ -49,28 +55,86 @@ export interface PageProps<D = unknown, S = State> {
   error?: unknown;
 }
 
-/** Props of `_app.tsx`: render `<Component />` where the page goes. */
-export interface AppProps<S = State> extends Omit<PageProps<unknown, S>, "data"> {
-  /** The page being rendered. */
+/** Props of a `_layout.tsx` component: render `<Component />` where the page goes. */
+export interface LayoutProps<D = unknown, S = State> extends PageProps<D, S> {
+  /** What the layout wraps: the next layout in, or the page. */
   Component: ComponentType;
 }
 
+/** Props of `_app.tsx`, which wraps every page and its layouts in the document. */
+export type AppProps<D = unknown, S = State> = LayoutProps<D, S>;
+
+/**
+ * What an async route component (`defineRoute`) receives after the request: the handler's
+ * context without `render` and `next` (the page is what renders), with the handler's data.
+ */
+export interface RouteContext<D = unknown, S = State>
+  extends Omit<FreshContext<S, D>, "render" | "next"> {
+  /** What the handler passed to `ctx.render(data)`; undefined when it passed nothing. */
+  data: D;
+  /** Set on `_500` pages in dev: what was thrown. */
+  error?: unknown;
+}
+
+/** What an async layout or app (`defineLayout`, `defineApp`) receives after the request. */
+export interface LayoutContext<D = unknown, S = State> extends RouteContext<D, S> {
+  /** What the layout wraps: the next layout in, or the page. */
+  Component: ComponentType;
+}
+
+/**
+ * A route component that loads what it shows itself: called with the request and its context,
+ * it returns the page's elements, or a `Response` sent instead of the page.
+ */
+export type AsyncRoute<D = unknown, S = State> = (
+  req: Request,
+  ctx: RouteContext<D, S>,
+) => Promise<ComponentChildren | Response>;
+
+/** An async `_layout.tsx` or `_app.tsx`: as {@link AsyncRoute}, and renders `ctx.Component`. */
+export type AsyncLayout<D = unknown, S = State> = (
+  req: Request,
+  ctx: LayoutContext<D, S>,
+) => Promise<ComponentChildren | Response>;
+
 /** A module in `routes/`. */
 export interface RouteModule {
-  /** The page component; `_app.tsx` exports an `AppProps` component here instead. */
-  // deno-lint-ignore no-explicit-any -- pages declare their own data and state types
-  default?: ComponentType<PageProps<any, any>> | ComponentType<AppProps<any>>;
+  /**
+   * The page component; `_app.tsx` and `_layout.tsx` export a `LayoutProps` component here
+   * instead. Either may be an async function of `(req, ctx)` (`defineRoute`, `defineLayout`).
+   */
+  default?:
+    // deno-lint-ignore no-explicit-any -- pages declare their own data and state types
+    | ComponentType<PageProps<any, any>>
+    // deno-lint-ignore no-explicit-any -- see above
+    | ComponentType<LayoutProps<any, any>>
+    // deno-lint-ignore no-explicit-any -- see above
+    | AsyncRoute<any, any>
+    // deno-lint-ignore no-explicit-any -- see above
+    | AsyncLayout<any, any>;
   /** The route's handlers: one function for every method, or one per method. */
   // deno-lint-ignore no-explicit-any -- handlers declare their own data types
   handler?: Handlers<any, any>;
-  /** Per-route settings. */
+  /** Per-route settings; a `_layout.tsx` may set those of `LayoutConfig`. */
   config?: RouteConfig;
+}
+
+/** A `_layout.tsx` module's `config` export. */
+export interface LayoutConfig {
+  /** Render without the `_layout` files of the folders above this one. */
+  skipInheritedLayouts?: boolean;
+  /** Render without `_app.tsx`: the framework's default document wraps the page instead. */
+  skipAppWrapper?: boolean;
 }
 
 /** A route module's `config` export. */
 export interface RouteConfig {
   /** Overrides the path pattern derived from the file name (URLPattern syntax). */
   routeOverride?: string;
+  /** Render the page without any `_layout` file. */
+  skipInheritedLayouts?: boolean;
+  /** Render without `_app.tsx`: the framework's default document wraps the page instead. */
+  skipAppWrapper?: boolean;
 }
 
 /** A `_middleware.ts` module: runs for every route below its folder. */

@@ -1,4 +1,5 @@
-import { type Handlers, Head, type PageProps } from "../framework/mod.ts";
+import { Head } from "$fresh/runtime.ts";
+import type { Handlers, PageProps } from "$fresh/server.ts";
 import Meeting from "../islands/Meeting.tsx";
 import { Logo } from "../components/Logo.tsx";
 import { isRoomId } from "../signaling/room_id.ts";

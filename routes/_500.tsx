@@ -1,5 +1,6 @@
+import { Head } from "$fresh/runtime.ts";
+import type { PageProps } from "$fresh/server.ts";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
-import { Head, type PageProps } from "../framework/mod.ts";
 
 export default function ServerError({ error }: PageProps) {
   return (

@@ -1,4 +1,4 @@
-import type { AppProps } from "../framework/mod.ts";
+import type { AppProps } from "$fresh/server.ts";
 
 export default function App({ Component }: AppProps) {
   return (

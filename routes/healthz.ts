@@ -1,4 +1,4 @@
-import type { Handlers } from "../framework/mod.ts";
+import type { Handlers } from "$fresh/server.ts";
 import { type HealthReport, openFailed } from "../signaling/health.ts";
 import { getHub } from "../signaling/hub_singleton.ts";
 

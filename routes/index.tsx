@@ -1,6 +1,7 @@
+import { Head } from "$fresh/runtime.ts";
+import type { Handlers, PageProps } from "$fresh/server.ts";
 import { Button } from "../components/Button.tsx";
 import { PageShell } from "../components/PageShell.tsx";
-import { type Handlers, Head, type PageProps } from "../framework/mod.ts";
 import JoinForm from "../islands/JoinForm.tsx";
 
 interface LandingData {

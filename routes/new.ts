@@ -1,4 +1,4 @@
-import type { Handlers } from "../framework/mod.ts";
+import type { Handlers } from "$fresh/server.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 
 /**

@@ -19,7 +19,11 @@ const FLOOD = 80;
 /** Signals the calm room sends meanwhile. */
 const CALM = 40;
 
-/** A KV file and two hubs on it, as two isolates of one server; `handles: 2` opens one each. */
+/**
+ * A KV file and two hubs on it, as two processes of one server would be (`handles: 2` opens one
+ * each): their buses never take the channel between isolates of one process, so what is tested
+ * is the path through KV, where the caps bind.
+ */
 async function twoIsolates(handles: 1 | 2): Promise<
   { h1: TestHub; h2: TestHub; kvs: Deno.Kv[] } & AsyncDisposable
 > {
@@ -27,8 +31,8 @@ async function twoIsolates(handles: 1 | 2): Promise<
   const kvs: Deno.Kv[] = [];
   for (let i = 0; i < handles; i++) kvs.push(await Deno.openKv(`${dir}/kv.sqlite`));
   const config = { busMaxQueuedBytes: CAP, inboxPollMs: 50 };
-  const h1 = await startHub(config, { kv: kvs[0] });
-  const h2 = await startHub(config, { kv: kvs.at(-1) });
+  const h1 = await startHub(config, { kv: kvs[0], busChannel: false });
+  const h2 = await startHub(config, { kv: kvs.at(-1), busChannel: false });
   return {
     h1,
     h2,

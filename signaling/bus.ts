@@ -1,11 +1,14 @@
 /**
- * Messages between server isolates (and instances sharing a remote KV), through Deno KV.
+ * Messages between server isolates: over a channel to the isolates of this process that share
+ * its database (`bus_local.ts`), and through Deno KV to every other (other processes, instances
+ * sharing a remote KV, isolates not found on the channel). KV stays the state of record; the bus
+ * only says "look now" or carries signals.
  *
- * Each isolate has an inbox and a doorbell key (`busKeys` in keys.ts). A sender writes batches of
- * messages and rings the bell in one atomic operation; the receiver watches its bell and then
- * reads the messages from its inbox. The messages are in keys, not in the watched value, because
- * `kv.watch` coalesces values: a watcher may skip intermediate rings, never a key. A poll backs
- * the doorbell up, since watch does not fire across processes on a local file.
+ * Through KV: each isolate has an inbox and a doorbell key (`busKeys` in keys.ts). A sender
+ * writes batches of messages and rings the bell in one atomic operation; the receiver watches its
+ * bell and then reads the messages from its inbox. The messages are in keys, not in the watched
+ * value, because `kv.watch` coalesces values: a watcher may skip intermediate rings, never a key.
+ * A poll backs the doorbell up, since watch does not fire across processes on a local file.
  *
  * Messages to one isolate are batched per event-loop turn, so a burst of ICE candidates costs
  * one KV write instead of one per candidate; a batch is one value (at most 48 KiB), and one write
@@ -15,16 +18,25 @@
  *
  * A batch is stored as UTF-8 JSON bytes, not as a structured value: its size in KV is then
  * exactly the size measured here, while a structured value can take far more than its JSON (two
- * bytes per character of a string holding one non-Latin-1 character, nine per number).
+ * bytes per character of a string holding one non-Latin-1 character, nine per number). The
+ * channel carries the same bytes (`bus_batch.ts`), and both paths check what they read.
+ *
+ * Over the channel, batches are numbered, acknowledged and posted again when lost (Deno's
+ * channel drops messages of a lagging isolate); a sender's messages to one isolate arrive once
+ * and in order, also across the switch from KV to the channel when the isolate is found
+ * (`bus_local.ts` says how).
  *
  * Backpressure (PROTOCOL.md, "Backpressure between isolates"): every message waits for the ones
- * queued before it, so the bytes queued or being written are capped, in total and per sender
- * (`BusSender`, one per socket). A sender's share is 1/`BUS_SENDER_SHARE` of the total while the
- * bus is empty and shrinks as it fills, down to `BUS_SENDER_RESERVE_BYTES`: many flooding sockets
- * stop short of the total, and a sender with little queued still gets through. `send` refuses a
- * message beyond a cap instead of queueing it, and a sender hears of each of its messages a
- * write failed for; nothing is dropped unsaid.
+ * queued before it, so the bytes queued, being written, or posted and not yet acknowledged are
+ * capped, in total and per sender (`BusSender`, one per socket). A sender's share is
+ * 1/`BUS_SENDER_SHARE` of the total while the bus is empty and shrinks as it fills, down to
+ * `BUS_SENDER_RESERVE_BYTES`: many flooding sockets stop short of the total, and a sender with
+ * little queued still gets through. `send` refuses a message beyond a cap instead of queueing it,
+ * and a sender hears of each of its messages a write failed for (or that an isolate on the
+ * channel never acknowledged); nothing is dropped unsaid.
  */
+import { batches, decodeBatch, encodeMessage, type Queued } from "./bus_batch.ts";
+import { channelId, channelName, LocalLinks } from "./bus_local.ts";
 import { busKeys } from "./keys.ts";
 import { commitUnchecked } from "./kv_retry.ts";
 import {
@@ -121,12 +133,16 @@ const INBOX_TTL_MS = 5 * 60_000;
 const INBOX_PAGE = 64;
 
 /**
- * Whoever answers for the messages it sends (a socket): its bytes are capped while queued or being
- * written, and it is told about each of its messages that could not be written. The bus keeps
- * one count per sender object, so pass the same object for every message of one socket.
+ * Whoever answers for the messages it sends (a socket): its bytes are capped until they are
+ * written or acknowledged, and it is told about each of its messages that could not be carried.
+ * The bus keeps one count per sender object, so pass the same object for every message of one
+ * socket.
  */
 export interface BusSender {
-  /** A message of this sender was not written (KV failed after retries): it is lost. */
+  /**
+   * A message of this sender was not written (KV failed after retries), or posted on the channel
+   * and never acknowledged (the isolate went silent): take it for lost.
+   */
   failed(message: BusMessage, error: unknown): void;
 }
 
@@ -143,11 +159,27 @@ export interface BusStats {
   sent: number;
   batches: number;
   writes: number;
+  /**
+   * Messages carried over the channel (acknowledged), the batches that took, and batches posted
+   * again (after a loss, or an acknowledgement late).
+   */
+  local: number;
+  localBatches: number;
+  resent: number;
+  /**
+   * Times a link to an isolate on the channel wrote what waited for it to that isolate's inbox
+   * instead (a flood: KV copies bytes faster; counted in `sent`, `batches` and `writes` too).
+   */
+  localBulk: number;
+  /** Messages handed to `onMessage`, from either path. */
   received: number;
-  /** Messages `send` refused (a cap was reached), and messages lost to failed writes. */
+  /**
+   * Messages `send` refused (a cap was reached), and messages lost: to failed writes, or never
+   * acknowledged on the channel.
+   */
   refused: number;
   failed: number;
-  /** Bytes queued or being written now, and the most there ever were. */
+  /** Bytes queued, being written or unacknowledged now, and the most there ever were. */
   queuedBytes: number;
   peakQueuedBytes: number;
 }
@@ -162,22 +194,22 @@ export interface BusOptions {
   /** Fallback poll of the inbox, for writers the doorbell does not reach (other processes). */
   pollMs: number;
   /**
-   * Cap on the bytes queued or being written, all senders together (`MOOZ_BUS_MAX_QUEUED_BYTES`);
-   * each sender may use its share of it (above). Messages without a sender (room notes) are never
-   * refused but count towards it.
+   * Cap on the bytes queued, being written or unacknowledged, all senders together
+   * (`MOOZ_BUS_MAX_QUEUED_BYTES`); each sender may use its share of it (above). Messages without
+   * a sender (room notes) are never refused but count towards it.
    */
   maxQueuedBytes?: number;
-}
-
-/** A message waiting to be written: its JSON bytes (what the caps count) and who sent it. */
-interface Queued {
-  message: BusMessage;
-  bytes: Uint8Array;
-  sender?: BusSender;
+  /**
+   * Whether to reach the isolates of this process that share `kv` over a channel (default
+   * true). False sends everything through KV, as between processes: tests of that path, and the
+   * bench's comparison.
+   */
+  local?: boolean;
 }
 
 /**
- * The message bus of one isolate: `send` to another isolate's inbox, receive from its own.
+ * The message bus of one isolate: `send` to another isolate (over the channel if it is in this
+ * process, else to its inbox in KV), receive from both.
  *
  * @example
  * ```ts
@@ -211,10 +243,22 @@ export class Bus {
   #watching: Promise<void> | null = null;
   #poll: ReturnType<typeof setInterval> | undefined;
   #pending = new Set<Promise<unknown>>();
+  readonly #local: boolean;
+  /** The channel to this process's isolates, once its name was read from KV. */
+  #links: LocalLinks | null = null;
+  #opening: Promise<void> | null = null;
+  #openFailed = false;
+  /** Inbox reads started so far, and who waits for one that started after a point. */
+  #readsStarted = 0;
+  #readWaiters: { after: number; resolve: () => void }[] = [];
   readonly stats: BusStats = {
     sent: 0,
     batches: 0,
     writes: 0,
+    local: 0,
+    localBatches: 0,
+    resent: 0,
+    localBulk: 0,
     received: 0,
     refused: 0,
     failed: 0,
@@ -229,6 +273,12 @@ export class Bus {
     this.#pollMs = opts.pollMs;
     this.#maxQueuedBytes = opts.maxQueuedBytes ?? CONFIG_DEFAULTS.busMaxQueuedBytes;
     this.#maxSenderBytes = Math.floor(this.#maxQueuedBytes / BUS_SENDER_SHARE);
+    this.#local = opts.local ?? true;
+  }
+
+  /** The isolates this one reaches over the channel now (tests, the bench). */
+  get localPeers(): string[] {
+    return this.#links?.peers ?? [];
   }
 
   /** The caps `send` applies: in total, and per sender (its share of an empty bus). */
@@ -251,7 +301,7 @@ export class Bus {
     return refusal;
   }
 
-  /** Starts watching the doorbell and polling the inbox. */
+  /** Starts watching the doorbell and polling the inbox, and opens the channel. */
   start(): void {
     const reader = this.#kv.watch([busKeys.bell(this.#isolate)]).getReader();
     this.#watch = reader;
@@ -263,7 +313,47 @@ export class Bus {
       }
     })();
     this.#watching = watching;
-    this.#poll = setInterval(() => this.#drain(), this.#pollMs);
+    this.#poll = setInterval(() => {
+      this.#drain();
+      this.#openLocal(); // if the first try failed (KV unreachable)
+    }, this.#pollMs);
+    this.#openLocal();
+  }
+
+  /** Reads the channel's name from KV and opens it; until then, everything goes through KV. */
+  #openLocal(): void {
+    if (!this.#local || this.#links || this.#opening || this.#stopped) return;
+    const opening = (async () => {
+      const name = channelName(await channelId(this.#kv));
+      if (this.#stopped) return;
+      this.#links = new LocalLinks({
+        isolate: this.#isolate,
+        name,
+        stats: this.stats,
+        deliver: (batch) => this.#deliver(batch),
+        carried: (entries) => this.#release(entries),
+        lost: (target, entries, err) => {
+          this.#lost(target, entries, err);
+          this.#release(entries);
+        },
+        reroute: (target, entries) => this.#enqueue(target, entries),
+        kvFlushed: () => this.#flushing,
+        inboxRead: () => this.#inboxRead(),
+        writeInbox: (target, entries) => {
+          const written = this.#write(target, entries);
+          this.#track(written);
+          return written;
+        },
+      });
+    })().catch((err) => {
+      // KV failures are logged by kv_health; say once what they mean here.
+      if (!this.#openFailed) {
+        console.error("The channel between isolates is not open yet; using KV meanwhile:", err);
+      }
+      this.#openFailed = true;
+    }).finally(() => (this.#opening = null));
+    this.#opening = opening;
+    this.#track(opening);
   }
 
   /**
@@ -277,7 +367,7 @@ export class Bus {
     // A flood is refused before it costs an encoding: a full bus or share takes nothing more.
     const full = sender && this.#refusal(own, 1);
     if (full) return full;
-    const bytes = encoder.encode(JSON.stringify(message));
+    const bytes = encodeMessage(message);
     const size = bytes.length;
     if (sender) {
       const refusal = this.#refusal(own, size);
@@ -286,9 +376,16 @@ export class Bus {
     }
     this.stats.queuedBytes += size;
     this.stats.peakQueuedBytes = Math.max(this.stats.peakQueuedBytes, this.stats.queuedBytes);
+    const queued: Queued = { message, bytes, sender };
+    if (!this.#links?.offer(isolate, queued)) this.#enqueue(isolate, [queued]);
+    return "queued";
+  }
+
+  /** Queues messages (counted already) for `isolate`'s inbox, written at the end of the turn. */
+  #enqueue(isolate: string, entries: Queued[]): void {
     let queue = this.#outbox.get(isolate);
     if (!queue) this.#outbox.set(isolate, queue = []);
-    queue.push({ message, bytes, sender });
+    queue.push(...entries);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // Tracked from now on, so settle() and stop() wait for it even before the timer fires.
@@ -297,21 +394,39 @@ export class Bus {
         .catch((err) => console.error("Writing to the bus failed:", err));
       this.#track(this.#flushing);
     }
-    return "queued";
   }
 
-  /** Waits for the writes (also those queued this turn) and inbox reads in flight. */
+  /**
+   * Waits for the writes (also those queued this turn), the inbox reads in flight, and the
+   * acknowledgements of what was posted on the channel.
+   */
   async settle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    for (;;) {
+      if (this.#pending.size > 0) {
+        await Promise.allSettled([...this.#pending]);
+      } else if (this.#links && !this.#links.idle) {
+        await this.#links.changed();
+      } else {
+        return;
+      }
+    }
   }
 
-  /** Stops reading the inbox and sending; what was sent before is still written. */
+  /**
+   * Stops reading the inbox and sending; what was sent before is still written (or carried over
+   * the channel: the bus answers other isolates until that is acknowledged), then it says bye.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#poll);
     await this.#watch?.cancel().catch(() => {});
     await this.#watching;
+    await this.#opening;
+    this.#links?.stopping();
     await this.settle();
+    this.#links?.close();
+    await this.settle();
+    this.#readWaiters = [];
   }
 
   #track(p: Promise<unknown>): void {
@@ -329,28 +444,35 @@ export class Bus {
     this.#flushScheduled = false;
     const outbox = this.#outbox;
     this.#outbox = new Map();
-    await Promise.all([...outbox].map(async ([target, queued]) => {
-      for (const write of writes(batches(queued))) {
-        // Keys taken now, in order, so this write's batches sort before the next write's.
-        const keys = write.map(() => this.#nextKey(target));
-        const ring = this.#seq;
-        const entries = write.flatMap((batch) => batch.entries);
-        try {
-          await commitUnchecked("bus write", () => {
-            const op = this.#kv.atomic();
-            write.forEach((batch, i) => op.set(keys[i], batch.bytes, { expireIn: INBOX_TTL_MS }));
-            return op.set(busKeys.bell(target), ring, { expireIn: INBOX_TTL_MS });
-          });
-          this.stats.sent += entries.length;
-          this.stats.batches += write.length;
-          this.stats.writes++;
-        } catch (err) {
-          this.#lost(target, entries, err);
-        } finally {
-          this.#release(entries);
-        }
+    await Promise.all([...outbox].map(([target, queued]) => this.#write(target, queued)));
+  }
+
+  /**
+   * Writes messages to `target`'s inbox, in commits of at most `MAX_WRITE_BYTES`, one after the
+   * other; a commit that fails loses its messages (their senders are told). Their bytes are
+   * released either way.
+   */
+  async #write(target: string, queued: Queued[]): Promise<void> {
+    for (const write of writes(batches(queued, MAX_BATCH_BYTES))) {
+      // Keys taken now, in order, so this write's batches sort before the next write's.
+      const keys = write.map(() => this.#nextKey(target));
+      const ring = this.#seq;
+      const entries = write.flatMap((batch) => batch.entries);
+      try {
+        await commitUnchecked("bus write", () => {
+          const op = this.#kv.atomic();
+          write.forEach((batch, i) => op.set(keys[i], batch.bytes, { expireIn: INBOX_TTL_MS }));
+          return op.set(busKeys.bell(target), ring, { expireIn: INBOX_TTL_MS });
+        });
+        this.stats.sent += entries.length;
+        this.stats.batches += write.length;
+        this.stats.writes++;
+      } catch (err) {
+        this.#lost(target, entries, err);
+      } finally {
+        this.#release(entries);
       }
-    }));
+    }
   }
 
   /** Messages whose write failed: each sender hears of its own; the rest can only be logged. */
@@ -391,14 +513,39 @@ export class Bus {
       this.#drainAgain = true;
       return;
     }
+    let failed = false;
     this.#draining = (async () => {
       do {
         this.#drainAgain = false;
+        const read = ++this.#readsStarted;
         await this.#drainOnce();
+        if (!this.#stopped) this.#readDone(read);
       } while (this.#drainAgain && !this.#stopped);
-    })().catch((err) => console.error("Reading the inbox failed:", err))
-      .finally(() => (this.#draining = null));
+    })().catch((err) => {
+      failed = true; // the poll tries again, not a loop here
+      console.error("Reading the inbox failed:", err);
+    }).finally(() => {
+      this.#draining = null;
+      // Rung between the loop's last check and now: that ring must not wait for the poll
+      // (someone may wait for a read, `#inboxRead`).
+      if (this.#drainAgain && !failed) this.#drain();
+    });
     this.#track(this.#draining);
+  }
+
+  /** Resolves after a whole read of the inbox that starts after this call (`bus_local.ts`). */
+  #inboxRead(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#readWaiters.push({ after: this.#readsStarted, resolve });
+    this.#drain();
+    return promise;
+  }
+
+  /** Inbox read number `read` went through to the end. */
+  #readDone(read: number): void {
+    const waiting = this.#readWaiters;
+    this.#readWaiters = waiting.filter((w) => w.after >= read);
+    for (const w of waiting) if (w.after < read) w.resolve();
   }
 
   /** Reads the inbox a page at a time, so a flood piled up in it never sits in memory at once. */
@@ -406,7 +553,7 @@ export class Bus {
     const prefix = busKeys.inbox(this.#isolate);
     for (;;) {
       const entries = await Array.fromAsync(
-        this.#kv.list<Uint8Array>({ prefix }, { limit: INBOX_PAGE }),
+        this.#kv.list<unknown>({ prefix }, { limit: INBOX_PAGE }),
       );
       if (entries.length === 0) return;
       // Delete first: a message is delivered at most once even if a handler throws.
@@ -420,62 +567,37 @@ export class Bus {
     }
   }
 
-  #handle(entries: Deno.KvEntry<Uint8Array>[]): void {
+  #handle(entries: Deno.KvEntry<unknown>[]): void {
     for (const entry of entries) {
-      let messages: BusMessage[];
+      // The sender's id is in the key (`busKeys.message`): it may be on our channel.
+      const sender = entry.key[3];
+      if (typeof sender === "string") this.#links?.heardThroughKv(sender);
+      if (entry.value instanceof Uint8Array) this.#deliver(entry.value);
+      else console.error("Dropped an inbox entry that is not a batch:", entry.key);
+    }
+  }
+
+  /** Hands the well-formed messages of a batch (from KV or the channel) to `onMessage`. */
+  #deliver(batch: Uint8Array): void {
+    const { messages, dropped } = decodeBatch(batch);
+    if (dropped > 0) {
+      console.error(`Dropped ${dropped} unreadable message(s) from another isolate.`);
+    }
+    for (const message of messages) {
+      this.stats.received++;
       try {
-        messages = JSON.parse(decoder.decode(entry.value));
+        this.#onMessage(message);
       } catch (err) {
-        console.error("Dropped an unreadable inbox entry:", err);
-        continue;
-      }
-      for (const message of messages) {
-        this.stats.received++;
-        try {
-          this.#onMessage(message);
-        } catch (err) {
-          console.error("Handling a bus message failed:", err);
-        }
+        console.error("Handling a bus message failed:", err);
       }
     }
   }
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** Messages stored together as one KV value: a JSON array in UTF-8. */
+/** Batches grouped into KV writes (below). */
 interface Batch {
   entries: Queued[];
   bytes: Uint8Array;
-}
-
-/** Splits queued messages into batches, each under the KV value limit. */
-function batches(queued: Queued[]): Batch[] {
-  const out: Batch[] = [];
-  let entries: Queued[] = [];
-  let size = 1; // "["
-  const close = () => {
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    entries.forEach(({ bytes: part }, i) => {
-      bytes[at++] = i === 0 ? 0x5b : 0x2c; // "[" before the first, "," between
-      bytes.set(part, at);
-      at += part.length;
-    });
-    bytes[at] = 0x5d; // "]"
-    out.push({ entries, bytes });
-    entries = [];
-    size = 1;
-  };
-  for (const q of queued) {
-    // Each part adds its bytes and one separator ("," or the closing "]").
-    if (entries.length > 0 && size + q.bytes.length + 1 > MAX_BATCH_BYTES) close();
-    entries.push(q);
-    size += q.bytes.length + 1;
-  }
-  if (entries.length) close();
-  return out;
 }
 
 /** Groups batches into KV writes of at most `MAX_WRITE_BYTES` each (one batch at least). */

@@ -1,7 +1,12 @@
-/** The KV message bus between isolates: real Deno KV (in memory, and a temp file). */
+/**
+ * The message bus between isolates: real Deno KV (in memory, and a temp file). Buses with
+ * `local: false` use KV only (as between processes); the others also find each other on the
+ * channel between isolates of one process (bus_local_test.ts tests that path on its own).
+ */
 import assert from "node:assert/strict";
 import { Bus, type BusMessage, type BusSender, type BusSendResult } from "./bus.ts";
 import { configFromEnv } from "./config.ts";
+import { busKeys } from "./keys.ts";
 import { BUS_SENDER_SHARE, CONFIG_MINIMUMS } from "./limits.ts";
 import { MAX_PAYLOAD_BYTES } from "./protocol.ts";
 import { waitFor } from "./testing.ts";
@@ -10,15 +15,34 @@ import { waitFor } from "./testing.ts";
 const KV_MAX_VALUE_BYTES = 65_536;
 
 interface Node extends AsyncDisposable {
+  isolate: string;
   bus: Bus;
   got: BusMessage[];
 }
 
-function node(kv: Deno.Kv, isolate: string, opts: { pollMs?: number; start?: boolean } = {}): Node {
+function node(
+  kv: Deno.Kv,
+  isolate: string,
+  opts: { pollMs?: number; start?: boolean; local?: boolean } = {},
+): Node {
   const got: BusMessage[] = [];
-  const bus = new Bus({ kv, isolate, pollMs: opts.pollMs ?? 50, onMessage: (m) => got.push(m) });
+  const bus = new Bus({
+    kv,
+    isolate,
+    pollMs: opts.pollMs ?? 50,
+    onMessage: (m) => got.push(m),
+    local: opts.local ?? false,
+  });
   if (opts.start ?? true) bus.start();
-  return { bus, got, [Symbol.asyncDispose]: () => bus.stop() };
+  return { isolate, bus, got, [Symbol.asyncDispose]: () => bus.stop() };
+}
+
+/** Waits until every node's bus reaches every other over the channel. */
+async function linked(...nodes: Node[]): Promise<void> {
+  await waitFor(
+    "the buses to find each other on the channel",
+    () => nodes.every((n) => nodes.every((o) => o === n || n.bus.localPeers.includes(o.isolate))),
+  );
 }
 
 async function memoryKv(): Promise<Deno.Kv & Disposable> {
@@ -82,31 +106,41 @@ async function inbox(kv: Deno.Kv, isolate: string): Promise<{ key: Deno.KvKey; b
   return out;
 }
 
-Deno.test("bus: messages arrive once, in the order each sender sent them", async () => {
-  using kv = await memoryKv();
-  await using a = node(kv, "iso-a");
-  await using c = node(kv, "iso-c");
-  await using b = node(kv, "iso-b");
-  // Two senders, interleaved over many turns; each one's order must hold at the receiver.
-  for (let turn = 0; turn < 20; turn++) {
-    for (let i = 0; i < 25; i++) {
-      const n = turn * 25 + i;
-      a.bus.send("iso-b", signal(n, { n }, "AAAAAAAAAAAAAAAA"));
-      c.bus.send("iso-b", signal(n, { n }, "CCCCCCCCCCCCCCCC"));
+for (const local of [false, true]) {
+  const path = local ? "the channel" : "KV";
+  Deno.test(`bus: messages arrive once, in the order each sender sent them (${path})`, async () => {
+    using kv = await memoryKv();
+    await using a = node(kv, "iso-a", { local });
+    await using c = node(kv, "iso-c", { local });
+    await using b = node(kv, "iso-b", { local });
+    if (local) await linked(a, b, c);
+    // Two senders, interleaved over many turns; each one's order must hold at the receiver.
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 25; i++) {
+        const n = turn * 25 + i;
+        a.bus.send("iso-b", signal(n, { n }, "AAAAAAAAAAAAAAAA"));
+        c.bus.send("iso-b", signal(n, { n }, "CCCCCCCCCCCCCCCC"));
+      }
+      await nextTurn();
     }
-    await nextTurn();
-  }
-  await waitFor("1,000 messages at b", () => b.got.length >= 1_000);
-  await Promise.all([a.bus.settle(), b.bus.settle(), c.bus.settle()]);
-  assert.equal(b.got.length, 1_000);
-  for (const from of ["AAAAAAAAAAAAAAAA", "CCCCCCCCCCCCCCCC"]) {
-    const seqs = b.got.filter((m) => m.kind === "signal" && m.from === from).map(seqOf);
-    assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i), `order from ${from}`);
-  }
-  assert.equal(b.bus.stats.received, 1_000);
-  assert.deepEqual(a.got, []);
-  assert.deepEqual(await inbox(kv, "iso-b"), [], "the inbox is emptied");
-});
+    await waitFor("1,000 messages at b", () => b.got.length >= 1_000);
+    await Promise.all([a.bus.settle(), b.bus.settle(), c.bus.settle()]);
+    assert.equal(b.got.length, 1_000);
+    for (const from of ["AAAAAAAAAAAAAAAA", "CCCCCCCCCCCCCCCC"]) {
+      const seqs = b.got.filter((m) => m.kind === "signal" && m.from === from).map(seqOf);
+      assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i), `order from ${from}`);
+    }
+    assert.equal(b.bus.stats.received, 1_000);
+    assert.deepEqual(a.got, []);
+    assert.deepEqual(await inbox(kv, "iso-b"), [], "the inbox is emptied");
+    // Each path carried everything it should, and nothing went the other way.
+    for (const sender of [a, c]) {
+      assert.equal(sender.bus.stats[local ? "local" : "sent"], 500);
+      assert.equal(sender.bus.stats[local ? "sent" : "local"], 0);
+      assert.equal(sender.bus.stats.queuedBytes, 0);
+    }
+  });
+}
 
 Deno.test("bus: 1,000 signals sent in one turn take a handful of KV writes", async () => {
   using kv = await memoryKv();
@@ -205,6 +239,36 @@ Deno.test("bus: two KV handles on one file (as two processes would be) still del
   assert.deepEqual(a.got.map(seqOf), [7]);
 });
 
+Deno.test("bus: inbox entries that are not batches, and messages this version does not know, are dropped; the rest arrive", async () => {
+  using kv = await memoryKv();
+  await using b = node(kv, "iso-b", { start: false });
+  const room = "k3fq-9xmp-2hdw-7rtc-a4ze";
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const values = [
+    "a string, not bytes",
+    bytes(JSON.stringify({ kind: "roster", room })), // not an array
+    bytes(JSON.stringify([{ kind: "teleport", room }, signal(1, { n: 1 }), { kind: "roster" }])),
+    bytes("[{"),
+    bytes(JSON.stringify([signal(2, { n: 2 })])),
+  ];
+  for (const [i, value] of values.entries()) {
+    await kv.set(busKeys.message("iso-b", i, "iso-x", i), value);
+  }
+  const errors: unknown[][] = [];
+  const log = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    b.bus.start();
+    await waitFor("the inbox read", async () => (await inbox(kv, "iso-b")).length === 0);
+    await b.bus.settle();
+  } finally {
+    console.error = log;
+  }
+  assert.deepEqual(b.got.map(seqOf), [1, 2]);
+  assert.equal(b.bus.stats.received, 2);
+  assert.equal(errors.length, 4, "each dropped entry is logged");
+});
+
 // ---------------------------------------------------------------------------------------------
 // Backpressure
 
@@ -236,8 +300,9 @@ Deno.test("bus: a flooding sender is refused past its share, the queue stays und
   const [kv] = file.kvs;
   const cap = 512 * 1024;
   const got: BusMessage[] = [];
-  const a = new Bus({ kv, isolate: "iso-a", pollMs: 50, onMessage: () => {}, maxQueuedBytes: cap });
-  const b = new Bus({ kv, isolate: "iso-b", pollMs: 50, onMessage: (m) => got.push(m) });
+  const opts = { kv, pollMs: 50, local: false };
+  const a = new Bus({ ...opts, isolate: "iso-a", onMessage: () => {}, maxQueuedBytes: cap });
+  const b = new Bus({ ...opts, isolate: "iso-b", onMessage: (m) => got.push(m) });
   b.start();
   try {
     assert.deepEqual(a.limits, { maxQueuedBytes: cap, maxSenderBytes: cap / BUS_SENDER_SHARE });
@@ -286,8 +351,9 @@ Deno.test("bus: many flooding senders stop short of the cap, light senders still
   const [kv] = file.kvs;
   const cap = 512 * 1024;
   let received = 0;
-  const a = new Bus({ kv, isolate: "iso-a", pollMs: 50, onMessage: () => {}, maxQueuedBytes: cap });
-  const b = new Bus({ kv, isolate: "iso-b", pollMs: 50, onMessage: () => received++ });
+  const opts = { kv, pollMs: 50, local: false };
+  const a = new Bus({ ...opts, isolate: "iso-a", onMessage: () => {}, maxQueuedBytes: cap });
+  const b = new Bus({ ...opts, isolate: "iso-b", onMessage: () => received++ });
   b.start();
   try {
     const floodResults: BusSendResult[] = [];
@@ -339,7 +405,7 @@ Deno.test("bus: many flooding senders stop short of the cap, light senders still
 Deno.test("bus: a write KV refuses is reported to the sender of each message in it, and its bytes released", async () => {
   using kv = await memoryKv();
   await using b = node(kv, "iso-b");
-  const a = new Bus({ kv, isolate: "iso-a", pollMs: 50, onMessage: () => {} });
+  const a = new Bus({ kv, isolate: "iso-a", pollMs: 50, onMessage: () => {}, local: false });
   const errors: unknown[][] = [];
   const log = console.error;
   console.error = (...args: unknown[]) => errors.push(args);
@@ -376,7 +442,7 @@ Deno.test("bus: when its KV is gone, every sender hears of its lost messages", a
   await using file = await fileKv(2);
   const [kv1, kv2] = file.kvs;
   await using b = node(kv2, "iso-b");
-  const a = new Bus({ kv: kv1, isolate: "iso-a", pollMs: 50, onMessage: () => {} });
+  const a = new Bus({ kv: kv1, isolate: "iso-a", pollMs: 50, onMessage: () => {}, local: false });
   const errors: unknown[][] = [];
   const log = console.error;
   console.error = (...args: unknown[]) => errors.push(args);
@@ -403,40 +469,47 @@ Deno.test("bus: when its KV is gone, every sender hears of its lost messages", a
   }
 });
 
-Deno.test("bus: host-control notes (deliver, lobby, a close with by and unreachable) arrive as sent, in order", async () => {
-  using kv = await memoryKv();
-  await using a = node(kv, "iso-a");
-  await using b = node(kv, "iso-b");
-  const room = "k3fq-9xmp-2hdw-7rtc-a4ze";
-  const notes: BusMessage[] = [
-    {
-      kind: "deliver",
-      room,
-      to: "BBBBBBBBBBBBBBBB",
-      message: { type: "muted", what: "audio", by: "AAAAAAAAAAAAAAAA" },
-    },
-    { kind: "lobby", room, knock: "KKKKKKKKKKKKKKKK", ended: false },
-    {
-      kind: "close",
-      room,
-      peer: "BBBBBBBBBBBBBBBB",
-      code: "evicted",
-      evictionCode: "kicked",
-      reason: "A host removed you from the meeting.",
-      by: "AAAAAAAAAAAAAAAA",
-    },
-    {
-      kind: "close",
-      room,
-      peer: "CCCCCCCCCCCCCCCC",
-      code: "evicted",
-      evictionCode: "mesh-incomplete",
-      reason: "could not connect to 1 of 2 participants",
-      unreachable: ["DDDDDDDDDDDDDDDD"],
-    },
-    { kind: "lobby", room, knock: "LLLLLLLLLLLLLLLL", ended: true },
-  ];
-  for (const note of notes) assert.equal(a.bus.send("iso-b", note), "queued");
-  await waitFor("every note delivered", () => b.got.length === notes.length);
-  assert.deepEqual(b.got, notes);
-});
+for (const local of [false, true]) {
+  const path = local ? "the channel" : "KV";
+  Deno.test(`bus: host-control notes (deliver, lobby, a close with by and unreachable) arrive as sent, in order (${path})`, async () => {
+    using kv = await memoryKv();
+    await using a = node(kv, "iso-a", { local });
+    await using b = node(kv, "iso-b", { local });
+    if (local) await linked(a, b);
+    const room = "k3fq-9xmp-2hdw-7rtc-a4ze";
+    const notes: BusMessage[] = [
+      {
+        kind: "deliver",
+        room,
+        to: "BBBBBBBBBBBBBBBB",
+        message: { type: "muted", what: "audio", by: "AAAAAAAAAAAAAAAA" },
+      },
+      { kind: "lobby", room, knock: "KKKKKKKKKKKKKKKK", ended: false },
+      {
+        kind: "close",
+        room,
+        peer: "BBBBBBBBBBBBBBBB",
+        code: "evicted",
+        evictionCode: "kicked",
+        reason: "A host removed you from the meeting.",
+        by: "AAAAAAAAAAAAAAAA",
+      },
+      {
+        kind: "close",
+        room,
+        peer: "CCCCCCCCCCCCCCCC",
+        code: "evicted",
+        evictionCode: "mesh-incomplete",
+        reason: "could not connect to 1 of 2 participants",
+        unreachable: ["DDDDDDDDDDDDDDDD"],
+      },
+      { kind: "close", room, peer: "EEEEEEEEEEEEEEEE", code: "replaced", reason: "r", after: "0a" },
+      { kind: "lobby", room, knock: "LLLLLLLLLLLLLLLL", ended: true },
+      { kind: "roster", room },
+    ];
+    for (const note of notes) assert.equal(a.bus.send("iso-b", note), "queued");
+    await waitFor("every note delivered", () => b.got.length === notes.length);
+    assert.deepEqual(b.got, notes);
+    assert.equal(a.bus.stats[local ? "local" : "sent"], notes.length);
+  });
+}

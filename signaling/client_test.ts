@@ -195,12 +195,11 @@ Deno.test("client: connecting -> joined, with welcome, roster and signals", asyn
   assert.deepEqual(got, [{ from: a.client.peer, payload: { sdp: "offer ✓" } }]);
 
   assert.equal(a.client.reportLinks({ [b.client.peer!]: "connected" }), true);
-  await waitFor(
-    "Bob seeing Ada's link report",
-    () =>
-      b.client.members.find((m) => m.peer === a.client.peer)?.links[b.client.peer!] ===
-        "connected",
-  );
+  await waitFor("the room holding Ada's link report", async () => {
+    const snapshot = await h.hub.store.snapshot(room);
+    const ada = snapshot?.members.find((m) => m.peer === a.client.peer);
+    return ada?.links[b.client.peer!]?.state === "connected";
+  });
 
   // A non-fatal error reaches the `error` event and leaves the client joined.
   const errors: string[] = [];

@@ -76,7 +76,12 @@ export class Connection {
    * when a host's decision has been carried out.
    */
   lobby: LobbyPlace | null = null;
-  /** Set from a successful join until the welcome is sent. */
+  /**
+   * Set from a successful join until the welcome is sent (`sendWelcome`). Meanwhile everything
+   * else for this socket is held back: members on other isolates may read the room, see the
+   * newcomer and signal it before its own read of the room is done, and a client must never hear
+   * from a peer before it knows its own peer id and the room (PROTOCOL.md, "Order").
+   */
   welcome?: PendingWelcome;
   /** Set when this socket no longer speaks for its member (left, evicted, replaced). */
   detached = false;
@@ -94,6 +99,9 @@ export class Connection {
   #dropsSince: number;
   #lastRateError = 0;
   #joinTimer?: ReturnType<typeof setTimeout>;
+  /** Messages held until the welcome is sent, and their bytes (bounded like the socket's buffer). */
+  #held: string[] = [];
+  #heldBytes = 0;
 
   constructor(socket: WebSocket, room: string, metrics: IsolateMetrics, now = Date.now()) {
     this.socket = socket;
@@ -169,6 +177,7 @@ export class Connection {
 
   /** Sends a fatal error and closes with its close code. */
   fail(code: ErrorCode, message: string): void {
+    this.#dropHeld();
     this.send({ ...errorMessage(code, message), fatal: true });
     this.close(ERRORS[code].closeCode, code);
   }
@@ -180,6 +189,7 @@ export class Connection {
    */
   evict(code: EvictionCode, reason: string, extra: EvictionDetails = {}): void {
     this.detached = true;
+    this.#dropHeld();
     const message: EvictedMessage = { type: "evicted", code, reason };
     if (extra.by !== undefined) message.by = extra.by;
     if (extra.unreachable !== undefined) message.unreachable = extra.unreachable;
@@ -198,12 +208,35 @@ export class Connection {
    */
   sendText(text: string): void {
     if (this.closed || this.socket.readyState !== WebSocket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      bump(this.#metrics.rejected, "slow-consumer");
-      this.close(ERRORS["slow-consumer"].closeCode, "slow consumer");
+    if (this.welcome) {
+      this.#heldBytes += text.length;
+      if (this.#heldBytes > MAX_BUFFERED_BYTES) return this.#slowConsumer();
+      this.#held.push(text);
       return;
     }
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) return this.#slowConsumer();
     this.socket.send(text);
+  }
+
+  /** Sends the welcome owed to this socket, then what was held back until it (see `welcome`). */
+  sendWelcome(message: ServerMessage): void {
+    this.welcome = undefined;
+    const held = this.#held;
+    this.#dropHeld();
+    this.send(message);
+    for (const text of held) this.sendText(text);
+  }
+
+  /** Evictions and fatal errors go out at once; what was held for after a welcome is moot. */
+  #dropHeld(): void {
+    this.welcome = undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
+  }
+
+  #slowConsumer(): void {
+    bump(this.#metrics.rejected, "slow-consumer");
+    this.close(ERRORS["slow-consumer"].closeCode, "slow consumer");
   }
 
   /** Closes the socket unless it is closed already. */

@@ -10,7 +10,8 @@
  * - `room_cache.ts`: the rooms served here, their rosters, and the welcome after a join;
  * - `mesh_enforcer.ts`: per room, the timer that removes members whose grace ran out, starts
  *   the grace of members whose server stopped, and evicts whoever breaks the full mesh;
- * - `isolate_timers.ts`: the heartbeat of this isolate's sockets and the sweep of all rooms;
+ * - `isolate_timers.ts`: this isolate's heartbeat and the sweep of what is due (due_sweep.ts);
+ * - `link_writer.ts`: members' link reports, written in batches beside the frame queue;
  * - `hub_lobby.ts`: sockets waiting in a room's lobby until a host lets them in;
  * - `hub_host_actions.ts`: what follows from a host action (lock, admit, remove, mute, end...);
  * - `store.ts` (rooms in KV, the state of record), `bus.ts` (messages between isolates, with
@@ -28,6 +29,7 @@ import { HealthCheck } from "./health.ts";
 import { HostActions } from "./hub_host_actions.ts";
 import { Lobby } from "./hub_lobby.ts";
 import { kvHealth } from "./kv_health.ts";
+import { LinkWriter } from "./link_writer.ts";
 import { IsolateTimers } from "./isolate_timers.ts";
 import { JOIN_TIMEOUT_MS } from "./limits.ts";
 import { MeshEnforcer } from "./mesh_enforcer.ts";
@@ -39,7 +41,7 @@ import { RoomCache } from "./room_cache.ts";
 import { RoomStore } from "./store.ts";
 import { TaskTracker } from "./task_tracker.ts";
 import { randomBase64url } from "./tokens.ts";
-import type { PeerId } from "./types.ts";
+import type { LinkState, PeerId } from "./types.ts";
 import { type Refusal, refuseUpgrade, tooManySockets } from "./upgrade.ts";
 
 /** What a hub needs; one hub per isolate (see hub_singleton.ts), or several in tests. */
@@ -50,10 +52,18 @@ export interface HubOptions {
   isolate?: string;
   /** How soon a socket must send `join` after opening. Default JOIN_TIMEOUT_MS; tests use less. */
   joinTimeoutMs?: number;
+  /**
+   * Whether the bus reaches this process's isolates over a channel (default true); tests of the
+   * KV path between processes turn it off (bus_local.ts).
+   */
+  busChannel?: boolean;
 }
 
 /** How long a stopping hub tries to mark its members as members of a stopped server. */
 const STOP_MARK_MS = 2_000;
+
+/** Longest a batch of link reports waits for this isolate's joins (see `#joinsQuiet`). */
+const LINKS_YIELD_MS = 200;
 
 /** What a socket is told when its member was resumed on another socket. */
 const REPLACED = "You joined from another tab or connection.";
@@ -92,6 +102,10 @@ export class SignalingHub {
   readonly #timers: IsolateTimers;
   readonly #lobby: Lobby;
   readonly #hostActions: HostActions;
+  readonly #linkWriter: LinkWriter;
+  /** Joins and resumes in progress, and who waits for them to be done (`#joinsQuiet`). */
+  #joining = 0;
+  #joinsDone: PromiseWithResolvers<void> | null = null;
   /** Per-client-address budgets, made on the first upgrade with a known address. */
   #clientLimits: ClientLimits | null = null;
   readonly #metricsPage = new MetricsPage(() => {
@@ -120,6 +134,7 @@ export class SignalingHub {
       pollMs: config.inboxPollMs,
       maxQueuedBytes: config.busMaxQueuedBytes,
       onMessage: (m) => this.#onBus(m),
+      local: opts.busChannel,
     });
     const session = {
       linkDeadlineMs: config.linkDeadlineMs,
@@ -147,6 +162,21 @@ export class SignalingHub {
       enqueue: (conn, what, work) => this.#enqueue(conn, what, work),
     });
     this.#hostActions = new HostActions({ isolate, store, cache, bus, metrics, lobby });
+    this.#linkWriter = new LinkWriter({
+      kv,
+      store,
+      track: (task) => tasks.track(task),
+      // Only this isolate's mesh enforcer and, if the disputed links changed, the hosts need it.
+      stored: (report, links) => cache.linksChanged(report.room, report.peer, links),
+      quiet: () => this.#joinsQuiet(),
+      failed: (report, err) => {
+        if (!kvHealth.reported(err)) {
+          console.error(`Signaling links report in room ${report.room} failed:`, err);
+        }
+        const conn = cache.get(report.room)?.conns.get(report.peer);
+        conn?.reject("internal", "The server could not store your link report; send it again.");
+      },
+    });
     this.#timers = new IsolateTimers({
       kv,
       isolate,
@@ -303,6 +333,9 @@ export class SignalingHub {
       conn.queue === null && conn.peer !== null && message.type === "signal" &&
       this.#relay.forward(conn, message.to, message.payload)
     ) return;
+    if (conn.queue === null && conn.peer !== null && message.type === "links") {
+      return this.#reportLinks(conn, conn.peer, message.links);
+    }
     this.#enqueue(conn, `message ${message.type}`, () => this.#handle(conn, message));
   }
 
@@ -363,10 +396,7 @@ export class SignalingHub {
         if (this.#relay.forward(conn, message.to, message.payload)) return;
         return await this.#relay.forwardUncached(conn, peer, message.to, message.payload);
       case "links":
-        if (await this.store.reportLinks(conn.room, peer, message.links)) {
-          this.#cache.changed(conn.room);
-        }
-        return;
+        return this.#reportLinks(conn, peer, message.links);
       case "leave":
         conn.detached = true;
         await this.store.remove(conn.room, peer);
@@ -385,7 +415,39 @@ export class SignalingHub {
     }
   }
 
+  /**
+   * A member's link report goes to the link writer, beside the socket's frame queue: signals
+   * never wait for a report's write, and reports are written in batches (link_writer.ts).
+   */
+  #reportLinks(conn: Connection, peer: PeerId, states: Record<PeerId, LinkState>): void {
+    this.#linkWriter.report({ room: conn.room, peer, states });
+  }
+
+  /**
+   * Resolves once no join is in progress here, or after `LINKS_YIELD_MS`: link reports wait for
+   * joins (link_writer.ts), but never for long, since their deadlines run too.
+   */
+  #joinsQuiet(): Promise<void> {
+    if (this.#joining === 0) return Promise.resolve();
+    const done = this.#joinsDone ??= Promise.withResolvers<void>();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => timer = setTimeout(resolve, LINKS_YIELD_MS));
+    return Promise.race([done.promise, waited]).finally(() => clearTimeout(timer));
+  }
+
   async #join(conn: Connection, message: JoinMessage): Promise<void> {
+    this.#joining++;
+    try {
+      await this.#joinNow(conn, message);
+    } finally {
+      if (--this.#joining === 0) {
+        this.#joinsDone?.resolve();
+        this.#joinsDone = null;
+      }
+    }
+  }
+
+  async #joinNow(conn: Connection, message: JoinMessage): Promise<void> {
     const { name, resume, secret } = message;
     if (conn.peer) return conn.reject("already-joined", "This socket has joined already.");
     const room = conn.room;

@@ -20,6 +20,7 @@ import {
   type Joined,
   peers,
   startHub,
+  type TestHub,
   type TestSocket,
   waitFor,
 } from "./testing.ts";
@@ -517,14 +518,118 @@ Deno.test("leave: the host passes to the next member in join order", async () =>
 // ---------------------------------------------------------------------------------------------
 // Full-mesh policy through the hub
 
-/** Sends a `links` report and waits until the sender's roster shows it. */
-async function report(j: Joined, links: Record<string, string>): Promise<void> {
+/**
+ * Sends a `links` report and waits until the room holds it (a report alone sends nobody a roster:
+ * PROTOCOL.md, "Roster semantics").
+ */
+async function report(h: TestHub, j: Joined, links: Record<string, string>): Promise<void> {
   j.socket.send({ type: "links", links });
-  await j.socket.roster(
-    (m) => JSON.stringify(member(m, j.peer)?.links) === JSON.stringify(links),
-    `a roster with ${JSON.stringify(links)} for ${j.welcome.members.at(-1)?.name}`,
+  const stored = async () => {
+    const snapshot = await h.hub.store.snapshot(j.welcome.room.id);
+    const got = member(snapshot?.members ?? [], j.peer)?.links ?? {};
+    return Object.fromEntries(Object.entries(got).map(([peer, link]) => [peer, link.state]));
+  };
+  await waitFor(
+    `the room to hold ${JSON.stringify(links)} from ${j.welcome.members.at(-1)?.name}`,
+    async () => JSON.stringify(await stored()) === JSON.stringify(links),
   );
 }
+
+Deno.test("links: a report reaches nobody's roster, and one that changes nothing writes nothing", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // Commits that write a link report (other work, such as heartbeats, may commit meanwhile).
+  let commits = 0;
+  const counting = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const set = op.set.bind(op), commit = op.commit.bind(op);
+          let links = false;
+          op.set = (key, value, options) => {
+            links ||= key.includes("links");
+            return set(key, value, options);
+          };
+          op.commit = () => (links && commits++, commit());
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  try {
+    await using h = await startHub({}, { kv: counting });
+    const room = newRoomId();
+    await using a = await join(h.url(room), "Ada");
+    await using b = await join(h.url(room), "Bob");
+    await using c = await join(h.url(room), "Cy");
+    await a.socket.roster((m) => m.length === 3, "Ada seeing Cy");
+    await b.socket.roster((m) => m.length === 3, "Bob seeing Cy");
+    await h.hub.settle();
+    const rosters = () => [a, b, c].map((j) => j.socket.all("roster").length);
+    const before = rosters();
+    await report(h, b, { [a.peer]: "connected", [c.peer]: "connecting" });
+    await h.hub.settle();
+    for (const j of [a, b, c]) await j.socket.roundTrip();
+    assert.deepEqual(rosters(), before, "no roster for a report that changes no disputes");
+    // The same report again: read, found unchanged, not written.
+    const written = commits;
+    b.socket.send({ type: "links", links: { [a.peer]: "connected", [c.peer]: "connecting" } });
+    await b.socket.roundTrip();
+    await h.hub.settle();
+    assert.equal(commits, written, "an unchanged report commits nothing");
+    assert.deepEqual(rosters(), before);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("links: signals sent after a report do not wait for its write", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // Once armed, every write of a link report waits for the gate.
+  const gate = Promise.withResolvers<void>();
+  let armed = false, held = 0;
+  const gated = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const set = op.set.bind(op), commit = op.commit.bind(op);
+          let links = false;
+          op.set = (key, value, options) => {
+            links ||= key.includes("links");
+            return set(key, value, options);
+          };
+          op.commit = async () => {
+            if (links && armed) held++, await gate.promise;
+            return commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  try {
+    await using h = await startHub({}, { kv: gated });
+    using _open = { [Symbol.dispose]: () => gate.resolve() };
+    const room = newRoomId();
+    await using a = await join(h.url(room), "Ada");
+    await using b = await join(h.url(room), "Bob");
+    await h.hub.settle();
+    armed = true;
+    a.socket.send({ type: "links", links: { [b.peer]: "connecting" } });
+    a.socket.send({ type: "signal", to: b.peer, payload: "offer" });
+    assert.equal((await b.socket.next("signal")).payload, "offer");
+    await waitFor("the report's write to start", () => held === 1);
+    gate.resolve();
+    await report(h, a, { [b.peer]: "connecting" });
+  } finally {
+    kv.close();
+  }
+});
 
 Deno.test("mesh: a member that never reports its links is evicted; the others stay", async () => {
   const linkDeadlineMs = 400;
@@ -534,8 +639,8 @@ Deno.test("mesh: a member that never reports its links is evicted; the others st
   await using b = await join(h.url(room), "Bob");
   await using c = await join(h.url(room), "Cy");
   const cJoined = Date.now();
-  await report(a, { [b.peer]: "connected" });
-  await report(b, { [a.peer]: "connected" });
+  await report(h, a, { [b.peer]: "connected" });
+  await report(h, b, { [a.peer]: "connected" });
 
   const evicted = await c.socket.next("evicted");
   assert.ok(Date.now() - cJoined >= linkDeadlineMs - 100, "not before the deadline");
@@ -565,13 +670,13 @@ Deno.test("mesh: a failed link that recovers within the deadline evicts nobody",
   const room = newRoomId();
   await using a = await join(h.url(room), "Ada");
   await using b = await join(h.url(room), "Bob");
-  await report(a, { [b.peer]: "connected" });
-  await report(b, { [a.peer]: "connected" });
+  await report(h, a, { [b.peer]: "connected" });
+  await report(h, b, { [a.peer]: "connected" });
 
   const failedAt = Date.now();
-  await report(a, { [b.peer]: "failed" });
-  await report(a, { [b.peer]: "connecting" }); // an ICE restart
-  await report(a, { [b.peer]: "connected" });
+  await report(h, a, { [b.peer]: "failed" });
+  await report(h, a, { [b.peer]: "connecting" }); // an ICE restart
+  await report(h, a, { [b.peer]: "connected" });
   const recoveredIn = Date.now() - failedAt;
   assert.ok(recoveredIn < linkDeadlineMs / 2, `recovered in ${recoveredIn} ms: test too slow`);
 
@@ -590,13 +695,13 @@ Deno.test("mesh: a link both ends report failed past the deadline evicts the non
   const room = newRoomId();
   await using a = await join(h.url(room), "Ada");
   await using b = await join(h.url(room), "Bob");
-  await report(a, { [b.peer]: "connected" });
-  await report(b, { [a.peer]: "connected" });
+  await report(h, a, { [b.peer]: "connected" });
+  await report(h, b, { [a.peer]: "connected" });
   const failedAt = Date.now();
   // Both ends agree the link is down (one end alone would be a dispute for the hosts to settle,
   // see host_controls_test.ts); Ada, the host, is never evicted to satisfy Bob.
-  await report(b, { [a.peer]: "failed" });
-  await report(a, { [b.peer]: "failed" });
+  await report(h, b, { [a.peer]: "failed" });
+  await report(h, a, { [b.peer]: "failed" });
 
   const evicted = await b.socket.next("evicted");
   assert.ok(Date.now() - failedAt >= linkDeadlineMs - 100, "not before the deadline");
@@ -613,9 +718,9 @@ Deno.test("mesh: three members reporting full links are never evicted", async ()
   await using a = await join(h.url(room), "Ada");
   await using b = await join(h.url(room), "Bob");
   await using c = await join(h.url(room), "Cy");
-  await report(a, { [b.peer]: "connected", [c.peer]: "connected" });
-  await report(b, { [a.peer]: "connected", [c.peer]: "connected" });
-  await report(c, { [a.peer]: "connected", [b.peer]: "connected" });
+  await report(h, a, { [b.peer]: "connected", [c.peer]: "connected" });
+  await report(h, b, { [a.peer]: "connected", [c.peer]: "connected" });
+  await report(h, c, { [a.peer]: "connected", [b.peer]: "connected" });
 
   await elapse(2 * linkDeadlineMs);
   await Promise.all([a, b, c].map((j) => j.socket.roundTrip()));
@@ -636,7 +741,7 @@ Deno.test("mesh: in a room of 18, a member's report of its 17 links is accepted"
     for (let i = 0; i < 18; i++) members.push(await join(h.url(room), `P${i}`));
     const [first, ...others] = members;
     const links = Object.fromEntries(others.map((o) => [o.peer, "connected"]));
-    await report(first, links);
+    await report(h, first, links);
     await first.socket.roundTrip();
     assert.deepEqual(first.socket.all("error"), []);
     const snapshot = await h.hub.store.snapshot(room);
@@ -871,6 +976,63 @@ Deno.test("two hubs on one KV: signals cross through the bus; a stopped hub's me
     assert.deepEqual(peers(a.socket.view!), [a.peer]);
   } finally {
     await h2.close();
+  }
+});
+
+Deno.test("order: a peer's signal that reaches a newcomer before its welcome is held until after it", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // Bob's hub reads rooms slowly while the gate is shut, so his welcome (which needs a read of
+  // the room) is late while Ada, on the other hub, already knows of him and signals him.
+  let gate: PromiseWithResolvers<void> | null = null;
+  const gated = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "list") {
+        return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+          const wait = gate?.promise;
+          if (!wait || !("start" in selector)) return target.list(selector, options);
+          return (async function* () {
+            await wait;
+            yield* target.list(selector, options);
+          })();
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const config = { inboxPollMs: 50 };
+  try {
+    await using h1 = await startHub(config, { kv: gated });
+    await using h2 = await startHub(config, { kv });
+    // Disposed before the hubs, whose stop waits for the gated read.
+    using _open = { [Symbol.dispose]: () => gate?.resolve() };
+    const room = newRoomId();
+    await using a = await join(h2.url(room), "Ada");
+    gate = Promise.withResolvers<void>();
+    await using bob = await connect(h1.url(room));
+    bob.send({ ...JOIN, name: "Bob" });
+    let bobPeer = "";
+    await waitFor("Bob's membership in KV", async () => {
+      const snapshot = await h2.hub.store.snapshot(room);
+      bobPeer = snapshot?.members.find((m) => m.peer !== a.peer)?.peer ?? "";
+      return bobPeer !== "";
+    });
+    // Cy joins on Ada's hub, which reads the room, which names Bob: she signals him at once.
+    await using _cy = await join(h2.url(room), "Cy");
+    await a.socket.roster((m) => member(m, bobPeer) !== undefined, "Ada's roster naming Bob");
+    const received = h1.hub.busStats.received;
+    a.socket.send({ type: "signal", to: bobPeer, payload: "offer" });
+    // The bus hands a message on as it counts it: from here on, Bob's hub has written the
+    // signal to his socket or is holding it, and the socket keeps the server's order.
+    await waitFor("the signal at Bob's hub", () => h1.hub.busStats.received > received);
+    gate.resolve();
+    gate = null;
+    await bob.next("signal");
+    assert.deepEqual(bob.received.slice(0, 2).map((m) => m.type), ["welcome", "signal"]);
+    assert.equal(bob.all("welcome")[0].peer, bobPeer);
+    assert.deepEqual(bob.all("signal")[0], { type: "signal", from: a.peer, payload: "offer" });
+  } finally {
+    kv.close();
   }
 });
 

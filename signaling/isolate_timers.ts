@@ -1,13 +1,15 @@
 /**
- * The two timers every isolate runs whatever rooms it serves: the heartbeat, which records in one
- * batch that this isolate's sockets are alive (and publishes its metrics) and looks after the
- * sockets waiting in its lobbies (their knocks' beat, and a decision whose bus note was lost), and
- * the sweep of every
- * room in the store, which looks after rooms whose servers all stopped (nobody else serves them,
- * so no room timer would ever look at them): their members start their grace period, and are
- * removed if they do not come back within it.
+ * The two timers every isolate runs whatever rooms it serves: the heartbeat, which records that
+ * this isolate is alive (one key, which keeps every member it holds alive; see
+ * isolate_beats.ts), publishes its metrics, and looks after the sockets waiting in its lobbies
+ * (their knocks' beat, and a decision whose bus note was lost); and the sweep, which looks after
+ * rooms whose servers all stopped (nobody else serves them, so no room timer would ever look at
+ * them): their members start their grace period, and are removed if they do not come back within
+ * it. The sweep visits only rooms with something due (`due_sweep.ts`): its cost does not grow
+ * with the number of rooms, and idle rooms cost nothing.
  */
 import type { Connection } from "./connection.ts";
+import { DueSweeper } from "./due_sweep.ts";
 import { bump, type IsolateMetrics, publishMetrics } from "./metrics.ts";
 import type { RoomCache } from "./room_cache.ts";
 import type { RoomStore } from "./store.ts";
@@ -48,19 +50,29 @@ export interface IsolateTimersOptions {
  */
 export class IsolateTimers {
   readonly #opts: IsolateTimersOptions;
+  readonly #sweeper: DueSweeper;
   #intervals: ReturnType<typeof setInterval>[] = [];
+  /** The pass in progress: a slow pass is not joined by a second one. */
+  #sweeping: Promise<void> | null = null;
 
   constructor(opts: IsolateTimersOptions) {
     this.#opts = opts;
+    this.#sweeper = new DueSweeper({
+      kv: opts.kv,
+      store: opts.store,
+      isolate: opts.isolate,
+      heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
+      stopped: () => opts.tasks.stopped,
+    });
   }
 
   /** Starts the heartbeat and the sweep. */
   start(): void {
     const { heartbeatMs, heartbeatTimeoutMs, tasks } = this.#opts;
     this.#intervals.push(setInterval(() => tasks.track(this.#beat()), heartbeatMs));
-    // Rooms whose server died are nobody's local room: sweep all of them now and then.
+    // Rooms whose server died are nobody's local room: look for those with something due.
     const sweepEvery = Math.max(MIN_SWEEP_EVERY_MS, heartbeatTimeoutMs / 2);
-    this.#intervals.push(setInterval(() => tasks.track(this.#sweepAll()), sweepEvery));
+    this.#intervals.push(setInterval(() => tasks.track(this.sweep()), sweepEvery));
   }
 
   /** Stops both timers; work they started is the task tracker's to wait for. */
@@ -76,25 +88,30 @@ export class IsolateTimers {
     metrics.rooms = cache.activeRoomCount();
   }
 
-  /** Records that this isolate's sockets are alive, in one batch. */
+  /**
+   * One sweep pass (`DueSweeper`), unless one is still running; rosters of the rooms it changed
+   * are refreshed here and on the isolates serving them.
+   */
+  sweep(): Promise<void> {
+    return this.#sweeping ??= (async () => {
+      try {
+        const { cache, metrics } = this.#opts;
+        const pass = await this.#sweeper.pass();
+        if (pass.removed) bump(metrics.evictions, "grace-expired", pass.removed);
+        for (const room of pass.changed) cache.changed(room);
+      } finally {
+        this.#sweeping = null;
+      }
+    })();
+  }
+
+  /** Records that this isolate (and so every member it holds) is alive: one key. */
   async #beat(): Promise<void> {
     const { store, cache, kv, metrics } = this.#opts;
-    const entries = cache.servedMembers();
-    if (entries.length) await store.heartbeat(entries, this.#opts.isolate);
+    // Also with no members: a sweep must be able to tell this isolate from a stopped one.
+    await store.heartbeat(cache.servedMembers(), this.#opts.isolate);
     await this.#opts.beatLobby();
     this.updateGauges();
     await publishMetrics(kv, metrics);
-  }
-
-  async #sweepAll(): Promise<void> {
-    const { store, cache, metrics, tasks } = this.#opts;
-    for await (const room of store.rooms()) {
-      if (tasks.stopped) return;
-      if (cache.get(room)) continue; // maintained by its own timer
-      const { removed, lost } = await store.sweep(room);
-      if (removed.length === 0 && lost.length === 0) continue;
-      if (removed.length) bump(metrics.evictions, "grace-expired", removed.length);
-      cache.changed(room);
-    }
   }
 }

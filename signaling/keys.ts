@@ -5,7 +5,9 @@
  * returns the whole room (snapshots are read on every membership change: the hot read).
  * - `["rooms", roomId]` -> RoomMeta
  * - `["rooms", roomId, "member", peerId]` -> Member
- * - `["rooms", roomId, "beat", peerId]` -> number (ms timestamp of the last heartbeat)
+ * - `["rooms", roomId, "beat", peerId]` -> number (ms timestamp of the member's placement on its
+ *   isolate, by join or resume; its liveness afterwards is its isolate's beat, see below. Older
+ *   versions rewrote it on every heartbeat, and `STOPPED_BEAT` on a clean stop.)
  * - `["rooms", roomId, "links", peerId]` -> Links (the member's own reports about its links)
  * - `["rooms", roomId, "knock", peerId]` -> KnockRecord (a newcomer waiting in the lobby: not a
  *   member, so its key is neither a member's nor an orphan)
@@ -26,6 +28,8 @@
  * Between isolates (`bus.ts`):
  * - `["inbox", isolate, time, sender, seq]` -> Uint8Array (a batch of messages as UTF-8 JSON)
  * - `["bell", isolate]` -> number (rung with every batch; watched as a doorbell)
+ * - `["bus", "channel"]` -> string (random, set once: names the channel between the isolates of
+ *   one process that share this database, `bus_local.ts`)
  *
  * Other:
  * - `["metrics", isolate]` -> IsolateMetrics (`metrics.ts`)
@@ -34,6 +38,17 @@
  * - `["health", isolate]` -> string (a random nonce, expiring after `HEALTH_PROBE_TTL_MS`):
  *   written and read back by each health check of that isolate (`RoomStore.ping`), so a check
  *   proves KV can be written, not only read, without isolates racing on one key
+ *
+ * Liveness and deadlines (`isolate_beats.ts`, `due_sweep.ts`), so that the periodic sweep touches
+ * only rooms with something due and idle rooms cost nothing:
+ * - `["isolates", isolate]` -> IsolateBeat: the server isolate's own heartbeat, one key whatever
+ *   it serves; a connected member is alive while the isolate holding it beats
+ * - `["served", isolate, roomId, peerId]` -> number (when the member was placed there): the
+ *   connected members an isolate holds, so that when its beat stops only its rooms are visited
+ * - `["due", time, roomId]` -> number (when the entry was written): the room has something due at
+ *   `time` (a grace period ends); listed up to now by every sweep, deleted once swept
+ * - `["sweep", "indexed"]` -> `{ at, isolate }`: rooms stored before the keys above existed have
+ *   been swept once, and indexed (`due_sweep.ts`)
  */
 import type { PeerId } from "./types.ts";
 
@@ -101,6 +116,8 @@ export const busKeys = {
   ],
   /** The doorbell `isolate` watches. */
   bell: (isolate: string): Deno.KvKey => ["bell", isolate],
+  /** This database's identity for the channel between isolates of one process. */
+  channel: ["bus", "channel"] as Deno.KvKey,
 } as const;
 
 /** Prefix of every isolate's published metrics. */
@@ -138,3 +155,36 @@ export function healthKey(isolate: string): Deno.KvKey {
  * between its write and its read back, short enough that stopped isolates leave nothing behind.
  */
 export const HEALTH_PROBE_TTL_MS = 60_000;
+
+/** Prefix of every isolate's beat. */
+export const ISOLATES_PREFIX: Deno.KvKey = ["isolates"];
+
+/** Prefix of every due entry: listed from its start up to `dueUntil(now)`. */
+export const DUE_PREFIX: Deno.KvKey = ["due"];
+
+/** Keys of the liveness and deadline indexes (see the layout above). */
+export const sweepKeys = {
+  /** The beat of `isolate` (an `IsolateBeat`). */
+  isolate: (isolate: string): Deno.KvKey => [...ISOLATES_PREFIX, isolate],
+  /** Every member `isolate` holds, room by room. */
+  served: (isolate: string): Deno.KvKey => ["served", isolate],
+  /** One connected member held by `isolate`. */
+  servedMember: (isolate: string, room: string, peer: PeerId): Deno.KvKey => [
+    "served",
+    isolate,
+    room,
+    peer,
+  ],
+  /** Something in `room` falls due at `at` (ms); keys sort by time. */
+  due: (at: number, room: string): Deno.KvKey => [...DUE_PREFIX, at, room],
+  /** Set once the rooms stored without these indexes have been swept and indexed. */
+  indexed: ["sweep", "indexed"] as Deno.KvKey,
+} as const;
+
+/**
+ * The due entries up to `now` (inclusive), oldest first: `true` sorts after every room id, so
+ * `["due", now, true]` bounds the entries of time `now` too.
+ */
+export function dueUntil(now: number): Deno.KvListSelector {
+  return { start: DUE_PREFIX, end: [...DUE_PREFIX, now, true] };
+}

@@ -24,7 +24,7 @@ import {
 } from "./protocol.ts";
 import type { RoomStore } from "./store.ts";
 import type { TaskTracker } from "./task_tracker.ts";
-import type { PeerId, RoomSnapshot } from "./types.ts";
+import type { Links, PeerId, RoomSnapshot } from "./types.ts";
 
 /** Where a member's socket is, as far as this isolate knows. */
 export interface CachedMember {
@@ -45,12 +45,27 @@ export interface CachedRoom {
   members: Map<PeerId, CachedMember>;
   /** The mesh enforcer's next check of the room (mesh_enforcer.ts); cleared when it is dropped. */
   timer?: ReturnType<typeof setTimeout>;
-  /** A refresh that has been asked for and has not started reading yet. */
-  refresh?: { propagate: boolean };
+  /** A refresh that has been asked for and has not started reading yet (see `RefreshKind`). */
+  refresh?: RefreshKind;
   /** The refresh in progress; the next one waits for it, so rosters never go back in time. */
   refreshing?: Promise<void>;
   /** Refreshes that have started reading the room so far. */
   reads: number;
+  /** The last read of the room (with link reports written here since patched in). */
+  snapshot?: RoomSnapshot;
+  /** Refreshes asked for and not finished: while any is, a link report is not patched in. */
+  busy: number;
+}
+
+/**
+ * What a refresh owes: `propagate`, a "room changed" note to the other isolates serving the room;
+ * `rosters`, a roster to every member here. A refresh for a link report alone owes neither: it
+ * re-arms the mesh enforcer, and only when the disputed links changed do hosts (here and on the
+ * other isolates) get a roster (PROTOCOL.md, "Roster semantics").
+ */
+interface RefreshKind {
+  propagate: boolean;
+  rosters: boolean;
 }
 
 /** What a `RoomCache` works with. */
@@ -112,6 +127,7 @@ export class RoomCache {
         members: new Map(),
         disputes: "[]",
         reads: 0,
+        busy: 0,
       };
       this.#rooms.set(id, room);
     }
@@ -139,7 +155,7 @@ export class RoomCache {
   /** This isolate changed the room: refresh it here and tell the other isolates serving it. */
   changed(id: string): void {
     const room = this.#rooms.get(id);
-    if (room) this.#scheduleRefresh(room, true);
+    if (room) this.#scheduleRefresh(room, { propagate: true, rosters: true });
     else {
       // No socket here any more; still tell whoever serves the room.
       const { store, tasks } = this.#opts;
@@ -150,7 +166,39 @@ export class RoomCache {
   /** Another isolate changed the room: refresh it here, if served here. */
   heardOfChange(id: string): void {
     const room = this.#rooms.get(id);
-    if (room) this.#scheduleRefresh(room, false);
+    if (room) this.#scheduleRefresh(room, { propagate: false, rosters: true });
+  }
+
+  /**
+   * A member here changed its link report: the mesh enforcer here re-arms from a new read, and
+   * hosts hear of it only if the disputed links changed. Nobody else needs a link report: the
+   * full-mesh decision is the server's, and each enforcer reads the room afresh before it acts.
+   */
+  linksChanged(id: string, peer: PeerId, links: Links): void {
+    const room = this.#rooms.get(id);
+    if (!room) return this.changed(id);
+    const last = room.snapshot;
+    // A read settles it when the last one may be stale: a refresh is in flight (its read may
+    // predate the report), or members elsewhere report to their own isolates (a dispute is
+    // judged on both ends' reports). So does a change of the disputed links, which hosts here
+    // and elsewhere must hear of.
+    const here = this.#opts.isolate;
+    if (
+      !last || room.busy > 0 || !last.members.some((m) => m.peer === peer) ||
+      last.members.some((m) => m.isolate !== here)
+    ) {
+      return this.#scheduleRefresh(room, { propagate: false, rosters: false });
+    }
+    // Otherwise the room is as last read but for this report: no read needed.
+    const snapshot = {
+      ...last,
+      members: last.members.map((m) => m.peer === peer ? { ...m, links } : m),
+    };
+    if (JSON.stringify(this.#opts.disputes(snapshot)) !== room.disputes) {
+      return this.#scheduleRefresh(room, { propagate: false, rosters: false });
+    }
+    room.snapshot = snapshot;
+    this.#opts.onRefreshed(room, snapshot);
   }
 
   /**
@@ -210,33 +258,43 @@ export class RoomCache {
    * changes pile up meanwhile and share one read, and an idle server answers without a timer's
    * delay (a join waits for this refresh's welcome).
    */
-  #scheduleRefresh(room: CachedRoom, propagate: boolean): void {
+  #scheduleRefresh(room: CachedRoom, kind: RefreshKind): void {
     if (room.refresh) {
-      room.refresh.propagate ||= propagate;
+      room.refresh.propagate ||= kind.propagate;
+      room.refresh.rosters ||= kind.rosters;
       return;
     }
-    room.refresh = { propagate };
+    room.refresh = { ...kind };
     const previous = room.refreshing;
+    room.busy++;
     room.refreshing = this.#opts.tasks.track((async () => {
-      await previous?.catch(() => {});
-      await this.#refresh(room);
+      try {
+        await previous?.catch(() => {});
+        await this.#refresh(room);
+      } finally {
+        room.busy--;
+      }
     })());
   }
 
   async #refresh(room: CachedRoom): Promise<void> {
-    const propagate = room.refresh?.propagate ?? false;
+    let { propagate, rosters } = room.refresh ?? { propagate: false, rosters: false };
     room.refresh = undefined;
     if (this.#opts.tasks.stopped) return;
     const read = ++room.reads;
     const snapshot = await this.#opts.store.snapshot(room.id);
     if (!snapshot) return this.drop(room);
+    room.snapshot = snapshot;
     room.members = new Map(
       snapshot.members.map((m) => [m.peer, { isolate: m.isolate, connected: m.connected }]),
     );
     const view = roomView(snapshot);
     const members = memberViews(snapshot);
     const disputes = this.#opts.disputes(snapshot);
-    room.disputes = JSON.stringify(disputes);
+    const disputesJson = JSON.stringify(disputes);
+    if (!rosters && disputesJson !== room.disputes) propagate = true;
+    const hostRosters = rosters || disputesJson !== room.disputes;
+    room.disputes = disputesJson;
     const hostOnly = { knocks: knockViews(snapshot), disputes };
     const hosts = new Set(snapshot.meta.hosts);
     let roster: string | undefined;
@@ -244,6 +302,7 @@ export class RoomCache {
     for (const [peer, conn] of room.conns) {
       const host = hosts.has(peer);
       if (!conn.welcome) {
+        if (!(host ? hostRosters : rosters)) continue;
         const text = host
           ? hostRoster ??= serverMessage({ type: "roster", room: view, members, ...hostOnly })
           : roster ??= serverMessage({ type: "roster", room: view, members });
@@ -271,8 +330,7 @@ export class RoomCache {
     hostOnly: { knocks: KnockView[]; disputes: [PeerId, PeerId][] } | null,
   ): void {
     const welcome = conn.welcome!;
-    conn.welcome = undefined;
-    conn.send({
+    conn.sendWelcome({
       type: "welcome",
       v: PROTOCOL_VERSION,
       peer: conn.peer!,

@@ -1,10 +1,11 @@
 /**
  * The store's deleting transactions: removing a member (and with the last one, the room), and
- * tidying keys that races leave behind (a heartbeat that lands just after a removal, a room whose
+ * tidying keys that races leave behind (a per-member heartbeat of an older version that landed
+ * just after a removal, a room whose
  * meta is gone, knocks nobody beats anymore). Each is atomic and guarded by version checks; see
  * `store.ts` for the callers. A removal also settles who hosts the room afterwards.
  */
-import { roomKeys, STATS_KEYS } from "./keys.ts";
+import { roomKeys, STATS_KEYS, sweepKeys } from "./keys.ts";
 import { chunkForAtomic } from "./kv_chunks.ts";
 import { CONFLICT, retryKv } from "./kv_retry.ts";
 import { KV_LIMITS, MAX_BANNED, MAX_REMOVALS } from "./limits.ts";
@@ -113,6 +114,9 @@ export function addRemoval(
   const keys = roomKeys;
   const members = meta.members.filter((p) => p !== peer);
   op.sum(STATS_KEYS.participants, MINUS_ONE);
+  // Its isolate no longer holds it (the index may already lack it: a disconnected member's).
+  const held = read.members.get(peer)?.value;
+  if (held) op.delete(sweepKeys.servedMember(held.isolate, room, peer));
   if (members.length === 0) {
     op.sum(STATS_KEYS.rooms, MINUS_ONE);
     // The room's keys are bounded by capacity and the lobby (plus rare orphans), far below the

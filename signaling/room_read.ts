@@ -3,6 +3,7 @@
  * member, beat, links and knock key at one point in time, so a snapshot never mixes two moments.
  * Rooms and members stored by an older version are read with the fields they lack filled in.
  */
+import { heldBeat, type IsolateBeat } from "./isolate_beats.ts";
 import { roomKeys, roomRange } from "./keys.ts";
 import type { KnockRecord, Links, Member, PeerId, RoomMeta, RoomSnapshot } from "./types.ts";
 
@@ -55,7 +56,8 @@ export async function readRoom(kv: Deno.Kv, room: string): Promise<RoomRead> {
 }
 
 /**
- * The keys of peers that are not members: left behind by races (a heartbeat landing just after a
+ * The keys of peers that are not members: left behind by races (an older version's per-member
+ * heartbeat landing just after a
  * removal). Knocks are not orphans: their peers are not members by design.
  */
 export function orphanKeys(read: RoomRead): Deno.KvKey[] {
@@ -64,11 +66,15 @@ export function orphanKeys(read: RoomRead): Deno.KvKey[] {
 }
 
 /**
- * The room as the hub uses it: members in join order, each with its last heartbeat (its join
- * time if it has none yet) and its links; the knocks beaten at `liveSince` or later, oldest
- * first. Null when the room does not exist.
+ * The room as the hub uses it: members in join order, each with the time it was last known alive
+ * (`heldBeat`: its own beat or its isolate's in `isolates`, whichever is later) and its links;
+ * the knocks beaten at `liveSince` or later, oldest first. Null when the room does not exist.
  */
-export function toSnapshot(read: RoomRead, liveSince: number): RoomSnapshot | null {
+export function toSnapshot(
+  read: RoomRead,
+  liveSince: number,
+  isolates: ReadonlyMap<string, IsolateBeat | null> = new Map(),
+): RoomSnapshot | null {
   const meta = read.meta.value;
   if (!meta) return null;
   const members: RoomSnapshot["members"] = [];
@@ -78,7 +84,11 @@ export function toSnapshot(read: RoomRead, liveSince: number): RoomSnapshot | nu
     if (!member) continue;
     members.push({
       ...member,
-      heartbeatAt: read.beats.get(peer)?.value ?? member.joinedAt,
+      heartbeatAt: heldBeat(
+        member,
+        read.beats.get(peer)?.value ?? null,
+        isolates.get(member.isolate),
+      ),
       links: read.links.get(peer)?.value ?? {},
     });
   }

@@ -8,15 +8,23 @@
  * transaction runs under `retryKv` (`kv_retry.ts`).
  */
 import {
+  connectedIsolates,
+  heldBeat,
+  type IsolateBeat,
+  isolateLive,
+  readIsolateBeats,
+} from "./isolate_beats.ts";
+import {
   type EndedRoom,
   HEALTH_PROBE_TTL_MS,
   healthKey,
   roomKeys as keys,
   ROOMS_PREFIX,
   STATS_KEYS,
+  sweepKeys,
 } from "./keys.ts";
-import { chunk, chunkForAtomic } from "./kv_chunks.ts";
-import { KvProbeError } from "./kv_health.ts";
+import { chunk } from "./kv_chunks.ts";
+import { kvHealth, KvProbeError } from "./kv_health.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 import { CONFIG_DEFAULTS, KV_LIMITS, MAX_CAPACITY } from "./limits.ts";
 import { nextLinkReport, sameLinks } from "./link_reports.ts";
@@ -35,6 +43,7 @@ import {
   normalizeMeta,
   orphanKeys,
   readRoom,
+  type RoomRead,
   toSnapshot,
 } from "./room_read.ts";
 import {
@@ -72,7 +81,10 @@ export interface StoreOptions {
   capacity?: number;
   /** How long a disconnected member may resume. */
   graceMs?: number;
-  /** A member whose heartbeat is older than this is removed. */
+  /**
+   * A connected member whose isolate has not beaten for longer than this has lost its server: it is
+   * marked disconnected, and its grace period starts.
+   */
   heartbeatTimeoutMs?: number;
   /** Clock, for tests. Default Date.now. */
   now?: () => number;
@@ -149,15 +161,15 @@ export interface SweepResult {
 type Standing = Extract<RemovalReason, "grace-expired"> | "server-lost" | null;
 
 /**
- * The beat a server writes for its members when it stops cleanly: as old as a beat can be, so
- * the next sweep anywhere treats them as members of a stopped server at once.
+ * What a member of a cleanly stopped server counts as last seen alive: as old as a beat can be, so
+ * the next sweep anywhere treats it as a member of a stopped server at once (isolate_beats.ts).
  */
-export const STOPPED_BEAT = 0;
+export { STOPPED_BEAT } from "./isolate_beats.ts";
 
 /**
- * Beats are written with expireIn only as a garbage collector for an orphan beat (a heartbeat that
- * raced with the removal of the room's last member, so no sweep will ever see it). Correctness never
- * depends on it: expiry is lazy, and every decision uses the stored timestamps.
+ * A member's own beat (its placement) is written with expireIn only as a garbage collector.
+ * Correctness never depends on it: expiry is lazy, a member's liveness is its isolate's beat, and
+ * every decision uses the stored timestamps.
  */
 const BEAT_EXPIRY_MIN_MS = 60 * 60_000;
 
@@ -180,6 +192,14 @@ export class RoomStore {
   readonly #now: () => number;
   readonly #beatExpiryMs: number;
   readonly #roles: RolesContext;
+  /** Isolate beats snapshots read lately, and when (`#snapshotBeats`). */
+  readonly #beatCache = new Map<string, { entry: Deno.KvEntryMaybe<IsolateBeat>; at: number }>();
+  /** Isolates whose beat this store has made sure exists (`#register`). */
+  readonly #registered = new Map<string, Promise<void>>();
+  /** When each isolate beating through this store last compared KV with its sockets. */
+  readonly #reconciledAt = new Map<string, number>();
+  /** Isolates that must compare KV with their sockets at their next beat (`#reconcile`). */
+  readonly #recheck = new Set<string>();
 
   constructor(opts: StoreOptions) {
     this.#kv = opts.kv;
@@ -226,6 +246,7 @@ export class RoomStore {
     const tokenHash = sha256Hex(token.secret);
     const secretHash = input.secret ? sha256Hex(input.secret) : null;
     const peer = token.peer;
+    await this.#register(input.isolate);
     return await retryKv<JoinResult>("join", async () => {
       const [metaEntry, endedEntry] = await this.#kv.getMany<[RoomMeta, EndedRoom]>([
         keys.room(room),
@@ -295,6 +316,7 @@ export class RoomStore {
    * knock's, delete the knock too.
    */
   async joinAdmitted(room: string, peer: PeerId, isolate: string): Promise<AdmittedResult> {
+    await this.#register(isolate);
     return await retryKv<AdmittedResult>("join", async () => {
       const [metaEntry, knockEntry, memberEntry, endedEntry] = await this.#kv.getMany<
         [RoomMeta, KnockRecord, Member, EndedRoom]
@@ -362,6 +384,8 @@ export class RoomStore {
       .set(keys.member(room, peer), member)
       .set(keys.beat(room, peer), joinedAt, { expireIn: this.#beatExpiryMs })
       .set(keys.links(room, peer), links)
+      // Its isolate holds it now: when that isolate's beat stops, a sweep finds this room.
+      .set(sweepKeys.servedMember(member.isolate, room, peer), joinedAt)
       .sum(STATS_KEYS.participants, 1n);
     if (created) op.sum(STATS_KEYS.rooms, 1n);
     return op;
@@ -376,6 +400,7 @@ export class RoomStore {
     if (!parsed) return resumeFailed("malformed resume token");
     const tokenHash = sha256Hex(parsed.secret);
     const { peer } = parsed;
+    await this.#register(isolate);
     return await retryKv<ResumeResult>("resume", async () => {
       const [metaEntry, memberEntry, beatEntry] = await this.#kv.getMany<
         [RoomMeta, Member, number]
@@ -408,11 +433,13 @@ export class RoomStore {
         tokenHash: sha256Hex(fresh.secret),
       };
       // The member check also fails when the member was removed or resumed meanwhile.
-      const res = await this.#kv.atomic()
+      const op = this.#kv.atomic()
         .check(memberEntry)
         .set(keys.member(room, peer), member)
         .set(keys.beat(room, peer), now, { expireIn: this.#beatExpiryMs })
-        .commit();
+        .set(sweepKeys.servedMember(isolate, room, peer), now);
+      if (old.isolate !== isolate) op.delete(sweepKeys.servedMember(old.isolate, room, peer));
+      const res = await op.commit();
       if (!res.ok) return CONFLICT;
       const previousIsolate = old.isolate;
       return {
@@ -474,8 +501,14 @@ export class RoomStore {
       if (!entry.value || !entry.value.connected) return undefined;
       if (isolate !== undefined && entry.value.isolate !== isolate) return undefined;
       if (versionstamp !== undefined && entry.versionstamp !== versionstamp) return undefined;
-      const member: Member = { ...entry.value, connected: false, disconnectedAt: this.#now() };
-      const res = await this.#kv.atomic().check(entry).set(entry.key, member).commit();
+      const now = this.#now();
+      const member: Member = { ...entry.value, connected: false, disconnectedAt: now };
+      // Its isolate no longer answers for it, and its grace period's end is due: indexed in the
+      // same operation, so a sweep anywhere removes it in time even if nobody serves the room.
+      const res = await this.#kv.atomic().check(entry).set(entry.key, member)
+        .delete(sweepKeys.servedMember(entry.value.isolate, room, peer))
+        .set(sweepKeys.due(this.#graceEnd(now), room), now)
+        .commit();
       return res.ok ? undefined : CONFLICT;
     });
   }
@@ -540,93 +573,164 @@ export class RoomStore {
   }
 
   /**
-   * Records that these members' sockets on `isolate` are alive, in as few KV calls as the limits
-   * allow. A member marked disconnected meanwhile (another server took this one for stopped,
-   * e.g. while KV writes failed here) whose socket is still here is marked connected again.
+   * Records that `isolate` is alive, which keeps every member it holds alive: one key, however
+   * many members (isolate_beats.ts). `entries` are the members whose sockets are open here; they
+   * are compared with KV (`#reconcile`) when another server took this one for lost or stopped
+   * meanwhile (then members marked disconnected whose sockets are still here are marked connected
+   * again), and otherwise once per `heartbeatTimeoutMs` (then members KV says this isolate holds
+   * but whose sockets are gone are marked disconnected: their close could not be written).
    */
   async heartbeat(entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
-    await this.#beat(entries, isolate, "heartbeat");
+    const now = this.#now();
+    const key = sweepKeys.isolate(isolate);
+    const beat: IsolateBeat = { beatAt: now, stopped: false, lostAt: null };
+    const recover = await retryKv("heartbeat", async () => {
+      const entry = await this.#kv.get<IsolateBeat>(key);
+      // Checked: a sweep that takes this isolate for lost right now either commits first (and
+      // this beat sees its mark) or fails its own check against this beat.
+      if (!(await this.#kv.atomic().check(entry).set(key, beat).commit()).ok) return CONFLICT;
+      const old = entry.value;
+      // Missing: a sweep visited this isolate's rooms (or it never beat, then this is cheap).
+      return old === null || old.stopped || old.lostAt !== null;
+    });
+    kvHealth.writeSucceeded("heartbeat");
+    // Until a recovery went through in full, every beat tries again.
+    if (recover) this.#recheck.add(isolate);
+    const recovering = this.#recheck.has(isolate);
+    const last = this.#reconciledAt.get(isolate);
+    if (!recovering && last !== undefined && now - last < this.#heartbeatTimeoutMs) return;
+    if (await this.#reconcile(entries, isolate, recovering)) this.#recheck.delete(isolate);
+    this.#reconciledAt.set(isolate, now);
   }
 
   /**
-   * A clean exit: marks these members' server as stopped (`STOPPED_BEAT`), so that any running
-   * server treats them as it would after a crash, at once: they stay members and their grace
-   * period starts when a running server sees this (or, when none runs, when one starts again).
-   * Members resumed elsewhere meanwhile are left alone.
+   * A clean exit: marks `isolate` as stopped, one key (`entries`, the members it served, need no
+   * writes of their own), so that any running server treats its members as it would after a
+   * crash, at once: they stay members and their grace period starts when a running server sees
+   * this (or, when none runs, when one starts again). Members resumed elsewhere meanwhile are held
+   * by another isolate and left alone.
    */
-  async serverStopped(entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
-    await this.#beat(entries, isolate, "stopped");
+  async serverStopped(_entries: { room: string; peer: PeerId }[], isolate: string): Promise<void> {
+    const beat: IsolateBeat = { beatAt: this.#now(), stopped: true, lostAt: null };
+    await commitUnchecked("stopped", () => this.#kv.atomic().set(sweepKeys.isolate(isolate), beat));
   }
 
-  async #beat(
+  /**
+   * Makes sure `isolate` has a beat before it holds its first member, so that a sweep finds it,
+   * and its members, even if it crashes before its first heartbeat. Once per isolate and store.
+   */
+  async #register(isolate: string): Promise<void> {
+    let registered = this.#registered.get(isolate);
+    if (!registered) {
+      const key = sweepKeys.isolate(isolate);
+      const beat: IsolateBeat = { beatAt: this.#now(), stopped: false, lostAt: null };
+      registered = retryKv("register", async () => {
+        // An existing beat stays: it may carry a mark that the next heartbeat must see.
+        await this.#kv.atomic().check(absent(key)).set(key, beat).commit();
+        return undefined;
+      });
+      this.#registered.set(isolate, registered);
+      registered.catch(() => this.#registered.delete(isolate));
+    }
+    await registered;
+  }
+
+  /**
+   * Compares what KV says `isolate` holds with the sockets open here (`entries`). Members held
+   * here in KV, connected, without a socket here, and placed longer than `heartbeatTimeoutMs` ago
+   * (a socket between its join's commit and its arrival in `entries` is not one of them), are
+   * marked disconnected. Members with a socket here and held here but missing from the index are
+   * indexed; when `recovering` (another server took this isolate for lost, or it stopped), those
+   * marked disconnected are marked connected again. Not otherwise: then a member disconnected
+   * while its socket is in `entries` is one whose close is being written right now. Reads only
+   * the served index of this isolate, and the members where the two disagree. True when
+   * everything agreed or was settled.
+   */
+  async #reconcile(
     entries: { room: string; peer: PeerId }[],
     isolate: string,
-    kind: "heartbeat" | "stopped",
-  ): Promise<void> {
-    const unique = new Map<string, { room: string; peer: PeerId }>();
-    for (const e of entries) unique.set(JSON.stringify([e.room, e.peer]), e);
-    // Only members that exist, and are still held by this isolate, get a beat: a beat cannot
-    // resurrect a removed member nor mark one resumed elsewhere. A removal between this read and
-    // the write below can leave an orphan beat; sweep/remove clean it.
-    const found = await Promise.all(
-      chunk([...unique.values()], KV_LIMITS.getManyKeys).map((part) =>
-        retryKv(
-          kind,
-          () => this.#kv.getMany<Member[]>(part.map((e) => keys.member(e.room, e.peer))),
-        )
-      ),
-    );
-    const held = found.flat().filter((e): e is Deno.KvEntry<Member> =>
-      e.value !== null && e.value.isolate === isolate
-    );
-    const now = kind === "stopped" ? STOPPED_BEAT : this.#now();
-    const beats = held.map((e) => keys.beat(e.key[1] as string, e.value.peer));
-    for (const part of chunkForAtomic(beats)) {
-      await commitUnchecked(kind, () => {
-        const op = this.#kv.atomic();
-        for (const key of part) op.set(key, now, { expireIn: this.#beatExpiryMs });
-        return op;
-      });
+    recovering: boolean,
+  ): Promise<boolean> {
+    const id = (room: string, peer: PeerId) => JSON.stringify([room, peer]);
+    const sockets = new Map(entries.map((e) => [id(e.room, e.peer), e]));
+    const indexed = new Map<string, { room: string; peer: PeerId }>();
+    await retryKv("heartbeat", async () => {
+      indexed.clear();
+      for await (const e of this.#kv.list<number>({ prefix: sweepKeys.served(isolate) })) {
+        const [, , room, peer] = e.key;
+        if (typeof room === "string" && typeof peer === "string") {
+          indexed.set(id(room, peer), { room, peer });
+        }
+      }
+      return undefined;
+    });
+    const gone = [...indexed].filter(([k]) => !sockets.has(k)).map(([, e]) => e);
+    const unindexed = [...sockets].filter(([k]) => !indexed.has(k)).map(([, e]) => e);
+    let settled = true;
+    for (const part of chunk(gone, KV_LIMITS.getManyKeys / 2)) {
+      const read = await retryKv("heartbeat", () =>
+        this.#kv.getMany<(Member | number)[]>(
+          part.flatMap((e) => [keys.member(e.room, e.peer), keys.beat(e.room, e.peer)]),
+        ));
+      for (const [i, e] of part.entries()) {
+        const entry = read[2 * i] as Deno.KvEntryMaybe<Member>;
+        const m = entry.value;
+        const placedAt = (read[2 * i + 1].value as number | null) ?? m?.joinedAt ?? 0;
+        if (!m || !m.connected || m.isolate !== isolate) continue;
+        if (this.#now() - placedAt <= this.#heartbeatTimeoutMs) continue;
+        await this.disconnect(e.room, e.peer, isolate, entry.versionstamp!);
+      }
     }
-    if (kind === "stopped") return;
-    for (const entry of held) {
-      if (entry.value.connected) continue;
-      const member: Member = { ...entry.value, connected: true, disconnectedAt: null };
-      // One try: a conflict means someone else changed the member, and the next beat looks again.
-      await this.#kv.atomic().check(entry).set(entry.key, member).commit();
+    for (const part of chunk(unindexed, KV_LIMITS.getManyKeys)) {
+      const found = await retryKv(
+        "heartbeat",
+        () => this.#kv.getMany<Member[]>(part.map((e) => keys.member(e.room, e.peer))),
+      );
+      for (const [i, entry] of found.entries()) {
+        // Gone, or held by another isolate (resumed there): not this socket's to claim.
+        if (entry.value === null || entry.value.isolate !== isolate) continue;
+        if (!entry.value.connected && !recovering) continue;
+        const { room, peer } = part[i];
+        const member: Member = { ...entry.value, connected: true, disconnectedAt: null };
+        // One try: a conflict means someone else changed the member; the next beat looks again.
+        const res = await this.#kv.atomic().check(entry).set(entry.key, member)
+          .set(sweepKeys.servedMember(isolate, room, peer), this.#now()).commit();
+        if (!res.ok) settled = false;
+      }
     }
+    return settled;
   }
 
   /**
-   * Stores a member's own report of its links (to current members only). True when the stored
-   * report changed, so the room's roster should be sent again.
+   * Stores a member's own report of its links (to current members only). Returns the stored report
+   * when it changed, or null when nothing was written (the same report again, or not a member).
    */
   async reportLinks(
     room: string,
     peer: PeerId,
     states: Record<PeerId, LinkState>,
-  ): Promise<boolean> {
-    return await retryKv("reportLinks", async () => {
+  ): Promise<Links | null> {
+    return await retryKv<Links | null>("reportLinks", async () => {
       const [metaEntry, linksEntry] = await this.#kv.getMany<[RoomMeta, Links]>([
         keys.room(room),
         keys.links(room, peer),
       ]);
       const meta = metaEntry.value;
-      if (!meta || !meta.members.includes(peer)) return false;
+      if (!meta || !meta.members.includes(peer)) return null;
       const previous = linksEntry.value ?? {};
       const next = nextLinkReport(previous, states, {
         self: peer,
         members: meta.members,
         now: this.#now(),
       });
-      if (sameLinks(previous, next)) return false;
+      if (sameLinks(previous, next)) return null;
       // The meta check keeps a peer removed meanwhile from reappearing in the report.
       const res = await this.#kv.atomic()
         .check(metaEntry)
         .check(linksEntry)
         .set(keys.links(room, peer), next)
         .commit();
-      return res.ok ? true : CONFLICT;
+      return res.ok ? next : CONFLICT;
     });
   }
 
@@ -636,15 +740,53 @@ export class RoomStore {
    */
   async snapshot(room: string): Promise<RoomSnapshot | null> {
     const read = await retryKv("snapshot", () => readRoom(this.#kv, room));
-    return toSnapshot(read, this.#now() - this.#heartbeatTimeoutMs);
+    const isolates = await this.#snapshotBeats(read);
+    return toSnapshot(read, this.#now() - this.#heartbeatTimeoutMs, beatValues(isolates));
+  }
+
+  /**
+   * The isolate beats a snapshot needs, read at most once per `SNAPSHOT_BEATS_MS` per isolate:
+   * a room read would otherwise cost a second KV call, on every roster and welcome. A beat read
+   * that long ago is at most that much older than the truth, far inside the heartbeat timeout
+   * (a snapshot only shows and schedules; sweeps, which decide, read beats afresh).
+   */
+  async #snapshotBeats(read: RoomRead): Promise<Map<string, Deno.KvEntryMaybe<IsolateBeat>>> {
+    const ids = connectedIsolates([...read.members.values()].map((e) => e.value));
+    const now = this.#now();
+    const beats = new Map<string, Deno.KvEntryMaybe<IsolateBeat>>();
+    const missing = new Set<string>();
+    for (const id of ids) {
+      const cached = this.#beatCache.get(id);
+      if (cached && now - cached.at <= SNAPSHOT_BEATS_MS) beats.set(id, cached.entry);
+      else missing.add(id);
+    }
+    if (missing.size === 0) return beats;
+    const fresh = await retryKv("snapshot", () => readIsolateBeats(this.#kv, missing));
+    for (const [id, entry] of fresh) {
+      beats.set(id, entry);
+      this.#beatCache.set(id, { entry, at: now });
+    }
+    // Isolates come and go with restarts: forget beats nobody asked for in a while.
+    if (this.#beatCache.size > 256) {
+      for (const [id, c] of this.#beatCache) {
+        if (now - c.at > SNAPSHOT_BEATS_MS) this.#beatCache.delete(id);
+      }
+    }
+    return beats;
   }
 
   /**
    * Removes the room's members whose grace period has run out, marks disconnected those whose
    * server has stopped (their grace period starts now), deletes knocks nobody beats anymore, and
-   * deletes keys that races left behind.
+   * deletes keys that races left behind. Every decision is taken again inside the transaction
+   * that carries it out, so sweeping a room with nothing due (a stale index entry) is harmless.
+   *
+   * With `reindex` (the sweeps of `due_sweep.ts`), also writes the room's next due entry for what
+   * is left pending that nothing else indexes: grace periods of members disconnected by an older
+   * version, and connected members whose isolate has no live beat (not yet lost, because they
+   * were placed there recently, or held by an older version that beat per member).
    */
-  async sweep(room: string): Promise<SweepResult> {
+  async sweep(room: string, opts: { reindex?: boolean } = {}): Promise<SweepResult> {
     const read = await retryKv("sweep", () => readRoom(this.#kv, room));
     const { meta: { value: meta }, members, beats, keys: stored } = read;
     const result: SweepResult = { removed: [], lost: [] };
@@ -653,13 +795,17 @@ export class RoomStore {
       return result;
     }
     const now = this.#now();
+    const isolates = await this.#isolateBeats("sweep", read);
     await deleteStaleKnocks(this.#kv, read, now - this.#heartbeatTimeoutMs);
+    let next = Infinity;
     for (const peer of meta.members) {
       const member = members.get(peer)?.value;
       if (!member) continue;
-      const standing = this.#standing(member, beats.get(peer)?.value ?? null, now);
+      const isolate = isolates.get(member.isolate)?.value ?? null;
+      const held = heldBeat(member, beats.get(peer)?.value ?? null, isolate);
+      const standing = this.#standing(member, held, now);
       if (standing === "server-lost") {
-        if (await this.#markLost(room, peer)) result.lost.push(peer);
+        if (await this.#markLost(room, peer, member.isolate)) result.lost.push(peer);
       } else if (standing === "grace-expired") {
         // Decide again inside the removal's own transaction: the member may have resumed meanwhile.
         const removal = await removeMember(this.#kv, room, peer, {
@@ -669,33 +815,65 @@ export class RoomStore {
           now: this.#now(),
         });
         if (removal.removed) result.removed.push(peer);
+      } else if (!member.connected) {
+        next = Math.min(next, this.#graceEnd(member.disconnectedAt ?? member.joinedAt));
+      } else if (!isolateLive(isolate, now, this.#heartbeatTimeoutMs)) {
+        next = Math.min(next, held + this.#heartbeatTimeoutMs + 1);
       }
     }
     if (meta.members.length === 0) await deleteEmptyRoom(this.#kv, room);
     // Orphans (keys of non-members) come only from rare races; look again only if this read saw one.
     if (orphanKeys(read).length > 0) await deleteOrphans(this.#kv, room);
+    if (opts.reindex && Number.isFinite(next)) {
+      await commitUnchecked("sweep", () => this.#kv.atomic().set(sweepKeys.due(next, room), now));
+    }
     return result;
   }
 
-  /** Marks a member of a stopped server disconnected, if it still is one (read again here). */
-  async #markLost(room: string, peer: PeerId): Promise<boolean> {
+  /**
+   * Marks a member of a stopped server disconnected, if it still is one (read again here, with
+   * its isolate's beat), starts its grace period's due entry, and marks its isolate as taken for
+   * lost, so that the isolate, should it beat again, puts back members whose sockets it still has.
+   */
+  async #markLost(room: string, peer: PeerId, isolate: string): Promise<boolean> {
     return await retryKv("sweep", async () => {
-      const [memberEntry, beatEntry] = await this.#kv.getMany<[Member, number]>([
-        keys.member(room, peer),
-        keys.beat(room, peer),
-      ]);
+      const [memberEntry, beatEntry, isolateEntry] = await this.#kv.getMany<
+        [Member, number, IsolateBeat]
+      >([keys.member(room, peer), keys.beat(room, peer), sweepKeys.isolate(isolate)]);
       const member = memberEntry.value;
-      if (!member || this.#standing(member, beatEntry.value, this.#now()) !== "server-lost") {
-        return false;
-      }
-      const next: Member = { ...member, connected: false, disconnectedAt: this.#now() };
-      const res = await this.#kv.atomic()
+      // Resumed on another isolate since the caller looked: alive.
+      if (!member || member.isolate !== isolate) return false;
+      const now = this.#now();
+      const held = heldBeat(member, beatEntry.value, isolateEntry.value);
+      if (this.#standing(member, held, now) !== "server-lost") return false;
+      const next: Member = { ...member, connected: false, disconnectedAt: now };
+      const op = this.#kv.atomic()
         .check(memberEntry)
         .check(beatEntry)
+        .check(isolateEntry)
         .set(memberEntry.key, next)
-        .commit();
-      return res.ok ? true : CONFLICT;
+        .delete(sweepKeys.servedMember(isolate, room, peer))
+        .set(sweepKeys.due(this.#graceEnd(now), room), now);
+      if (isolateEntry.value && isolateEntry.value.lostAt === null) {
+        op.set(isolateEntry.key, { ...isolateEntry.value, lostAt: now });
+      }
+      return (await op.commit()).ok ? true : CONFLICT;
     });
+  }
+
+  /** The beats of the isolates holding the room's connected members (none read if none is). */
+  async #isolateBeats(
+    what: string,
+    read: RoomRead,
+  ): Promise<Map<string, Deno.KvEntryMaybe<IsolateBeat>>> {
+    const ids = connectedIsolates([...read.members.values()].map((e) => e.value));
+    if (ids.size === 0) return new Map();
+    return await retryKv(what, () => readIsolateBeats(this.#kv, ids));
+  }
+
+  /** When a member disconnected at `at` is due for removal: the first moment its grace is over. */
+  #graceEnd(at: number): number {
+    return at + this.#graceMs + 1;
   }
 
   /**
@@ -712,7 +890,10 @@ export class RoomStore {
     }
   }
 
-  /** How the member stands at `now` (see `Standing`). */
+  /**
+   * How the member stands at `now` (see `Standing`); `beatAt` is when it was last known alive
+   * (`heldBeat`; for a disconnected member it does not count).
+   */
   #standing(member: Member, beatAt: number | null, now: number): Standing {
     if (!member.connected) {
       // A disconnected member has no socket, hence no heartbeats: only its grace period counts.
@@ -724,6 +905,16 @@ export class RoomStore {
     return now - (beatAt ?? member.joinedAt) > this.#heartbeatTimeoutMs ? "server-lost" : null;
   }
 }
+
+/** The values of beat entries, by isolate (a missing beat is null). */
+function beatValues(
+  entries: Map<string, Deno.KvEntryMaybe<IsolateBeat>>,
+): Map<string, IsolateBeat | null> {
+  return new Map([...entries].map(([id, entry]) => [id, entry.value]));
+}
+
+/** How long a snapshot may reuse an isolate beat it read (`#snapshotBeats`). */
+const SNAPSHOT_BEATS_MS = 1_000;
 
 function assertDuration(name: string, ms: number): void {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`${name} must be a finite number >= 0`);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { roomKeys as keys, ROOMS_PREFIX } from "./keys.ts";
+import type { IsolateBeat } from "./isolate_beats.ts";
+import { roomKeys as keys, ROOMS_PREFIX, sweepKeys } from "./keys.ts";
 import { MAX_CAPACITY } from "./limits.ts";
 import { type JoinResult, RoomStore, STOPPED_BEAT, type StoreOptions } from "./store.ts";
 import type { Links, Member, RoomMeta } from "./types.ts";
@@ -161,13 +162,14 @@ Deno.test("the first member is host; on removal the host passes to the earliest 
 
 Deno.test("a member whose server stopped beating starts its grace then; removed only after it", async () => {
   await withStore({ heartbeatTimeoutMs: 20_000, graceMs: 30_000 }, async ({ store, kv, clock }) => {
+    // b's server beats; a's ("dead") stopped beating after it joined.
     const ISO = "i";
-    const a = joined(await store.join("r", { name: "A", isolate: "i" })).member.peer;
+    const a = joined(await store.join("r", { name: "A", isolate: "dead" })).member.peer;
     const b = joined(await store.join("r", { name: "B", isolate: "i" })).member.peer;
     clock.t += 15_000;
     await store.heartbeat([{ room: "r", peer: b }], ISO);
-    assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
-    clock.t += 5_000; // a's beat is exactly 20 s old: not older than the timeout yet
+    assert.equal((await kv.get<IsolateBeat>(sweepKeys.isolate(ISO))).value?.beatAt, clock.t);
+    clock.t += 5_000; // a's server's beat is exactly 20 s old: not older than the timeout yet
     assert.deepEqual(await store.sweep("r"), NONE);
     clock.t += 1;
     // Its server is gone, not necessarily the person: a is kept, disconnected from now on.
@@ -187,10 +189,14 @@ Deno.test("a member whose server stopped beating starts its grace then; removed 
     assert.equal(snap?.meta.host, b);
     assert.equal((await kv.get(keys.member("r", a))).versionstamp, null);
     assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
-    // A heartbeat for the removed member does not bring its beat back.
+    // A heartbeat naming the removed member does not bring any of its keys back.
     await store.heartbeat([{ room: "r", peer: a }, { room: "r", peer: b }], ISO);
-    assert.equal((await kv.get(keys.beat("r", a))).versionstamp, null);
-    assert.equal((await kv.get<number>(keys.beat("r", b))).value, clock.t);
+    await store.heartbeat([{ room: "r", peer: a }], "dead");
+    assert.deepEqual(
+      (await keysUnder(kv, keys.room("r"))).filter((k) => k[3] === a),
+      [],
+    );
+    assert.deepEqual((await store.snapshot("r"))?.members.map((m) => m.peer), [b]);
   });
 });
 
@@ -222,9 +228,12 @@ Deno.test("a clean stop marks the server's members at once, not those resumed el
     clock.t += 1_000;
     const served = [a, b].map((j) => ({ room: "r", peer: j.member.peer }));
     await store.serverStopped(served, "old");
-    assert.equal((await kv.get<number>(keys.beat("r", a.member.peer))).value, STOPPED_BEAT);
-    // b's beat is the one its resume wrote, a second ago.
-    assert.equal((await kv.get<number>(keys.beat("r", b.member.peer))).value, clock.t - 1_000);
+    assert.equal((await kv.get<IsolateBeat>(sweepKeys.isolate("old"))).value?.stopped, true);
+    // a counts as last seen at STOPPED_BEAT; b's beat is the one its resume wrote, a second ago.
+    assert.deepEqual(
+      (await store.snapshot("r"))?.members.map((m) => m.heartbeatAt),
+      [STOPPED_BEAT, clock.t - 1_000, clock.t - 1_000],
+    );
     assert.deepEqual(await store.sweep("r"), { removed: [], lost: [a.member.peer] });
     assert.deepEqual(
       (await store.snapshot("r"))?.members.map((m) => [m.peer, m.connected]),
@@ -271,7 +280,7 @@ Deno.test("every resume rotates the token; of concurrent resumes with one token 
   });
 });
 
-Deno.test("heartbeat writes many beats across rooms, only for existing members", async () => {
+Deno.test("heartbeat writes one key however many members, and none for members that do not exist", async () => {
   await withStore({ capacity: MAX_CAPACITY }, async ({ store, kv, clock }) => {
     const real: { room: string; peer: string }[] = [];
     for (let r = 0; r < 3; r++) {
@@ -286,11 +295,19 @@ Deno.test("heartbeat writes many beats across rooms, only for existing members",
       peer: `ghost${String(i).padStart(11, "0")}`,
     }));
     clock.t += 1000;
+    const before = await Array.fromAsync(kv.list({ prefix: ROOMS_PREFIX }));
     await store.heartbeat([...ghosts, ...real, ...real], "i");
-    const beats = (await Array.fromAsync(kv.list<number>({ prefix: ROOMS_PREFIX })))
-      .filter((e) => e.key[2] === "beat");
-    assert.equal(beats.length, real.length);
-    for (const e of beats) assert.equal(e.value, clock.t);
+    // The members' keys are as they were (their beats are their join's); only the isolate beat.
+    assert.deepEqual(await Array.fromAsync(kv.list({ prefix: ROOMS_PREFIX })), before);
+    assert.equal((await kv.get<IsolateBeat>(sweepKeys.isolate("i"))).value?.beatAt, clock.t);
+    const snapshots = await Promise.all([0, 1, 2].map((r) => store.snapshot(real[30 * r].room)));
+    for (const snap of snapshots) {
+      for (const m of snap!.members) assert.equal(m.heartbeatAt, clock.t);
+    }
+    // The served index holds exactly the real members, ghosts not.
+    const served = (await Array.fromAsync(kv.list({ prefix: sweepKeys.served("i") })))
+      .map((e) => JSON.stringify(e.key.slice(2)));
+    assert.deepEqual(new Set(served), new Set(real.map((e) => JSON.stringify([e.room, e.peer]))));
     await store.heartbeat([], "i");
   });
 });
@@ -420,14 +437,14 @@ Deno.test("reportLinks keeps members only, keeps since on unchanged state; remov
       joined(await store.join("r", { name: "C", isolate: "i" })).member.peer,
     ];
     const t0 = clock.t;
-    assert.equal(
+    assert.notEqual(
       await store.reportLinks("r", a, {
         [b]: "connecting",
         [c]: "connected",
         [a]: "connected",
         ghostghostghost0: "failed",
       }),
-      true,
+      null,
     );
     const links = async (p: string) => (await kv.get<Links>(keys.links("r", p))).value;
     assert.deepEqual(await links(a), {
@@ -435,15 +452,15 @@ Deno.test("reportLinks keeps members only, keeps since on unchanged state; remov
       [c]: { state: "connected", since: t0 },
     });
     clock.t += 1000;
-    assert.equal(await store.reportLinks("r", a, { [b]: "connecting", [c]: "connected" }), false);
-    assert.equal(await store.reportLinks("r", a, { [b]: "connected", [c]: "connected" }), true);
+    assert.equal(await store.reportLinks("r", a, { [b]: "connecting", [c]: "connected" }), null);
+    assert.notEqual(await store.reportLinks("r", a, { [b]: "connected", [c]: "connected" }), null);
     assert.deepEqual(await links(a), {
       [b]: { state: "connected", since: t0 + 1000 },
       [c]: { state: "connected", since: t0 },
     });
-    assert.equal(await store.reportLinks("r", b, { [a]: "connected", [c]: "failed" }), true);
-    assert.equal(await store.reportLinks("r", "ghostghostghost0", { [a]: "connected" }), false);
-    assert.equal(await store.reportLinks("nope", a, { [b]: "connected" }), false);
+    assert.notEqual(await store.reportLinks("r", b, { [a]: "connected", [c]: "failed" }), null);
+    assert.equal(await store.reportLinks("r", "ghostghostghost0", { [a]: "connected" }), null);
+    assert.equal(await store.reportLinks("nope", a, { [b]: "connected" }), null);
 
     const snap = await store.snapshot("r");
     assert.deepEqual(snap?.members.map((m) => m.peer), [a, b, c]);
@@ -457,7 +474,7 @@ Deno.test("reportLinks keeps members only, keeps since on unchanged state; remov
     assert.deepEqual(await links(a), { [b]: { state: "connected", since: t0 + 1000 } });
     assert.deepEqual(await links(b), { [a]: { state: "connected", since: t0 + 1000 } });
     // Dropping a peer from a report is a change too.
-    assert.equal(await store.reportLinks("r", a, {}), true);
+    assert.notEqual(await store.reportLinks("r", a, {}), null);
     assert.deepEqual(await links(a), {});
   });
 });
@@ -549,7 +566,7 @@ Deno.test("snapshot lists members in join order with heartbeat and links; rooms(
   });
 });
 
-Deno.test("snapshot and sweep read the whole room in one KV call", async () => {
+Deno.test("snapshot and sweep read the whole room in one KV call, and its isolates' beats in one more", async () => {
   await withStore({}, async ({ kv, clock }) => {
     const calls: string[] = [];
     const counting = new Proxy(kv, {
@@ -570,14 +587,14 @@ Deno.test("snapshot and sweep read the whole room in one KV call", async () => {
     await store.reportLinks("r", peers[0], { [peers[1]]: "connected" });
     calls.length = 0;
     const snap = await store.snapshot("r");
-    assert.deepEqual(calls, ["list"]);
+    assert.deepEqual(calls, ["list", "getMany"]);
     assert.deepEqual(snap?.members.map((m) => m.peer), peers);
     assert.deepEqual(snap?.members[0].links, {
       [peers[1]]: { state: "connected", since: clock.t },
     });
     calls.length = 0;
     assert.deepEqual(await store.sweep("r"), NONE);
-    assert.deepEqual(calls, ["list"], "no orphans: nothing else to read");
+    assert.deepEqual(calls, ["list", "getMany"], "no orphans: nothing else to read");
   });
 });
 

@@ -53,7 +53,7 @@ export interface TestHub extends AsyncDisposable {
  */
 export async function startHub(
   overrides: HubOverrides = {},
-  opts: { kv?: Deno.Kv } = {},
+  opts: { kv?: Deno.Kv; busChannel?: boolean } = {},
 ): Promise<TestHub> {
   const { joinTimeoutMs, ...config } = overrides;
   const kv = opts.kv ?? await Deno.openKv(":memory:");
@@ -61,6 +61,7 @@ export async function startHub(
     config: { ...DEFAULTS, ...TEST_CONFIG, ...config },
     kv,
     joinTimeoutMs,
+    busChannel: opts.busChannel,
   });
   hub.start();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {

@@ -6,7 +6,8 @@ import { createApp } from "../framework/server.ts";
 import { BROWSER_SAFE_MODULES, importGraph } from "../framework/testing.ts";
 import { isRoomId, newRoomId } from "../signaling/room_id.ts";
 
-const app = await createApp(manifest, config);
+// Builds the islands in memory when _fresh/ is missing or stale: the tests run from a checkout.
+const app = await createApp(manifest, config, { buildIfStale: true });
 
 interface Fetched {
   status: number;

@@ -12,7 +12,7 @@ let appPromise: ReturnType<typeof createApp> | undefined;
 
 /** Serves the real app on 127.0.0.1 and a free port; the app is built once per test file. */
 export async function startServer(): Promise<{ origin: string; close(): Promise<void> }> {
-  appPromise ??= createApp(manifest, config);
+  appPromise ??= createApp(manifest, config, { buildIfStale: true });
   const app = await appPromise;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
   return {

@@ -2,13 +2,14 @@
  * The real server with `deno serve --parallel` (2 isolates sharing one sqlite KV): members of one
  * room whose sockets sit on different isolates see each other, exchange signals through the bus
  * (exactly once, in order, with the right sender), see joins, leaves, drops and resumes on the
- * other isolate, and can resume through whichever isolate their new socket lands on.
+ * other isolate, and can resume through whichever isolate their new socket lands on. Between the
+ * isolates of this one process, signals take the channel and write nothing to KV.
  */
 import assert from "node:assert/strict";
 import { SignalingClient } from "../signaling/client.ts";
 import type { Member } from "../signaling/types.ts";
 import { newRoomId } from "../signaling/room_id.ts";
-import { roomKeys } from "../signaling/keys.ts";
+import { busKeys, roomKeys } from "../signaling/keys.ts";
 import {
   type LiveServer,
   type Metrics,
@@ -223,6 +224,48 @@ async function run(
     assert.equal(p.received.length, SIGNALS_PER_PAIR * (PER_ROOM - 1), "nothing else arrived");
   }
   console.log(`signals: ${expectLocal} within an isolate, ${expectBus} across isolates`);
+
+  // ---- The isolates of one process reach each other over their channel, not through KV: every
+  // write to an isolate's inbox rings its doorbell key, so the bells must stay as they are.
+  const bells = async () => {
+    const entries = await Promise.all([...layout.used].map((i) => kv.get(busKeys.bell(i))));
+    return entries.map((e) => e.versionstamp).join();
+  };
+  const across = [...rooms.values()].flatMap((ms) =>
+    ms.flatMap((s) => ms.filter((r) => isolates.get(r) !== isolates.get(s)).map((r) => [s, r]))
+  );
+  const [probeFrom, probeTo] = across[0];
+  let probes = 0;
+  // The isolates found each other when they started; a probe confirms it before counting.
+  await waitFor("a signal across the isolates that leaves the inbox bells alone", async () => {
+    const before = await bells();
+    const seq = probes++;
+    const payload = { seq, sender: probeFrom.client.peer!, to: probeTo.client.peer!, tag: "probe" };
+    probeFrom.client.signal(probeTo.client.peer!, payload);
+    await waitFor(
+      "the probe",
+      () => probeTo.received.some((r) => r.payload.tag === "probe" && r.payload.seq === seq),
+    );
+    return before === await bells();
+  });
+  const bellsBefore = await bells();
+  for (let seq = 0; seq < SIGNALS_PER_PAIR; seq++) {
+    for (const [s, r] of across) {
+      const payload = { seq, sender: s.client.peer!, to: r.client.peer!, tag: "direct" };
+      assert.ok(s.client.signal(r.client.peer!, payload), "signal sent");
+    }
+  }
+  const direct = (p: Participant, from: Participant) =>
+    p.received.filter((r) => r.payload.tag === "direct" && r.from === from.client.peer);
+  await waitFor(
+    "every signal across the isolates to arrive",
+    () => across.every(([s, r]) => direct(r, s).length >= SIGNALS_PER_PAIR),
+  );
+  for (const [s, r] of across) {
+    assert.deepEqual(direct(r, s).map((m) => m.payload.seq), [...Array(SIGNALS_PER_PAIR).keys()]);
+  }
+  assert.equal(await bells(), bellsBefore, "no signal went through an inbox in KV");
+  console.log(`${across.length * SIGNALS_PER_PAIR} signals across the isolates, none through KV`);
 
   // ---- A join on one isolate shows on the other; a leave disappears everywhere.
   const [roomId, roomMembers] = [...rooms].find(([, ms]) => layout.split.includes(ms))!;

@@ -14,7 +14,7 @@ const ENV = {
   MOOZ_ICE_TRANSPORT_POLICY: "relay",
 };
 
-const app = await createApp(manifest, config);
+const app = await createApp(manifest, config, { buildIfStale: true });
 
 function fetchApp(path: string, init?: RequestInit): Promise<Response> {
   return Promise.resolve(app.handler(new Request(new URL(path, "http://localhost"), init)));
@@ -90,7 +90,7 @@ Deno.test("GET /api/ice with malformed settings: 500 without details, the variab
     import config from "./fresh.config.ts";
     import manifest from "./fresh.gen.ts";
     import { createApp } from "./framework/server.ts";
-    const app = await createApp(manifest, config);
+    const app = await createApp(manifest, config, { buildIfStale: true });
     for (let i = 0; i < 2; i++) {
       const res = await app.handler(new Request("http://localhost/api/ice"));
       console.log(JSON.stringify({

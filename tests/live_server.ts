@@ -6,6 +6,7 @@
  * raw WebSocket over TCP that can send what browsers cannot (binary, invalid UTF-8, broken
  * framing) and drop a connection without a close frame.
  */
+import { ensureBuilt } from "./prebuilt.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const HOST = "127.0.0.1";
@@ -63,6 +64,8 @@ function freePort(): number {
 
 /** Starts the server; retries on another port if the chosen one was taken meanwhile. */
 export async function startLiveServer(opts: LiveServerOptions): Promise<LiveServer> {
+  // The production server serves only a prebuilt, up-to-date _fresh/.
+  await ensureBuilt();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const server = await spawnServer(opts);

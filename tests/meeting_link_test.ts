@@ -238,7 +238,7 @@ interface Received {
 async function startLoggedServer(): Promise<
   { origin: string; log: Received[]; close(): Promise<void> }
 > {
-  const app = await createApp(manifest, config);
+  const app = await createApp(manifest, config, { buildIfStale: true });
   const log: Received[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },

@@ -15,7 +15,7 @@ import { join } from "../signaling/testing.ts";
 Deno.env.set("MOOZ_KV", ":memory:");
 
 Deno.test("signaling routes through the real app", async (t) => {
-  const app = await createApp(manifest, config);
+  const app = await createApp(manifest, config, { buildIfStale: true });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
   const origin = `http://127.0.0.1:${server.addr.port}`;
   const wsUrl = (room: string) => `ws://127.0.0.1:${server.addr.port}/api/rooms/${room}/ws`;

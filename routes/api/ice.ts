@@ -1,4 +1,4 @@
-import type { Handlers } from "../../framework/mod.ts";
+import type { Handlers } from "$fresh/server.ts";
 import { type IceConfig, iceConfigFromEnv, iceServersFor } from "../../signaling/ice.ts";
 
 /** Read once per isolate, on the first request; a malformed setting is kept as the error. */

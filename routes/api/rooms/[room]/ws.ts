@@ -1,4 +1,4 @@
-import type { Handlers } from "../../../../framework/mod.ts";
+import type { Handlers } from "$fresh/server.ts";
 import { getHub } from "../../../../signaling/hub_singleton.ts";
 
 /**
