@@ -172,8 +172,10 @@ const ON_THE_FLY: readonly ContentCoding[] = ["gzip", "br"];
  * compressed).
  */
 export async function compressResponse(req: Request, res: Response): Promise<Response> {
+  // `res.body` is read only when compressing: reading it turns a body of known length into a
+  // stream, which Deno then sends chunked, without Content-Length.
   if (
-    res.body === null || res.status === 101 || res.status === 204 || res.status === 206 ||
+    res.status === 101 || res.status === 204 || res.status === 206 ||
     res.status === 304 || !isCompressible(res.headers.get("Content-Type")) ||
     res.headers.has("Content-Encoding") ||
     /(^|,)\s*no-transform\s*(,|$)/i.test(res.headers.get("Cache-Control") ?? "")
@@ -188,7 +190,7 @@ export async function compressResponse(req: Request, res: Response): Promise<Res
   const declared = res.headers.get("Content-Length");
   const length = declared === null ? null : Number(declared);
   if (
-    coding === null ||
+    coding === null || res.body === null ||
     (length !== null && (length < MIN_COMPRESS_BYTES || length > MAX_COMPRESS_BYTES))
   ) {
     return withHeaders(res, headers);

@@ -247,3 +247,31 @@ Deno.test("compressResponse: a fetched response (immutable headers) still gets V
   assert.equal(out.headers.get("Vary"), "Accept-Encoding");
   assert.equal(await out.text(), PAGE);
 });
+
+Deno.test("compressResponse: a response it does not compress keeps its Content-Length on the wire", async () => {
+  // Reading `res.body` turns a body of known length into a stream, which Deno sends chunked:
+  // raw HTTP clients (health checks, load balancers) then miss the length.
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => compressResponse(req, Response.json({ ok: true })),
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+    assert.match(head, /content-length: 11/);
+    assert.doesNotMatch(head, /transfer-encoding/);
+    assert.match(head, /vary: accept-encoding/);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+});

@@ -113,7 +113,10 @@ export class DueSweeper {
         lostAt: entry.value.lostAt ?? now,
         sweep: { by: self, until: now + lostIsolateLeaseMs(heartbeatTimeoutMs) },
       };
-      const res = await kv.atomic().check(entry).set(entry.key, claimed).commit();
+      const res = await retryKv(
+        "sweep",
+        () => kv.atomic().check(entry).set(entry.key, claimed).commit(),
+      );
       // It beat meanwhile, or another pass claimed it first: the next pass looks again.
       if (!res.ok) continue;
       await this.#sweepIsolate(entry.key[1] as string, { key: entry.key, ...res }, pass);
@@ -137,12 +140,15 @@ export class DueSweeper {
       if (this.#stopping()) return;
       await this.#sweepRoom(room, pass);
       // A room holds at most MAX_CAPACITY members, far below the mutation limit.
-      const op = kv.atomic().check(claim);
-      for (const key of keys) op.delete(key);
+      const ok = await retryKv("sweep", async () => {
+        const op = kv.atomic().check(claim);
+        for (const key of keys) op.delete(key);
+        return (await op.commit()).ok;
+      });
       // The isolate beat again (it is alive) or another pass took over: leave the rest.
-      if (!(await op.commit()).ok) return;
+      if (!ok) return;
     }
-    await kv.atomic().check(claim).delete(claim.key).commit();
+    await retryKv("sweep", () => kv.atomic().check(claim).delete(claim.key).commit());
   }
 
   /**
@@ -168,9 +174,14 @@ export class DueSweeper {
         if (this.#stopping()) return;
         await this.#sweepRoom(room, pass);
         // Checked: an entry written again meanwhile is newer work, and stays.
-        const op = kv.atomic();
-        for (const entry of entries) op.check(entry).delete(entry.key);
-        if ((await op.commit()).ok) deleted += entries.length;
+        // Retried when several processes share the KV file ("database is locked"); a lost
+        // check is an answer, not an error.
+        const done = await retryKv("sweep", async () => {
+          const op = kv.atomic();
+          for (const entry of entries) op.check(entry).delete(entry.key);
+          return (await op.commit()).ok;
+        });
+        if (done) deleted += entries.length;
       }
       // Nothing of a full batch could be deleted: the next pass tries again, not this one forever.
       if (deleted === 0) return;

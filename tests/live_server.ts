@@ -405,6 +405,8 @@ export async function rawHttp(
       const head = decoder.decode(buf.subarray(0, end));
       const length = head.match(/\r\ncontent-length:\s*(\d+)/i);
       if (length && buf.length - end >= Number(length[1])) break;
+      // A chunked body ends with its zero-length chunk.
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(head) && endsChunked(buf.subarray(end))) break;
     }
   } finally {
     clearTimeout(timer);
@@ -415,7 +417,29 @@ export async function rawHttp(
   const end = headEnd(buf);
   const head = decoder.decode(end < 0 ? buf : buf.subarray(0, end));
   const status = Number(head.match(/^HTTP\/1\.[01] (\d{3})/)?.[1] ?? 0);
-  return { status, head, body: end < 0 ? "" : decoder.decode(buf.subarray(end)) };
+  let body = end < 0 ? "" : decoder.decode(buf.subarray(end));
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) body = unchunk(body);
+  return { status, head, body };
+}
+
+/** Whether a chunked body has arrived whole (its last chunk has length zero). */
+function endsChunked(body: Uint8Array): boolean {
+  return /(^|\r\n)0\r\n\r\n$/.test(decoder.decode(body));
+}
+
+/** The payload of a chunked body (ASCII chunk sizes; the payloads here are text). */
+function unchunk(body: string): string {
+  let out = "";
+  let at = 0;
+  while (at < body.length) {
+    const eol = body.indexOf("\r\n", at);
+    if (eol < 0) break;
+    const size = parseInt(body.slice(at, eol), 16);
+    if (!(size > 0)) break;
+    out += body.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
+  return out;
 }
 
 export const OP_TEXT = 1;
