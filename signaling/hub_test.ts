@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   TOKEN_PATTERN,
 } from "./protocol.ts";
+import { hookLinkCommits } from "./kv_counter.ts";
 import { newRoomId } from "./room_id.ts";
 import {
   connect,
@@ -539,25 +540,7 @@ Deno.test("links: a report reaches nobody's roster, and one that changes nothing
   const kv = await Deno.openKv(":memory:");
   // Commits that write a link report (other work, such as heartbeats, may commit meanwhile).
   let commits = 0;
-  const counting = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const set = op.set.bind(op), commit = op.commit.bind(op);
-          let links = false;
-          op.set = (key, value, options) => {
-            links ||= key.includes("links");
-            return set(key, value, options);
-          };
-          op.commit = () => (links && commits++, commit());
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const counting = hookLinkCommits(kv, () => void commits++);
   try {
     await using h = await startHub({}, { kv: counting });
     const room = newRoomId();
@@ -590,27 +573,8 @@ Deno.test("links: signals sent after a report do not wait for its write", async 
   // Once armed, every write of a link report waits for the gate.
   const gate = Promise.withResolvers<void>();
   let armed = false, held = 0;
-  const gated = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const set = op.set.bind(op), commit = op.commit.bind(op);
-          let links = false;
-          op.set = (key, value, options) => {
-            links ||= key.includes("links");
-            return set(key, value, options);
-          };
-          op.commit = async () => {
-            if (links && armed) held++, await gate.promise;
-            return commit();
-          };
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  const gated = hookLinkCommits(kv, async () => {
+    if (armed) held++, await gate.promise;
   });
   try {
     await using h = await startHub({}, { kv: gated });

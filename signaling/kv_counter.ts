@@ -94,3 +94,42 @@ export function countingKv(kv: Deno.Kv, counts: KvCounts): Deno.Kv {
     },
   });
 }
+
+/**
+ * `kv` whose atomic operations that write a member's link report (`["rooms", id, "links", peer]`)
+ * call `before(reports)` first, with the number of such keys they set, and commit once it is done:
+ * tests count, hold or race those writes.
+ *
+ * @example
+ * ```ts
+ * let commits = 0;
+ * const store = new RoomStore({ kv: hookLinkCommits(kv, () => void commits++) });
+ * ```
+ */
+export function hookLinkCommits(
+  kv: Deno.Kv,
+  before: (reports: number) => void | Promise<void>,
+): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const set = op.set.bind(op), commit = op.commit.bind(op);
+          let reports = 0;
+          op.set = (key, value, options) => {
+            if (key.includes("links")) reports++;
+            return set(key, value, options);
+          };
+          op.commit = async () => {
+            if (reports > 0) await before(reports);
+            return commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

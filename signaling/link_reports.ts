@@ -42,3 +42,26 @@ export function sameLinks(a: Links, b: Links): boolean {
     b[k] !== undefined && a[k].state === b[k].state && a[k].since === b[k].since
   );
 }
+
+/**
+ * What a member's new report would store, or null when nothing is to be written: the member is
+ * not in the room (any more), or the report equals the stored one.
+ *
+ * @example
+ * ```ts
+ * const next = changedLinkReport(meta.members, "A", stored, { B: "connected" }, Date.now());
+ * if (next) op.set(keys.links(room, "A"), next);
+ * ```
+ */
+export function changedLinkReport(
+  members: PeerId[] | undefined,
+  self: PeerId,
+  stored: Links | null,
+  states: Record<PeerId, LinkState>,
+  now: number,
+): Links | null {
+  if (!members?.includes(self)) return null;
+  const previous = stored ?? {};
+  const next = nextLinkReport(previous, states, { self, members, now });
+  return sameLinks(previous, next) ? null : next;
+}

@@ -18,7 +18,7 @@
 import { chunk } from "./kv_chunks.ts";
 import { roomKeys as keys } from "./keys.ts";
 import { KV_LIMITS } from "./limits.ts";
-import { nextLinkReport, sameLinks } from "./link_reports.ts";
+import { changedLinkReport } from "./link_reports.ts";
 import type { RoomStore } from "./store.ts";
 import type { Links, LinkState, PeerId, RoomMeta } from "./types.ts";
 
@@ -153,22 +153,18 @@ export class LinkWriter {
         return part.map((report, i) => {
           const meta = entries[2 * i] as Deno.KvEntryMaybe<RoomMeta>;
           const links = entries[2 * i + 1] as Deno.KvEntryMaybe<Links>;
-          return { report, meta, links, next: this.#next(report, meta.value, links.value) };
+          const next = changedLinkReport(
+            meta.value?.members,
+            report.peer,
+            links.value,
+            report.states,
+            this.#now(),
+          );
+          return { report, meta, links, next };
         });
       }),
     );
     return parts.flat();
-  }
-
-  #next(report: LinkReport, meta: RoomMeta | null, stored: Links | null): Links | null {
-    if (!meta || !meta.members.includes(report.peer)) return null;
-    const previous = stored ?? {};
-    const next = nextLinkReport(previous, report.states, {
-      self: report.peer,
-      members: meta.members,
-      now: this.#now(),
-    });
-    return sameLinks(previous, next) ? null : next;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { roomKeys as keys } from "./keys.ts";
+import { hookLinkCommits } from "./kv_counter.ts";
 import { type LinkReport, LinkWriter } from "./link_writer.ts";
 import { RoomStore } from "./store.ts";
 import { TaskTracker } from "./task_tracker.ts";
@@ -8,31 +9,10 @@ import type { Links, PeerId } from "./types.ts";
 /** A KV that counts commits of link reports, and can run `beforeCommit` before each one. */
 function countingKv(kv: Deno.Kv, hooks: { beforeCommit?: () => Promise<void> } = {}) {
   const counts = { commits: 0, reportsInCommits: [] as number[] };
-  const proxy = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const set = op.set.bind(op), commit = op.commit.bind(op);
-          let links = 0;
-          op.set = (key, value, options) => {
-            if (key.includes("links")) links++;
-            return set(key, value, options);
-          };
-          op.commit = async () => {
-            if (links > 0) {
-              counts.commits++;
-              counts.reportsInCommits.push(links);
-              await hooks.beforeCommit?.();
-            }
-            return commit();
-          };
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  const proxy = hookLinkCommits(kv, async (reports) => {
+    counts.commits++;
+    counts.reportsInCommits.push(reports);
+    await hooks.beforeCommit?.();
   });
   return { kv: proxy, counts };
 }

@@ -27,7 +27,7 @@ import { chunk } from "./kv_chunks.ts";
 import { kvHealth, KvProbeError } from "./kv_health.ts";
 import { commitUnchecked, CONFLICT, retryKv } from "./kv_retry.ts";
 import { CONFIG_DEFAULTS, KV_LIMITS, MAX_CAPACITY } from "./limits.ts";
-import { nextLinkReport, sameLinks } from "./link_reports.ts";
+import { changedLinkReport } from "./link_reports.ts";
 import type { HostAction, JsonValue, RemovalView } from "./protocol.ts";
 import {
   deleteEmptyRoom,
@@ -715,15 +715,14 @@ export class RoomStore {
         keys.room(room),
         keys.links(room, peer),
       ]);
-      const meta = metaEntry.value;
-      if (!meta || !meta.members.includes(peer)) return null;
-      const previous = linksEntry.value ?? {};
-      const next = nextLinkReport(previous, states, {
-        self: peer,
-        members: meta.members,
-        now: this.#now(),
-      });
-      if (sameLinks(previous, next)) return null;
+      const next = changedLinkReport(
+        metaEntry.value?.members,
+        peer,
+        linksEntry.value,
+        states,
+        this.#now(),
+      );
+      if (!next) return null;
       // The meta check keeps a peer removed meanwhile from reappearing in the report.
       const res = await this.#kv.atomic()
         .check(metaEntry)
