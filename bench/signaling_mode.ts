@@ -13,6 +13,7 @@ import {
   rampPhase,
   relayAllPhase,
   serverMetricsPhase,
+  steadyPhase,
 } from "./signaling_phases.ts";
 import type { ModeResult } from "./signaling_results.ts";
 import { startSignalingServer } from "./signaling_server.ts";
@@ -37,7 +38,8 @@ export async function runMode(
     jobs: 2,
     // Bench clients never report WebRTC links; without this the full-mesh policy would evict
     // them 20 s after joining. Everything else is the default configuration.
-    env: { MOOZ_LINK_DEADLINE_MS: String(10 * 60_000) },
+    // `--expose-gc` (added to the production V8 flags): /metrics then reports the live heap.
+    env: { MOOZ_LINK_DEADLINE_MS: String(10 * 60_000), DENO_V8_FLAGS: "--expose-gc" },
   });
   // Ctrl-C skips `finally`: stop the server (and delete its KV file) from the signal too.
   const onSigint = () => void server.stop().finally(() => Deno.exit(130));
@@ -50,11 +52,13 @@ export async function runMode(
     );
     // Before the first socket: the memory phase compares against it.
     const baselineKiB = await server.rssKiB();
+    const baselineHeap = (await server.metrics()).heapUsedBytes;
     const ramp = await rampPhase(swarm, log);
     const pairs = await pairsPhase(swarm, log);
-    const memory = await memoryPhase(server, baselineKiB, ramp.connections, log);
+    const memory = await memoryPhase(server, { baselineKiB, baselineHeap }, ramp.connections, log);
     const relayAll = await relayAllPhase(swarm, log);
     const scale = await idleRoomsPhase(swarm, log);
+    const steady = await steadyPhase(swarm, log);
     const metrics = await serverMetricsPhase(server, mode, log);
     return {
       mode,
@@ -66,6 +70,7 @@ export async function runMode(
       memory,
       relayAll,
       scale,
+      steady,
       server: metrics,
     };
   } catch (err) {

@@ -4,11 +4,13 @@
  * against idle rooms, and the server's own counters. Each prints its progress lines and returns
  * its part of the mode's result, so the phases read in sequence and the result keeps one shape.
  */
+import { METRICS_CACHE_MS } from "../signaling/metrics.ts";
 import { cpuMeter, describeCpu } from "./cpu_use.ts";
 import { relay } from "./signaling_relay.ts";
 import { describeErrors, type ModeResult, type RelayResult } from "./signaling_results.ts";
 import type { ServerMetrics, SignalingServer } from "./signaling_server.ts";
 import { PAIRS_STALL_MS, PAIRS_TIMEOUT_MS, type ServerMode } from "./signaling_options.ts";
+import { steadyJoins, type SteadyResult } from "./signaling_steady.ts";
 import type { Swarm } from "./signaling_swarm.ts";
 import { int, ms, round1, summarize } from "./stats.ts";
 import { sleep, waitForProgress } from "./wait.ts";
@@ -99,21 +101,35 @@ export async function pairsPhase(
   };
 }
 
-/** Server RSS with every socket open against `baselineKiB` (before the first): per connection. */
+/**
+ * Server RSS with every socket open against the baseline (before the first): per connection; and
+ * of it, the JavaScript heap's share (the rest is the runtime's: sockets, buffers, KV).
+ */
 export async function memoryPhase(
   server: SignalingServer,
-  baselineKiB: number,
+  { baselineKiB, baselineHeap }: { baselineKiB: number; baselineHeap: number },
   connections: number,
   log: Log,
 ): Promise<ModeResult["memory"]> {
   const loadedKiB = await server.rssKiB();
+  // An isolate renders /metrics at most once per METRICS_CACHE_MS: a fresh page, not the baseline's.
+  await sleep(METRICS_CACHE_MS + 100);
+  const loadedHeap = (await server.metrics()).heapUsedBytes;
   const perConnKiB = (loadedKiB - baselineKiB) / Math.max(1, connections);
+  const heapPerConnKiB = (loadedHeap - baselineHeap) / 1024 / Math.max(1, connections);
   log(
     `  memory: RSS ${int(baselineKiB)} KiB before, ${int(loadedKiB)} KiB with ${
       int(connections)
-    } sockets = ${perConnKiB.toFixed(1)} KiB per connection`,
+    } sockets = ${perConnKiB.toFixed(1)} KiB per connection, of which JS heap ${
+      heapPerConnKiB.toFixed(1)
+    } KiB (V8 heap in use, garbage included)`,
   );
-  return { baselineKiB, loadedKiB, perConnKiB: round1(perConnKiB) };
+  return {
+    baselineKiB,
+    loadedKiB,
+    perConnKiB: round1(perConnKiB),
+    heapPerConnKiB: round1(heapPerConnKiB),
+  };
 }
 
 function relayLine(r: RelayResult): string {
@@ -157,9 +173,21 @@ export async function idleRoomsPhase(swarm: Swarm, log: Log): Promise<ModeResult
   return { activeRooms, idleRooms: idle.length, withIdle, noIdle };
 }
 
+/** Joins at a steady rate on the server as the other phases left it (signaling_steady.ts). */
+export async function steadyPhase(swarm: Swarm, log: Log): Promise<SteadyResult> {
+  const r = await steadyJoins(swarm.server, swarm.opts);
+  log(
+    `  steady joins: ${r.joins} at ${r.joinsPerS}/s into rooms of 2 (arrivals on a clock, ` +
+      `not waiting for each other): join p50 ${ms(r.joinMs.median)} p99 ${
+        ms(r.joinMs.p99)
+      }, connect p50 ${ms(r.connectMs.median)}` + (r.failures ? `, ${r.failures} failed` : ""),
+  );
+  return r;
+}
+
 /**
  * The server's cumulative counters; with `--parallel`, how the sockets ended up spread over the
- * isolates and how many signals had to cross isolates through KV.
+ * isolates and how many signals crossed between isolates.
  */
 export async function serverMetricsPhase(
   server: SignalingServer,
@@ -172,7 +200,7 @@ export async function serverMetricsPhase(
     const bus = metrics.relayed.bus ?? 0;
     log(
       `  server: sockets per isolate now ${metrics.connections.join(" / ")}; signals relayed ` +
-        `within an isolate ${int(local)}, through KV ${int(bus)} (${
+        `within an isolate ${int(local)}, between isolates ${int(bus)} (${
           Math.round(bus / Math.max(1, local + bus) * 100)
         }%)`,
     );

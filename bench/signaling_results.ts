@@ -4,6 +4,7 @@
  * table use.
  */
 import type { CpuUse } from "./cpu_use.ts";
+import type { SteadyResult } from "./signaling_steady.ts";
 import type { ServerMetrics } from "./signaling_server.ts";
 import type { ServerMode, SignalingOptions } from "./signaling_options.ts";
 import type { Summary } from "./stats.ts";
@@ -52,10 +53,12 @@ export interface ModeResult {
   allPairsMs: Summary;
   /** Error frames of the ramp and the exchanges (unknown-peer = a signal was refused). */
   joinErrors: Record<string, number>;
-  memory: { baselineKiB: number; loadedKiB: number; perConnKiB: number };
+  memory: { baselineKiB: number; loadedKiB: number; perConnKiB: number; heapPerConnKiB?: number };
   relayAll: RelayResult;
   scale: { activeRooms: number; idleRooms: number; withIdle: RelayResult; noIdle: RelayResult };
-  /** Cumulative over the run: signals relayed within an isolate and through KV, sockets per isolate. */
+  /** Joins at a steady rate below capacity (signaling_steady.ts). */
+  steady: SteadyResult;
+  /** Cumulative over the run: signals relayed within an isolate and between isolates, sockets per isolate. */
   server: ServerMetrics;
 }
 

@@ -29,12 +29,14 @@ export interface SignalingServer {
 }
 
 export interface ServerMetrics {
-  /** Signals relayed by path, summed over isolates: `local` (same isolate) or `bus` (via KV). */
+  /** Signals relayed by path, summed over isolates: `local` (same isolate) or `bus` (between isolates: a BroadcastChannel or KV). */
   relayed: Record<string, number>;
   /** Open sockets per isolate. */
   connections: number[];
   /** Rejected inputs by code, summed over isolates (rate-limited, slow-consumer, ...). */
   rejected: Record<string, number>;
+  /** V8 heap in use, summed over isolates (bytes). */
+  heapUsedBytes: number;
 }
 
 export interface SignalingServerOptions {
@@ -141,13 +143,14 @@ async function scrapeMetrics(origin: string, isolates: number): Promise<ServerMe
     seen.add(JSON.parse(health.text).isolate);
     text = metrics.text;
   }
-  const result: ServerMetrics = { relayed: {}, connections: [], rejected: {} };
+  const result: ServerMetrics = { relayed: {}, connections: [], rejected: {}, heapUsedBytes: 0 };
   for (const line of text.split("\n")) {
     const m = line.match(/^(\w+)\{([^}]*)\} (\S+)$/);
     if (!m) continue;
     const [, name, labels, value] = m;
     const n = Number(value);
     if (name === "mooz_isolate_connections") result.connections.push(n);
+    if (name === "mooz_isolate_heap_used_bytes") result.heapUsedBytes += n;
     const key = labels.match(/(?:path|code)="([^"]*)"/)?.[1];
     if (key === undefined) continue;
     if (name === "mooz_messages_relayed_total") {

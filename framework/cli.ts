@@ -3,13 +3,13 @@
  *   deno run -A framework/cli.ts build [--if-stale]
  *       regenerate fresh.gen.ts and write the island bundles, with their .br and .gz forms, to
  *       _fresh/; with --if-stale, only when _fresh/ is missing or older than the sources
- *   deno run --allow-env=PORT,HOSTNAME framework/cli.ts serve-flags
+ *   deno run --allow-env=PORT,HOSTNAME,DENO_JOBS framework/cli.ts serve-flags
  *       print the `deno serve` flags for production: --port and --host from PORT and HOSTNAME,
- *       and the V8 flags (v8_flags.ts)
+ *       --parallel when DENO_JOBS asks for more than one isolate, and the V8 flags (v8_flags.ts)
  *   deno run -A framework/cli.ts dev
  *       serve with live reload, restarting on file changes
  *
- * `deno task start` is `build --if-stale && deno serve --parallel … $(… serve-flags) main.ts`:
+ * `deno task start` is `build --if-stale && deno serve … $(… serve-flags) main.ts`:
  * this program exits before the server starts, so no parent of the server stays in memory
  * besides `deno task` itself.
  */
@@ -81,7 +81,26 @@ async function build(root: string, ifStale: boolean): Promise<void> {
 function serveFlags(): string {
   const port = Deno.env.get("PORT") || "8000";
   const host = Deno.env.get("HOSTNAME") || "0.0.0.0";
-  return `--port=${port} --host=${host} ${serveV8FlagsArg()}`;
+  return `${parallelFlag()}--port=${port} --host=${host} ${serveV8FlagsArg()}`;
+}
+
+/**
+ * One isolate unless `DENO_JOBS` (Deno's own setting for `--parallel`, which `deno serve` then
+ * reads) asks for more. Why one by default: on the 2-core machine the bench runs on, two isolates
+ * were slower than one on every signaling row (each join and many signals cross between them),
+ * and one isolate relays ~17 times the predecessor's messages. README, "Several isolates".
+ */
+function parallelFlag(): string {
+  const jobs = Deno.env.get("DENO_JOBS");
+  if (!jobs) return "";
+  if (!/^[1-9]\d{0,3}$/.test(jobs)) {
+    console.error(
+      `DENO_JOBS=${jobs} is not a number of isolates: set it to a whole number such as ` +
+        "DENO_JOBS=4 (one isolate per core at most), or unset it for one isolate.",
+    );
+    Deno.exit(2);
+  }
+  return Number(jobs) > 1 ? "--parallel " : "";
 }
 
 async function dev(root: string): Promise<void> {

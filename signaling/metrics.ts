@@ -21,7 +21,10 @@ export interface IsolateMetrics {
   leaves: number;
   /** Removals by reason (mesh-incomplete, heartbeat, grace-expired, ...). */
   evictions: Record<string, number>;
-  /** Signals relayed, by path: `local` (same isolate) or `bus` (through KV). */
+  /**
+   * Signals relayed, by path: `local` (same isolate) or `bus` (to another isolate: over a
+   * BroadcastChannel within the process, through KV beyond).
+   */
   relayed: Record<string, number>;
   /** Rejected inputs by error code. */
   rejected: Record<string, number>;
@@ -34,6 +37,8 @@ export interface IsolateMetrics {
   kvOk?: boolean;
   /** Failed KV operations by name; absent in older versions' records. */
   kvErrors?: Record<string, number>;
+  /** V8 heap in use at the last publish (bytes); absent in older versions' records. */
+  heapUsedBytes?: number;
 }
 
 /** Fresh counters for `isolate`. */
@@ -67,10 +72,18 @@ const READ_TIMEOUT_MS = 3_000;
 /** KvU64 sums above this wrapped below zero (a decrement of a count that was never added). */
 const WRAPPED = 1n << 63n;
 
-/** Copies this isolate's KV health into `m`. */
+/** Copies this isolate's KV health and heap size into `m`. */
 function noteKvHealth(m: IsolateMetrics): void {
   m.kvOk = kvHealth.ok;
   m.kvErrors = { ...kvHealth.errors };
+  try {
+    // Only with `--expose-gc` (the bench's servers): then the gauge is the live heap, without
+    // the garbage a full collection would free. Production never exposes it.
+    (globalThis as { gc?: () => void }).gc?.();
+    m.heapUsedBytes = Deno.memoryUsage().heapUsed;
+  } catch {
+    // Not offered everywhere (some hosted isolates): the gauge is left out.
+  }
 }
 
 /**
@@ -205,6 +218,15 @@ export async function renderMetrics(kv: Deno.Kv, self: IsolateMetrics): Promise<
     all.filter((m) => m.kvOk !== undefined).map((m) => [
       `isolate="${label(m.isolate)}"`,
       m.kvOk ? 1 : 0,
+    ]),
+  );
+  metric(
+    "mooz_isolate_heap_used_bytes",
+    "gauge",
+    "V8 heap in use by the isolate (the JavaScript objects it holds).",
+    all.filter((m) => m.heapUsedBytes !== undefined).map((m) => [
+      `isolate="${label(m.isolate)}"`,
+      m.heapUsedBytes!,
     ]),
   );
   metric(
