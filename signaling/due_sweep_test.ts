@@ -216,6 +216,36 @@ Deno.test("members of a dead isolate start their grace at heartbeat timeout + on
   });
 });
 
+Deno.test("a knock left by a stopped isolate is deleted by a due sweep; a waiting one stays indexed", async () => {
+  await withWorld(async ({ kv, clock, store, sweeper }) => {
+    await sweeper.pass();
+    const host = joined(await store.join("r", { name: "H", isolate: "live" }));
+    const place = [{ room: "r", peer: host.member.peer }];
+    await store.hostAction("r", host.member.peer, { type: "lobby", on: true });
+    const left = await store.knock("r", { isolate: "crashed" });
+    const waiting = await store.knock("r", { isolate: "live" });
+    assert.ok(left.ok && waiting.ok);
+    // Both knocks' isolates registered; "crashed" then stops beating and never withdraws its knock.
+    for (let i = 0; i < 3; i++) {
+      clock.t += TIMEOUT / 2;
+      await store.heartbeat(place, "live");
+      await store.beatKnocks([{ room: "r", peer: waiting.peer }], "live");
+      await sweeper.pass();
+    }
+    assert.equal((await kv.get(roomKeys.knock("r", left.peer))).versionstamp, null);
+    assert.notEqual((await kv.get(roomKeys.knock("r", waiting.peer))).versionstamp, null);
+    // The waiting knock's room is due again once that knock could go stale, not before.
+    const due = (await Array.fromAsync(kv.list<number>({ prefix: DUE_PREFIX })))
+      .filter((e) => e.key.at(-1) === "r").map((e) => e.key.at(-2) as number);
+    assert.ok(due.length > 0 && due.every((at) => at > clock.t), JSON.stringify(due));
+    // Once "live" stops beating that knock as well, it goes too.
+    clock.t += TIMEOUT + 1;
+    await store.heartbeat(place, "live");
+    await sweeper.pass();
+    assert.equal((await kv.get(roomKeys.knock("r", waiting.peer))).versionstamp, null);
+  });
+});
+
 Deno.test("an isolate taken for lost while alive gets its members back at its next beat, and stays indexed", async () => {
   await withWorld(async ({ kv, clock, store, sweeper }) => {
     await sweeper.pass();

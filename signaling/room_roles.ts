@@ -6,7 +6,13 @@
  * and the rule "the actor is a host" is decided on that same read: a host demoted (or removed)
  * concurrently either acted before, or is refused. Nothing changes on a refusal.
  */
-import { ENDED_ROOM_TTL_MS, type EndedRoom, roomKeys as keys, STATS_KEYS } from "./keys.ts";
+import {
+  ENDED_ROOM_TTL_MS,
+  type EndedRoom,
+  roomKeys as keys,
+  STATS_KEYS,
+  sweepKeys,
+} from "./keys.ts";
 import { chunk } from "./kv_chunks.ts";
 import { CONFLICT, retryKv } from "./kv_retry.ts";
 import { KV_LIMITS, MAX_KNOCK_BYTES, MAX_LOBBY } from "./limits.ts";
@@ -337,7 +343,10 @@ export async function knock(
       // 96 random bits never collide in practice; the checks make a collision a retry.
       .check(absent(keys.knock(room, peer)))
       .check(absent(keys.member(room, peer)))
-      .set(keys.knock(room, peer), record);
+      .set(keys.knock(room, peer), record)
+      // Should its isolate stop without withdrawing it, a due sweep finds the knock gone stale
+      // (its beats then re-index it for as long as it waits: store.sweep).
+      .set(sweepKeys.due(now + ctx.heartbeatTimeoutMs + 1, room), now);
     for (const entry of read.knocks.values()) {
       if (entry.value.beatAt < liveSince) op.check(entry).delete(entry.key);
     }

@@ -782,8 +782,9 @@ export class RoomStore {
    *
    * With `reindex` (the sweeps of `due_sweep.ts`), also writes the room's next due entry for what
    * is left pending that nothing else indexes: grace periods of members disconnected by an older
-   * version, and connected members whose isolate has no live beat (not yet lost, because they
-   * were placed there recently, or held by an older version that beat per member).
+   * version, connected members whose isolate has no live beat (not yet lost, because they were
+   * placed there recently, or held by an older version that beat per member), and knocks still
+   * waiting (their isolate may stop without withdrawing them).
    */
   async sweep(room: string, opts: { reindex?: boolean } = {}): Promise<SweepResult> {
     const read = await retryKv("sweep", () => readRoom(this.#kv, room));
@@ -795,8 +796,15 @@ export class RoomStore {
     }
     const now = this.#now();
     const isolates = await this.#isolateBeats("sweep", read);
-    await deleteStaleKnocks(this.#kv, read, now - this.#heartbeatTimeoutMs);
+    const liveSince = now - this.#heartbeatTimeoutMs;
+    await deleteStaleKnocks(this.#kv, read, liveSince);
     let next = Infinity;
+    // A knock still waiting is looked at again once it could have gone stale.
+    for (const { value: knock } of read.knocks.values()) {
+      if (knock.beatAt >= liveSince) {
+        next = Math.min(next, knock.beatAt + this.#heartbeatTimeoutMs + 1);
+      }
+    }
     for (const peer of meta.members) {
       const member = members.get(peer)?.value;
       if (!member) continue;
