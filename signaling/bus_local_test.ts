@@ -5,7 +5,7 @@
  * queue as the isolates of `deno serve --parallel` do.
  */
 import assert from "node:assert/strict";
-import { Bus, type BusMessage, type BusSender } from "./bus.ts";
+import type { BusMessage } from "./bus.ts";
 import type { Queued } from "./bus_batch.ts";
 import {
   BULK_BYTES,
@@ -19,46 +19,22 @@ import {
 } from "./bus_local.ts";
 import type { WorkerCommand, WorkerReport } from "./bus_test_worker.ts";
 import { busKeys } from "./keys.ts";
+import {
+  type BusNode,
+  busNode,
+  type BusNodeOptions,
+  linked,
+  memoryKv,
+  nextTurn,
+  sender,
+} from "./bus_testing.ts";
 import { elapse, waitFor } from "./testing.ts";
 
 const ROOM = "k3fq-9xmp-2hdw-7rtc-a4ze";
 
-interface Node extends AsyncDisposable {
-  isolate: string;
-  bus: Bus;
-  got: BusMessage[];
-}
-
-function node(
-  kv: Deno.Kv,
-  isolate: string,
-  opts: { start?: boolean; local?: boolean; maxQueuedBytes?: number; pollMs?: number } = {},
-): Node {
-  const got: BusMessage[] = [];
-  const bus = new Bus({
-    kv,
-    isolate,
-    pollMs: opts.pollMs ?? 50,
-    onMessage: (m) => got.push(m),
-    local: opts.local ?? true,
-    maxQueuedBytes: opts.maxQueuedBytes,
-  });
-  if (opts.start ?? true) bus.start();
-  return { isolate, bus, got, [Symbol.asyncDispose]: () => bus.stop() };
-}
-
-/** Waits until each node reaches each other over the channel. */
-async function linked(...nodes: Node[]): Promise<void> {
-  await waitFor(
-    "the buses to find each other on the channel",
-    () => nodes.every((n) => nodes.every((o) => o === n || n.bus.localPeers.includes(o.isolate))),
-  );
-}
-
-async function memoryKv(): Promise<Deno.Kv & Disposable> {
-  const kv = await Deno.openKv(":memory:");
-  return Object.assign(kv, { [Symbol.dispose]: () => kv.close() });
-}
+/** A bus on `kv` (local: true unless `opts` says otherwise). */
+const node = (kv: Deno.Kv, isolate: string, opts: Partial<BusNodeOptions> = {}): BusNode =>
+  busNode(kv, isolate, { local: true, ...opts });
 
 async function fileKv(): Promise<{ kv: Deno.Kv; path: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "mooz_bus_local_" });
@@ -96,12 +72,6 @@ const FLOOD = Math.ceil(BULK_BYTES / LARGE_BYTES) + 1;
 const PAD = "x".repeat(LARGE_BYTES);
 /** Signal `n` of a flood. */
 const large = (n: number) => signal(n, "AAAAAAAAAAAAAAAA", { n, pad: PAD });
-const nextTurn = () => new Promise((r) => setTimeout(r, 0));
-
-function sender(): BusSender & { lost: BusMessage[] } {
-  const lost: BusMessage[] = [];
-  return { lost, failed: (m) => lost.push(m) };
-}
 
 /** Whether anything was ever written to `isolate`'s inbox (its doorbell rings with each write). */
 async function rung(kv: Deno.Kv, isolate: string): Promise<boolean> {
@@ -652,7 +622,7 @@ async function stalled(
 }
 
 async function withWorker(
-  fn: (a: Node, worker: IsolateWorker, kv: Deno.Kv) => Promise<void>,
+  fn: (a: BusNode, worker: IsolateWorker, kv: Deno.Kv) => Promise<void>,
 ): Promise<void> {
   await using file = await fileKv();
   await using a = node(file.kv, "iso-a");

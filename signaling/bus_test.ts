@@ -4,51 +4,28 @@
  * channel between isolates of one process (bus_local_test.ts tests that path on its own).
  */
 import assert from "node:assert/strict";
-import { Bus, type BusMessage, type BusSender, type BusSendResult } from "./bus.ts";
+import { Bus, type BusMessage, type BusSendResult } from "./bus.ts";
 import { configFromEnv } from "./config.ts";
 import { busKeys } from "./keys.ts";
 import { BUS_SENDER_SHARE, CONFIG_MINIMUMS } from "./limits.ts";
 import { MAX_PAYLOAD_BYTES } from "./protocol.ts";
+import {
+  type BusNode,
+  busNode,
+  type BusNodeOptions,
+  linked,
+  memoryKv,
+  nextTurn,
+  sender,
+} from "./bus_testing.ts";
 import { waitFor } from "./testing.ts";
 
 /** Deno KV's largest value, in bytes. */
 const KV_MAX_VALUE_BYTES = 65_536;
 
-interface Node extends AsyncDisposable {
-  isolate: string;
-  bus: Bus;
-  got: BusMessage[];
-}
-
-function node(
-  kv: Deno.Kv,
-  isolate: string,
-  opts: { pollMs?: number; start?: boolean; local?: boolean } = {},
-): Node {
-  const got: BusMessage[] = [];
-  const bus = new Bus({
-    kv,
-    isolate,
-    pollMs: opts.pollMs ?? 50,
-    onMessage: (m) => got.push(m),
-    local: opts.local ?? false,
-  });
-  if (opts.start ?? true) bus.start();
-  return { isolate, bus, got, [Symbol.asyncDispose]: () => bus.stop() };
-}
-
-/** Waits until every node's bus reaches every other over the channel. */
-async function linked(...nodes: Node[]): Promise<void> {
-  await waitFor(
-    "the buses to find each other on the channel",
-    () => nodes.every((n) => nodes.every((o) => o === n || n.bus.localPeers.includes(o.isolate))),
-  );
-}
-
-async function memoryKv(): Promise<Deno.Kv & Disposable> {
-  const kv = await Deno.openKv(":memory:");
-  return Object.assign(kv, { [Symbol.dispose]: () => kv.close() });
-}
+/** A bus on `kv` (local: false unless `opts` says otherwise). */
+const node = (kv: Deno.Kv, isolate: string, opts: Partial<BusNodeOptions> = {}): BusNode =>
+  busNode(kv, isolate, { local: false, ...opts });
 
 /**
  * KV handles on a temp file, the default store of a deployment. Its commits are slow enough
@@ -87,9 +64,6 @@ const FLOODER = "FFFFFFFFFFFFFFFF";
 const CALM = "CCCCCCCCCCCCCCCC";
 
 const seqOf = (m: BusMessage) => (m.kind === "signal" ? (m.payload as { n: number }).n : -1);
-
-/** A turn of the event loop: the bus writes what was sent in one turn together. */
-const nextTurn = () => new Promise((r) => setTimeout(r, 0));
 
 /** The inbox entries waiting for `isolate`, with the size of each stored value. */
 async function inbox(kv: Deno.Kv, isolate: string): Promise<{ key: Deno.KvKey; bytes: number }[]> {
@@ -273,10 +247,6 @@ Deno.test("bus: inbox entries that are not batches, and messages this version do
 // Backpressure
 
 /** A socket's handle on the bus, recording the messages the bus reports lost. */
-function sender(): BusSender & { lost: BusMessage[] } {
-  const lost: BusMessage[] = [];
-  return { lost, failed: (m) => lost.push(m) };
-}
 
 /** A payload at the protocol's limit: 32 KiB of JSON. */
 const MAX_PAYLOAD = "x".repeat(MAX_PAYLOAD_BYTES - 2);
