@@ -180,7 +180,9 @@ export async function steadyPhase(swarm: Swarm, log: Log): Promise<SteadyResult>
     `  steady joins: ${r.joins} at ${r.joinsPerS}/s into rooms of 2 (arrivals on a clock, ` +
       `not waiting for each other): join p50 ${ms(r.joinMs.median)} p99 ${
         ms(r.joinMs.p99)
-      }, connect p50 ${ms(r.connectMs.median)}` + (r.failures ? `, ${r.failures} failed` : ""),
+      }, connect p50 ${ms(r.connectMs.median)}, join → pair signaled p50 ${
+        ms(r.allPairsMs.median)
+      } p99 ${ms(r.allPairsMs.p99)}` + (r.failures ? `, ${r.failures} failed` : ""),
   );
   return r;
 }

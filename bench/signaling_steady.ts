@@ -23,6 +23,8 @@ export interface SteadyResult {
   joinMs: Summary;
   /** `new WebSocket` → open. */
   connectMs: Summary;
+  /** A second member's socket open → its pair with the first fully signaled (offer, answer, candidates). */
+  allPairsMs: Summary;
 }
 
 /**
@@ -57,6 +59,7 @@ export async function steadyJoins(
       failures: swarm.joinFailures.length,
       joinMs: summarize(swarm.joinMs),
       connectMs: summarize(swarm.connectMs),
+      allPairsMs: summarize(swarm.allPairsMs),
     };
   } finally {
     await swarm.close();

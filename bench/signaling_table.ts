@@ -69,6 +69,11 @@ export function signalingTable(report: SignalingReport): string {
     `| Join → all of the joiner's pairs signaled, p50 / p99 | ${p.allPairsP50Ms} ms | ${
       col((m) => `${ms(m.allPairsMs.median)} / ${ms(m.allPairsMs.p99)}`)
     } | |`,
+    `| Same at a steady ${
+      modes[0]?.steady.joinsPerS ?? "—"
+    } joins/s (rooms of 2), p50 / p99 | — | ${
+      col((m) => `${ms(m.steady.allPairsMs.median)} / ${ms(m.steady.allPairsMs.p99)}`)
+    } | |`,
     `| Signaling complete per pair (offer, answer, ${options.candidates}+${options.candidates} ` +
     `candidates), p50 / p99 | ${p.pairP50Ms} ms / ${p.pairP99Ms} ms | ${
       col((m) =>
