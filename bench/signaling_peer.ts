@@ -3,6 +3,7 @@
  * relay counters, plus the signal payloads it exchanges. Payloads have realistic sizes because the
  * server relays them as opaque JSON, so their size is part of what is measured.
  */
+import { NoDelaySocket } from "./nodelay_socket.ts";
 import { clientMessage } from "../signaling/protocol.ts";
 
 /** A host ICE candidate line as a browser sends it. */
@@ -28,7 +29,7 @@ export type Payload =
 
 /** A bench client; the swarm drives it and records what it measures. */
 export class Peer {
-  ws: WebSocket | null = null;
+  ws: NoDelaySocket | null = null;
   id = "";
   /** Settles when this peer's join has succeeded or failed. */
   readonly settled: Promise<void>;
@@ -53,7 +54,7 @@ export class Peer {
 
   /** Sends if the socket is open; returns whether it was. */
   send(text: string): boolean {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (!this.ws || this.ws.readyState !== NoDelaySocket.OPEN) return false;
     this.ws.send(text);
     return true;
   }

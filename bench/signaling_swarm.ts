@@ -14,6 +14,7 @@ import {
   type SignalingOptions,
   WELCOME_TIMEOUT_MS,
 } from "./signaling_options.ts";
+import { NoDelaySocket } from "./nodelay_socket.ts";
 import { CANDIDATE, type Payload, Peer, SDP } from "./signaling_peer.ts";
 import { waitFor, withTimeout } from "./wait.ts";
 
@@ -103,9 +104,9 @@ export class Swarm {
   /** Connects `peer` and joins its room; rejects on close or timeout. */
   async join(peer: Peer): Promise<void> {
     const created = performance.now();
-    const ws = new WebSocket(this.server.wsUrl(peer.room));
+    const ws = new NoDelaySocket(this.server.wsUrl(peer.room));
     peer.ws = ws;
-    ws.onmessage = (e: MessageEvent<string>) => this.onMessage(peer, e.data);
+    ws.onmessage = (e) => this.onMessage(peer, e.data);
     const closed = new Promise<never>((_, reject) => {
       ws.onclose = (e) => {
         peer.closed = true;
@@ -115,7 +116,7 @@ export class Swarm {
     });
     closed.catch(() => {}); // only awaited while joining
     await withTimeout(
-      Promise.race([new Promise((resolve) => (ws.onopen = resolve)), closed]),
+      Promise.race([new Promise<void>((resolve) => (ws.onopen = resolve)), closed]),
       CONNECT_TIMEOUT_MS,
       "connect",
     );
