@@ -12,6 +12,14 @@ import type { ControlItem } from "./ControlBar.tsx";
 import type { IconName } from "./icons.tsx";
 import type { ControlSlot, FeatureModule, PanelSlot } from "./slots.ts";
 
+/** A gear (24×24); here, not in icons.tsx, to stay off the pre-join screen's first load. */
+const SETTINGS_ICON =
+  "M19.1 12.9a7 7 0 0 0 0-1.8l2-1.6a.5.5 0 0 0 .1-.6l-1.9-3.3a.5.5 0 0 0-.6-.2l-2.4 1a7 7 0 0 0-1.6-.9L14.4 3a.5.5 0 0 0-.5-.4h-3.8a.5.5 0 0 0-.5.4l-.4 2.5a7 7 0 0 0-1.6.9l-2.4-1a.5.5 0 0 0-.6.2L2.7 8.9a.5.5 0 0 0 .1.6l2 1.6a7 7 0 0 0 0 1.8l-2 1.6a.5.5 0 0 0-.1.6l1.9 3.3c.1.2.4.3.6.2l2.4-1a7 7 0 0 0 1.6.9l.4 2.5c0 .2.2.4.5.4h3.8c.3 0 .5-.2.5-.4l.4-2.5a7 7 0 0 0 1.6-.9l2.4 1c.2.1.5 0 .6-.2l1.9-3.3a.5.5 0 0 0-.1-.6zM12 15.6a3.6 3.6 0 1 1 0-7.2 3.6 3.6 0 0 1 0 7.2z";
+
+/** A keyboard (24×24). */
+const KEYBOARD_ICON =
+  "M20 5H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm-9 3h2v2h-2zm0 3h2v2h-2zM8 8h2v2H8zm0 3h2v2H8zM5 8h2v2H5zm0 3h2v2H5zm11 6H8v-2h8zm0-4h-2v-2h2zm0-3h-2V8h2zm3 3h-2v-2h2zm0-3h-2V8h2z";
+
 /** The core's own panel. */
 export const PEOPLE_PANEL = "people";
 
@@ -181,14 +189,14 @@ export function controlItems(
       {
         id: "settings",
         label: "Settings",
-        icon: "settings",
+        icon: { path: SETTINGS_ICON },
         dialog: true,
         onClick: () => openDialog("settings"),
       },
       {
         id: "shortcuts",
         label: "Keyboard shortcuts",
-        icon: "keyboard",
+        icon: { path: KEYBOARD_ICON },
         shortcut: "?",
         dialog: true,
         onClick: () => openDialog("shortcuts"),
