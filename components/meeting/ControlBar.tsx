@@ -214,7 +214,7 @@ export function ControlBar(
       <div
         role="toolbar"
         aria-label="Meeting controls"
-        class="flex flex-nowrap items-center justify-center gap-2"
+        class="flex flex-wrap items-center justify-center gap-2"
       >
         {bar}
       </div>
