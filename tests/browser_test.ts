@@ -64,6 +64,8 @@ Deno.test("New meeting opens a room where one can join, leave and rejoin by name
       await page.locator("main[data-phase=joined]").waitFor();
       await page.getByRole("figure", { name: "Ada Lovelace (you)" }).waitFor();
       await page.getByRole("button", { name: "Leave meeting" }).click();
+      await page.getByRole("dialog", { name: "Leave the meeting?" })
+        .getByRole("button", { name: "Leave", exact: true }).click();
       await page.getByRole("heading", { name: "You left the meeting" }).waitFor();
       await page.getByRole("button", { name: "Rejoin" }).click();
       await page.waitForFunction(() =>

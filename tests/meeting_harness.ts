@@ -182,6 +182,12 @@ export function control(page: Page, name: string): Locator {
   return controls(page).getByRole("button", { name, exact: true });
 }
 
+/** Says yes to "Leave the meeting?", the dialog "Leave meeting" opens. */
+export async function confirmLeave(page: Page): Promise<void> {
+  await page.getByRole("dialog", { name: "Leave the meeting?" })
+    .getByRole("button", { name: "Leave", exact: true }).click();
+}
+
 /** Every tile the page shows, with its data attributes and its video's frame count. */
 export async function tiles(page: Page): Promise<Tile[]> {
   return await videoRegion(page).locator("figure").evaluateAll((figures) =>

@@ -30,6 +30,7 @@ import {
   withPage,
 } from "./browser.ts";
 import {
+  confirmLeave,
   control,
   DATA_ONLY_ARGS,
   fillPreJoin,
@@ -317,6 +318,7 @@ Deno.test({
       await waitForRemoteTiles(ada.page, 1, { names: ["Bob"], who: "Ada" });
       await waitForRemoteTiles(bob.page, 1, { names: ["Ada"], who: "Bob" });
       await bob.page.getByRole("button", { name: "Leave meeting" }).click();
+      await confirmLeave(bob.page);
       await bob.page.getByRole("heading", { name: "You left the meeting" }).waitFor();
 
       // The search covers what it should: both sockets, their frames, the pages' requests.

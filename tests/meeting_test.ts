@@ -11,6 +11,7 @@ import {
   audioFlows,
   chatLog,
   chatPanel,
+  confirmLeave,
   control,
   description,
   fillPreJoin,
@@ -300,6 +301,7 @@ meetingTest(
     const [ada, bob, cy, dee] = await joinAll(w, ["Ada", "Bob", "Cy", "Dee"], ON);
 
     await control(dee.page, "Leave meeting").click();
+    await confirmLeave(dee.page);
     await waitForPhase(dee.page, "ended", { end: "left", who: "Dee" });
     await Promise.all([ada, bob, cy].map((p) =>
       waitForRemoteTiles(p.page, 2, {
@@ -355,6 +357,7 @@ meetingTest(
     w.log("Ivy got the room-full screen; nobody saw her");
 
     await control(people[0].page, "Leave meeting").click();
+    await confirmLeave(people[0].page);
     await waitForPhase(people[0].page, "ended", { end: "left", who: "Ada" });
     await rejoin.click();
     await fillPreJoin(ivy.page, "Ivy", OFF);

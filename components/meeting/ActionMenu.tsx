@@ -1,16 +1,30 @@
 import { useSignal } from "@preact/signals";
-import type { Ref } from "preact";
+import type { ComponentChildren, Ref } from "preact";
 import { useLayoutEffect, useRef } from "preact/hooks";
-import { Icon } from "./icons.tsx";
+import { Icon, type IconName } from "./icons.tsx";
 
 /** One entry of an `ActionMenu`. */
 export interface MenuAction {
   /** The item's text and accessible name. */
   label: string;
+  /** Unique in the menu (default: the label). */
+  id?: string;
   /** Drawn in red: removes someone, ends something. */
   danger?: boolean;
+  /** A core icon's name, or a 24×24 path, before the label. */
+  icon?: IconName | { path: string };
+  /** For toggles (`menuitemcheckbox`): whether it is on. */
+  checked?: boolean;
+  /** Text after the label, part of the item's name ("2 unread"). */
+  note?: string;
+  /** The single key that does the same outside the menu, shown and in `aria-keyshortcuts`. */
+  shortcut?: string;
+  /** Shown but not choosable now. */
+  disabled?: boolean;
   onSelect(): void;
 }
+
+const ITEMS = '[role="menuitem"], [role="menuitemcheckbox"]';
 
 /**
  * A menu button (WAI-ARIA menu pattern): Enter, Space or a click opens it on its first item,
@@ -19,14 +33,34 @@ export interface MenuAction {
  * Keys handled here go no further, so the meeting's shortcuts and its Esc stay out of it.
  */
 export function ActionMenu(
-  { id, label, actions, buttonRef }: {
-    /** Unique on the page; the menu's element id is `${id}-menu`. */
+  {
+    id,
+    label,
+    actions,
+    buttonRef,
+    buttonClass,
+    icon = "more",
+    placement = "below",
+    badge,
+    description,
+  }: {
+    /** Unique on the page; the button's id is `${id}-button`, the menu's `${id}-menu`. */
     id: string;
     /** The button's and the menu's accessible name, e.g. "Actions for Carol". */
     label: string;
     actions: readonly MenuAction[];
     /** The menu button, for whoever must return focus to it later (a dialog). */
     buttonRef?: Ref<HTMLButtonElement>;
+    /** The button's classes (default: a small icon button for a list row). */
+    buttonClass?: string;
+    /** The button's icon. */
+    icon?: IconName;
+    /** Where the menu opens: under the button, or over it (a bar at the bottom). */
+    placement?: "below" | "above";
+    /** Drawn beside the button, outside it (a count), so it is not part of its name. */
+    badge?: ComponentChildren;
+    /** The button's accessible description ("2 unread"), if any. */
+    description?: string;
   },
 ) {
   const open = useSignal(false);
@@ -36,7 +70,7 @@ export function ActionMenu(
   const menu = useRef<HTMLUListElement>(null);
   const button = (buttonRef ?? ownButton) as { current: HTMLButtonElement | null };
 
-  const items = () => [...(menu.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
+  const items = () => [...(menu.current?.querySelectorAll<HTMLElement>(ITEMS) ?? [])];
   const focusItem = (index: number) => {
     const all = items();
     if (all.length) all[(index + all.length) % all.length].focus();
@@ -55,7 +89,7 @@ export function ActionMenu(
 
   return (
     <div
-      class="relative"
+      class="relative inline-flex"
       onFocusOut={(e) => {
         // Focus left the button and the menu (Tab, a click elsewhere): close without stealing it.
         const next = e.relatedTarget as Node | null;
@@ -71,6 +105,7 @@ export function ActionMenu(
         aria-haspopup="menu"
         aria-expanded={open.value}
         aria-controls={`${id}-menu`}
+        aria-describedby={description ? `${id}-description` : undefined}
         onClick={() => {
           startAt.current = "first";
           open.value = !open.value;
@@ -87,10 +122,13 @@ export function ActionMenu(
             close(true);
           }
         }}
-        class="rounded-lg p-1 text-slate-300 hover:bg-slate-800 hover:text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+        class={buttonClass ??
+          "rounded-lg p-1 text-slate-300 hover:bg-slate-800 hover:text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"}
       >
-        <Icon name="more" class="h-5 w-5" />
+        <Icon name={icon} class="h-5 w-5" />
+        {description && <span id={`${id}-description`} class="sr-only">{description}</span>}
       </button>
+      {badge}
       {open.value && (
         <ul
           ref={menu}
@@ -122,24 +160,51 @@ export function ActionMenu(
             }
             e.stopPropagation();
           }}
-          class="absolute right-0 top-full z-50 mt-1 min-w-[14rem] rounded-xl bg-slate-800 py-1 shadow-xl ring-1 ring-slate-700"
+          class={`absolute right-0 z-50 max-h-[70vh] min-w-[14rem] overflow-y-auto rounded-xl bg-slate-800 py-1 shadow-xl ring-1 ring-slate-700 ${
+            placement === "above" ? "bottom-full mb-2" : "top-full mt-1"
+          }`}
         >
           {actions.map((a) => (
-            <li key={a.label} role="none">
+            <li key={a.id ?? a.label} role="none">
               <button
                 type="button"
-                role="menuitem"
+                role={a.checked === undefined ? "menuitem" : "menuitemcheckbox"}
+                aria-checked={a.checked}
+                aria-disabled={a.disabled || undefined}
+                aria-keyshortcuts={a.shortcut}
                 tabIndex={-1}
                 onClick={() => {
-                  // Focus back on the button first: a dialog the action opens returns it there.
+                  if (a.disabled) return;
+                  // Focus back on the button first: what the action opens returns it there.
                   close(true);
                   a.onSelect();
                 }}
-                class={`block w-full px-4 py-2 text-left text-sm hover:bg-slate-700 focus:bg-slate-700 focus:outline-none ${
+                class={`flex w-full items-center gap-3 px-4 py-2 text-left text-sm hover:bg-slate-700 focus:bg-slate-700 focus:outline-none ${
                   a.danger ? "text-rose-300" : "text-slate-100"
-                }`}
+                } ${a.disabled ? "opacity-50" : ""}`}
               >
-                {a.label}
+                {a.icon && (
+                  <Icon
+                    name={typeof a.icon === "string" ? a.icon : undefined}
+                    path={typeof a.icon === "string" ? undefined : a.icon.path}
+                    class="h-5 w-5 shrink-0"
+                  />
+                )}
+                <span class="flex-1">{a.label}</span>
+                {a.checked && <span aria-hidden="true" class="text-xs text-indigo-200">On</span>}
+                {a.note && (
+                  <span class="rounded-full bg-rose-600 px-2 text-xs font-bold text-white">
+                    {a.note}
+                  </span>
+                )}
+                {a.shortcut && (
+                  <kbd
+                    aria-hidden="true"
+                    class="rounded bg-slate-900 px-1.5 font-mono text-xs text-slate-300"
+                  >
+                    {a.shortcut}
+                  </kbd>
+                )}
               </button>
             </li>
           ))}

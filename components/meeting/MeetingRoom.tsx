@@ -1,11 +1,19 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
-import { ControlBar, ControlItemButton } from "./ControlBar.tsx";
-import { controlItems, panelVisible, PEOPLE_PANEL } from "./controls.ts";
+import { useAlerts } from "./alerts.ts";
+import { ControlBar } from "./ControlBar.tsx";
+import {
+  closePanel,
+  controlItems,
+  panelVisible,
+  PEOPLE_PANEL,
+  useControlState,
+} from "./controls.ts";
 import { autoplay } from "./media_elements.tsx";
 import { useMicLevel } from "./mic_level.ts";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
+import { useShortcuts } from "./shortcuts.ts";
 import type { FeatureModule } from "./slots.ts";
 import { Toasts } from "./Toasts.tsx";
 import { type TileModel, VideoTile } from "./VideoTile.tsx";
@@ -39,11 +47,6 @@ function useWide(): boolean {
   return wide.value;
 }
 
-function isTyping(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  return !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
-}
-
 /**
  * The meeting screen: tiles, control bar, side panels and toasts, with every feature's slots.
  * Features appear here only through `features`; this file never names one.
@@ -51,7 +54,7 @@ function isTyping(target: EventTarget | null): boolean {
 export function MeetingRoom(
   { meeting, features }: { meeting: MeetingCore; features: readonly FeatureModule[] },
 ) {
-  const panel = useSignal<string | null>(null);
+  const ui = useControlState();
   const pinned = useSignal<string | null>(null);
   const soundBlocked = useSignal(autoplay.blocked);
   const wide = useWide();
@@ -61,7 +64,6 @@ export function MeetingRoom(
   const micOn = media.micOn.value;
   const cameraOn = media.video.value !== null;
   const self = meeting.self.value;
-  const members = meeting.members.value;
 
   // The local speaking highlight, from the microphone itself (no stats for our own audio).
   const selfLevel = useMicLevel(media, 250);
@@ -144,31 +146,16 @@ export function MeetingRoom(
     });
   const personOf = (t: TileModel) => t.self ? null : t.peer;
 
-  const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
-  const controls = controlItems(meeting, features, panel.value, toggle);
+  const controls = controlItems(meeting, features, ui);
+  const panel = ui.panel.value;
   // A panel that is no longer offered (a host panel after handing the role over) closes.
   const featurePanel = features.find((f) =>
-    f.ui.panel?.id === panel.value && panelVisible(meeting, f.ui.panel)
+    f.ui.panel?.id === panel && panelVisible(meeting, f.ui.panel)
   )?.ui.panel;
+  const close = () => closePanel(ui);
 
-  // Single-key shortcuts of every button that has one; Esc closes the open panel.
-  const keyed = [...controls.media, ...controls.features.flat(), ...controls.panels]
-    .filter((i) => i.shortcut);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        panel.value = null;
-        return;
-      }
-      if (isTyping(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
-      const item = keyed.find((i) => i.shortcut!.toLowerCase() === e.key.toLowerCase());
-      if (!item || item.disabled) return;
-      e.preventDefault();
-      item.onClick();
-    };
-    addEventListener("keydown", onKey);
-    return () => removeEventListener("keydown", onKey);
-  });
+  useShortcuts(controls, ui);
+  useAlerts(meeting, controls);
 
   // A shared screen goes on the stage by itself, unless someone pinned something else.
   const screenTile = tiles.find((t) => t.kind === "screen" && !t.self);
@@ -249,42 +236,19 @@ export function MeetingRoom(
             {rest.map((t) => tile(t, !stage, false))}
           </div>
         </section>
-        {(featurePanel || panel.value === PEOPLE_PANEL) && (
-          <div class="fixed inset-0 z-40 bg-slate-950 p-3 sm:static sm:z-auto sm:w-80 sm:bg-transparent sm:p-0">
-            {!featurePanel
-              ? (
-                <ParticipantsPanel
-                  people={tiles.filter((t) => t.kind === "camera")}
-                  capacity={members.length ? meeting.capacity.value : null}
-                  onClose={() => (panel.value = null)}
-                  badges={(t) =>
-                    tileSlots("TileBadge", personOf(t))}
-                  actions={(t) =>
-                    features.map(({ definition, ui }) =>
-                      ui.PersonActions && (
-                        <ui.PersonActions
-                          key={definition.name}
-                          meeting={meeting}
-                          peer={personOf(t)}
-                        />
-                      )
-                    )}
-                />
-              )
-              : <featurePanel.Panel meeting={meeting} close={() => (panel.value = null)} />}
+        {
+          /* On a phone, a bottom sheet over the lower part of the screen: the call stays in
+             view above it, and its close button in reach. */
+        }
+        {(featurePanel || panel === PEOPLE_PANEL) && (
+          <div class="fixed inset-x-0 bottom-0 z-40 h-[62vh] px-2 pb-2 sm:static sm:z-auto sm:h-auto sm:w-80 sm:p-0">
+            {featurePanel
+              ? <featurePanel.Panel meeting={meeting} close={close} />
+              : <ParticipantsPanel meeting={meeting} features={features} onClose={close} />}
           </div>
         )}
       </div>
-      <ControlBar>
-        {controls.media.map((item) => <ControlItemButton key={item.id} item={item} />)}
-        {features.map(({ definition, ui }, i) => [
-          ...controls.features[i].map((item) => <ControlItemButton key={item.id} item={item} />),
-          ui.Control && <ui.Control key={definition.name} meeting={meeting} />,
-        ])}
-        {[...controls.panels, ...controls.end].map((item) => (
-          <ControlItemButton key={item.id} item={item} />
-        ))}
-      </ControlBar>
+      <ControlBar meeting={meeting} features={features} controls={controls} state={ui} />
     </div>
   );
 }

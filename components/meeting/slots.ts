@@ -36,7 +36,14 @@ export interface ControlSlot {
   expanded?(meeting: MeetingCore): boolean;
   /** Whether it can be pressed now. */
   disabled?(meeting: MeetingCore): boolean;
-  onPress(meeting: MeetingCore): void;
+  /** What pressing it does (a button with a `Popup` opens and closes the popup instead). */
+  onPress?(meeting: MeetingCore): void;
+  /**
+   * A small popup the button opens over the control bar (a picker); the core gives the button
+   * `aria-expanded`, puts it in the phone's "More options" menu like any other, closes the popup
+   * on Esc and returns focus to the button (or "More options"). Focus its first control on mount.
+   */
+  Popup?: FunctionComponent<{ meeting: MeetingCore; close(): void }>;
 }
 
 /**
@@ -85,6 +92,16 @@ export interface FeatureUI {
   Control?: FunctionComponent<{ meeting: MeetingCore }>;
   /** Actions on a participant, in their row of the participants panel. */
   PersonActions?: PersonSlot;
+  /**
+   * People the participants panel lists first, in this order (raised hands, earliest first);
+   * our own peer id stands for our row.
+   */
+  rank?(meeting: MeetingCore): readonly PeerId[];
+  /**
+   * Drawn nowhere, mounted while the meeting screen shows: reacts to the feature's events with
+   * toasts (`meeting.notify`) and sounds (sounds.ts `playSound`).
+   */
+  Alerts?: FunctionComponent<{ meeting: MeetingCore }>;
 }
 
 /** A feature as the app registers it: its engine part and its UI part. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { TestMesh } from "../../mesh/testing.ts";
 import type { PeerId } from "../../mesh/types.ts";
-import { hand, parseHandState } from "./hand.ts";
+import { hand, MAX_AGO_MS, parseHandState } from "./hand.ts";
 
 const frame = (body: unknown) => JSON.stringify({ t: "hand/state", b: body });
 const raisedBy = (mesh: TestMesh, peer: PeerId) =>
@@ -22,6 +22,11 @@ async function meetingOf(...peers: PeerId[]) {
 
 Deno.test("parseHandState: { raised: boolean }, a fresh object, nothing else", () => {
   assert.deepEqual(parseHandState({ raised: true }), { raised: true });
+  assert.deepEqual(parseHandState({ raised: true, ago: 0 }), { raised: true, ago: 0 });
+  assert.deepEqual(parseHandState({ raised: true, ago: MAX_AGO_MS }), {
+    raised: true,
+    ago: MAX_AGO_MS,
+  });
   assert.deepEqual(parseHandState({ raised: false }), { raised: false });
   const parsed = parseHandState(JSON.parse('{"raised":true,"peer":"ada","__proto__":{"x":1}}'));
   assert.deepEqual(parsed, { raised: true });
@@ -42,6 +47,13 @@ Deno.test("parseHandState: { raised: boolean }, a fresh object, nothing else", (
       "raised",
       [],
       [true],
+      { raised: true, ago: -1 },
+      { raised: true, ago: 1.5 },
+      { raised: true, ago: MAX_AGO_MS + 1 },
+      { raised: true, ago: "5" },
+      { raised: true, ago: null },
+      { raised: true, ago: Infinity },
+      { raised: true, ago: NaN },
     ]
   ) {
     assert.equal(parseHandState(body), null, `accepted ${JSON.stringify(body)}`);
@@ -81,7 +93,11 @@ Deno.test("a new link hears the current hand as soon as it opens", async () => {
   await mesh.flush();
   assert.deepEqual(raisedBy(mesh, "cid"), ["ada"]);
   const told = mesh.wire.slice(sentBefore).filter((w) => w.from === "ada" && w.to === "cid");
-  assert.deepEqual(told.map((w) => w.text), [frame({ raised: true })]);
+  assert.equal(told.length, 1);
+  // With how long ago it went up: a moment, here.
+  const body = JSON.parse(told[0].text as string).b;
+  assert.equal(body.raised, true);
+  assert.ok(Number.isInteger(body.ago) && body.ago >= 0 && body.ago < 5_000, told[0].text);
   // Bob's hand is down; his link to cid opens and says so, which changes nothing.
   mesh.connect("bob", "cid");
   await mesh.flush();
@@ -144,4 +160,46 @@ Deno.test("forged, invalid or oversized bodies never change anyone's hand", asyn
   assert.equal(dropped, attacks.length * 2);
   assert.equal(host.dropped.invalid - before.invalid, 7 * 2);
   assert.equal(host.dropped["too-big"] - before["too-big"], 2);
+});
+
+Deno.test("hands are listed in the order raised, ours included, and a lowered hand leaves it", async () => {
+  const mesh = await meetingOf("ada", "bob", "cid");
+  const order = (peer: PeerId) => [...mesh.host(peer).get(hand).order.value];
+  const raise = async (peer: PeerId, up = true) => {
+    mesh.host(peer).get(hand).set(up);
+    await mesh.flush();
+    // Raised at distinct moments: the order must not hang on ties of the millisecond clock.
+    const at = Date.now();
+    while (Date.now() === at) await new Promise((r) => setTimeout(r, 1));
+  };
+  await raise("cid");
+  await raise("ada");
+  await raise("bob");
+  for (const peer of ["ada", "bob", "cid"]) {
+    assert.deepEqual(order(peer), ["cid", "ada", "bob"], `on ${peer}'s page`);
+  }
+  assert.deepEqual([...mesh.host("bob").get(hand).raisedBy.value], ["cid", "ada"]);
+  await raise("ada", false);
+  for (const peer of ["ada", "bob", "cid"]) {
+    assert.deepEqual(order(peer), ["cid", "bob"], `on ${peer}'s page`);
+  }
+  // Up again: at the end of the line.
+  await raise("ada");
+  assert.deepEqual(order("bob"), ["cid", "bob", "ada"]);
+});
+
+Deno.test("a newcomer lists hands by when they went up, not by which link opened first", async () => {
+  const mesh = await meetingOf("ada", "bob");
+  // Bob's hand went up a minute ago, Ada's ten seconds ago (as each one's link tells it).
+  mesh.add("cid").create(hand);
+  mesh.inject("bob", "cid", frame({ raised: true, ago: 10_000 }));
+  mesh.inject("ada", "cid", frame({ raised: true, ago: 60_000 }));
+  const cid = mesh.host("cid").get(hand);
+  assert.deepEqual([...cid.raisedBy.value], ["ada", "bob"]);
+  const at = cid.raisedAt.value;
+  assert.ok(Math.abs(Date.now() - at.get("ada")! - 60_000) < 1_000);
+  assert.ok(Math.abs(Date.now() - at.get("bob")! - 10_000) < 1_000);
+  // The same state again (a link that opens anew) keeps the hand where it was.
+  mesh.inject("ada", "cid", frame({ raised: true, ago: 0 }));
+  assert.deepEqual([...cid.raisedBy.value], ["ada", "bob"]);
 });

@@ -1,7 +1,5 @@
-/** Reactions: a picker in the control bar, and emoji floating over the sender's tile. */
-import { useSignal } from "@preact/signals";
+/** Reactions: a picker over the control bar, and emoji floating over the sender's tile. */
 import { useEffect, useRef } from "preact/hooks";
-import { Icon } from "../../components/meeting/icons.tsx";
 import { featureModule } from "../../components/meeting/slots.ts";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { type Emoji, REACTIONS, reactions, SHOW_MS } from "./reactions.ts";
@@ -10,62 +8,35 @@ import { type Emoji, REACTIONS, reactions, SHOW_MS } from "./reactions.ts";
 const SMILE_ICON =
   "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm-3.5-9a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5a5.5 5.5 0 0 0 5-3.2l-1.8-.8a3.5 3.5 0 0 1-6.4 0l-1.8.8a5.5 5.5 0 0 0 5 3.2z";
 
-/** The control-bar button and its picker; the picker stays open for several reactions. */
-function ReactionPicker({ meeting }: { meeting: MeetingCore }) {
+/**
+ * The picker the bar's "Reactions" button opens over the bar; it stays open for several
+ * reactions. The core closes it on Esc and returns focus to the button.
+ */
+function ReactionPicker({ meeting }: { meeting: MeetingCore; close(): void }) {
   const feature = meeting.feature(reactions);
-  const open = useSignal(false);
-  const button = useRef<HTMLButtonElement>(null);
   const group = useRef<HTMLDivElement>(null);
   // Opening moves focus to the first emoji, so the keyboard can go on from there.
-  useEffect(() => {
-    if (open.value) group.current?.querySelector("button")?.focus();
-  }, [open.value]);
-  const close = () => {
-    open.value = false;
-    button.current?.focus();
-  };
+  useEffect(() => group.current?.querySelector("button")?.focus(), []);
   return (
-    <div class="relative">
-      <button
-        ref={button}
-        type="button"
-        aria-label="Reactions"
-        aria-expanded={open.value}
-        aria-controls="reaction-picker"
-        title="Reactions"
-        onClick={() => (open.value = !open.value)}
-        class={`flex h-12 w-12 items-center justify-center rounded-full transition-colors focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:ring-offset-2 focus-visible:ring-offset-slate-950 ${
-          open.value
-            ? "bg-indigo-600 text-white hover:bg-indigo-500"
-            : "bg-slate-800 text-white hover:bg-slate-700"
-        }`}
-      >
-        <Icon path={SMILE_ICON} />
-      </button>
-      {open.value && (
-        <div
-          ref={group}
-          id="reaction-picker"
-          role="group"
-          aria-label="Send a reaction"
-          onKeyDown={(e) => e.key === "Escape" && (e.stopPropagation(), close())}
-          class="absolute bottom-14 left-1/2 z-30 flex -translate-x-1/2 gap-1 rounded-full bg-slate-800 p-1.5 shadow-xl ring-1 ring-slate-700"
+    <div
+      ref={group}
+      role="group"
+      aria-label="Send a reaction"
+      class="flex gap-1 rounded-full bg-slate-800 p-1.5 shadow-xl ring-1 ring-slate-700"
+    >
+      {(Object.keys(REACTIONS) as Emoji[]).map((emoji) => (
+        <button
+          key={emoji}
+          type="button"
+          aria-label={`React with ${REACTIONS[emoji]}`}
+          title={REACTIONS[emoji]}
+          disabled={!feature.canSend.value}
+          onClick={() => feature.send(emoji)}
+          class="flex h-10 w-10 items-center justify-center rounded-full text-2xl hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-40"
         >
-          {(Object.keys(REACTIONS) as Emoji[]).map((emoji) => (
-            <button
-              key={emoji}
-              type="button"
-              aria-label={`React with ${REACTIONS[emoji]}`}
-              title={REACTIONS[emoji]}
-              disabled={!feature.canSend.value}
-              onClick={() => feature.send(emoji)}
-              class="flex h-10 w-10 items-center justify-center rounded-full text-2xl hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-40"
-            >
-              <span aria-hidden="true">{emoji}</span>
-            </button>
-          ))}
-        </div>
-      )}
+          <span aria-hidden="true">{emoji}</span>
+        </button>
+      ))}
     </div>
   );
 }
@@ -98,7 +69,7 @@ function Floating({ emoji, name }: { emoji: Emoji; name: string }) {
 }
 
 export default featureModule(reactions, {
-  Control: ReactionPicker,
+  controls: [{ id: "reactions", label: "Reactions", icon: SMILE_ICON, Popup: ReactionPicker }],
   TileOverlay: ({ meeting, peer }) => {
     const active = meeting.feature(reactions).active.value.filter((r) => r.peer === peer);
     if (active.length === 0) return null;
