@@ -3,6 +3,7 @@ import { useEffect } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { ControlBar, ControlItemButton } from "./ControlBar.tsx";
 import { controlItems, panelVisible, PEOPLE_PANEL } from "./controls.ts";
+import { LazySettingsDialog } from "./LazySettingsDialog.tsx";
 import { autoplay } from "./media_elements.tsx";
 import { useMicLevel } from "./mic_level.ts";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
@@ -145,7 +146,14 @@ export function MeetingRoom(
   const personOf = (t: TileModel) => t.self ? null : t.peer;
 
   const toggle = (id: string) => (panel.value = panel.value === id ? null : id);
-  const controls = controlItems(meeting, features, panel.value, toggle);
+  const settings = useSignal(false);
+  const controls = controlItems(
+    meeting,
+    features,
+    panel.value,
+    toggle,
+    () => (settings.value = true),
+  );
   // A panel that is no longer offered (a host panel after handing the role over) closes.
   const featurePanel = features.find((f) =>
     f.ui.panel?.id === panel.value && panelVisible(meeting, f.ui.panel)
@@ -275,6 +283,9 @@ export function MeetingRoom(
           </div>
         )}
       </div>
+      {settings.value && (
+        <LazySettingsDialog meeting={meeting} onClose={() => (settings.value = false)} />
+      )}
       <ControlBar>
         {controls.media.map((item) => <ControlItemButton key={item.id} item={item} />)}
         {features.map(({ definition, ui }, i) => [

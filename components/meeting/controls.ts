@@ -9,6 +9,10 @@ import type { ControlItem } from "./ControlBar.tsx";
 import type { IconName } from "./icons.tsx";
 import type { ControlSlot, FeatureModule, PanelSlot } from "./slots.ts";
 
+/** A gear (Material Icons "settings", Apache 2.0). */
+const SETTINGS_ICON =
+  "M19.14 12.94c.04-.3.06-.61.06-.94 0-.32-.02-.64-.07-.94l2.03-1.58a.49.49 0 0 0 .12-.61l-1.92-3.32a.49.49 0 0 0-.59-.22l-2.39.96c-.5-.38-1.03-.7-1.62-.94l-.36-2.54a.48.48 0 0 0-.48-.41h-3.84c-.24 0-.43.17-.47.41l-.36 2.54c-.59.24-1.13.57-1.62.94l-2.39-.96a.48.48 0 0 0-.59.22L2.74 8.87c-.12.21-.08.47.12.61l2.03 1.58c-.05.3-.09.63-.09.94s.02.64.07.94l-2.03 1.58a.49.49 0 0 0-.12.61l1.92 3.32c.12.22.37.29.59.22l2.39-.96c.5.38 1.03.7 1.62.94l.36 2.54c.05.24.24.41.48.41h3.84c.24 0 .44-.17.47-.41l.36-2.54c.59-.24 1.13-.56 1.62-.94l2.39.96c.22.08.47 0 .59-.22l1.92-3.32c.12-.22.07-.47-.12-.61zM12 15.6a3.6 3.6 0 1 1 0-7.2 3.6 3.6 0 0 1 0 7.2z";
+
 /** The core's own panel. */
 export const PEOPLE_PANEL = "people";
 
@@ -30,6 +34,7 @@ export function controlItems(
   features: readonly FeatureModule[],
   openPanel: string | null,
   togglePanel: (id: string) => void,
+  openSettings?: () => void,
 ): Controls {
   const media = meeting.media;
   const micOn = media.micOn.value;
@@ -93,6 +98,14 @@ export function controlItems(
       panelItem({ id: PEOPLE_PANEL, label: "Participants", shortcut: "P" }, "people"),
     ],
     end: [
+      ...(openSettings
+        ? [{
+          id: "settings",
+          label: "Settings",
+          icon: { path: SETTINGS_ICON },
+          onClick: openSettings,
+        }]
+        : []),
       { id: "copy", label: "Copy invite link", icon: "link", onClick: () => copyLink(meeting) },
       {
         id: "leave",
