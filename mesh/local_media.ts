@@ -213,7 +213,22 @@ export class LocalMedia {
       // A browser that does not report it gets the constraint and is believed.
       if (now === undefined || now === on || this.audio.peek() !== track) return true;
       const device = track.getSettings().deviceId;
-      return await this.#setTrack("audio", true, { enabled: track.enabled, device }) !== null;
+      const enabled = track.enabled;
+      try {
+        // Asked for as an ideal, Chromium hands out the device's open source again, processing
+        // included: only an exact constraint gets a new one.
+        const fresh = (await navigator.mediaDevices.getUserMedia({
+          audio: { ...this.#constraints("audio", device), noiseSuppression: { exact: on } },
+        })).getAudioTracks()[0];
+        fresh.enabled = enabled;
+        this.#put(fresh);
+        return true;
+      } catch {
+        // Chromium sometimes refuses even that while the device is open (it matches the open
+        // source): close it (a moment of silence), then open it again.
+        track.stop();
+        return await this.#setTrack("audio", true, { enabled, device }) !== null;
+      }
     });
   }
 
