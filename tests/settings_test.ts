@@ -9,7 +9,13 @@ import assert from "node:assert/strict";
 import type { Locator, Page } from "playwright-core";
 import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
 import { newRoomId } from "../signaling/room_id.ts";
-import { assertAccessible, assertNoErrors, axeViolations, withPage } from "./browser.ts";
+import {
+  assertAccessible,
+  assertNoErrors,
+  type AxeViolation,
+  axeViolations,
+  withPage,
+} from "./browser.ts";
 import {
   audioFlows,
   control,
@@ -114,12 +120,19 @@ async function focused(page: Page): Promise<{ inDialog: boolean; label: string }
   });
 }
 
-/** Every axe violation of any impact inside the open dialog. */
-async function dialogViolations(page: Page): Promise<string[]> {
-  const all = await axeViolations(page);
-  return all.flatMap((v) =>
-    v.nodes.filter((n) => n.target.some((t) => t.includes("dialog") || t.includes("settings")))
-      .map((n) => `${v.id} (${v.impact}): ${v.help} at ${n.target.join(" ")}`)
+/** Every axe violation of any impact (moderate and minor too) in the elements `selectors` name. */
+async function violationsIn(page: Page, ...selectors: string[]): Promise<string[]> {
+  await axeViolations(page); // loads axe-core into the page
+  const { violations } = await page.evaluate(
+    (include) =>
+      // deno-lint-ignore no-explicit-any -- axe is a global the call above installed
+      (globalThis as any).axe.run({ include }, { resultTypes: ["violations"] }),
+    selectors.map((s) => [s]),
+  ) as {
+    violations: AxeViolation[];
+  };
+  return violations.flatMap((v) =>
+    v.nodes.map((n) => `${v.id} (${v.impact}): ${v.help} at ${n.target.join(" ")}`)
   );
 }
 
@@ -207,6 +220,11 @@ Deno.test("pre-join: with camera and microphone blocked, the pickers say so inst
         );
       }
       await assertAccessible(page);
+      const pickers = ["#prejoin-audio-device", "#prejoin-video-device"];
+      assert.deepEqual(
+        await violationsIn(page, ...pickers, ...pickers.map((id) => `${id}-problem`)),
+        [],
+      );
     },
     undefined,
     ["--use-fake-device-for-media-stream"],
@@ -308,7 +326,7 @@ Deno.test("settings dialog: modal, keyboard usable, axe clean; its switches and 
           ),
         ) > 0, { timeoutMs: 10_000 });
 
-      assert.deepEqual(await dialogViolations(page), []);
+      assert.deepEqual(await violationsIn(page, "dialog"), []);
       await assertAccessible(page);
 
       // Tab and Shift+Tab stay inside: a full round comes back to the start.
