@@ -7,7 +7,7 @@ import { ConfirmDialog } from "./ConfirmDialog.tsx";
 import { allItems, closePopup, type Controls, type ControlState } from "./controls.ts";
 import { Icon, type IconName } from "./icons.tsx";
 import { preferences } from "./preferences.ts";
-import { SettingsDialog } from "./SettingsDialog.tsx";
+import { LazySettingsDialog } from "./LazySettingsDialog.tsx";
 import { ShortcutsDialog } from "./ShortcutsDialog.tsx";
 import type { FeatureModule } from "./slots.ts";
 
@@ -231,7 +231,7 @@ export function ControlBar(
           <p>The others go on without you. You can come back with the same link.</p>
         </ConfirmDialog>
       )}
-      {dialog === "settings" && <SettingsDialog meeting={meeting} onClose={closeDialog} />}
+      {dialog === "settings" && <LazySettingsDialog meeting={meeting} onClose={closeDialog} />}
       {dialog === "shortcuts" && <ShortcutsDialog items={items} onClose={closeDialog} />}
       {features.map(({ definition, ui }) =>
         ui.Alerts && <ui.Alerts key={definition.name} meeting={meeting} />

@@ -4,8 +4,10 @@ import type { MeetingCore } from "../../mesh/meeting.ts";
 import { meetingLink } from "../../mesh/meeting_key.ts";
 import { Button } from "../Button.tsx";
 import { useMicLevel } from "./mic_level.ts";
+import { DevicePickers } from "./DevicePickers.tsx";
 import { Icon } from "./icons.tsx";
 import { StreamVideo } from "./media_elements.tsx";
+import { preferences } from "./preferences.ts";
 
 const NAME_KEY = "mooz:name";
 const MAX_NAME = 64;
@@ -33,7 +35,6 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const camOn = (media?.video.value ?? null) !== null;
   const ready = media?.ready.value ?? false;
   const notices = media?.notices.value.map((n) => n.message) ?? [];
-  const devices = media?.devices.value ?? [];
   const joining = meeting?.phase.value === "joining";
   const error = meeting?.joinError.value ?? "";
   // The whole link, key included; none on the server, which never knows the key.
@@ -48,7 +49,10 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
     name.value = nameInput.current?.value || storedName();
   }, []);
   useEffect(() => {
-    if (media) void media.open({ audio: true, video: true });
+    if (!media) return;
+    // For the whole meeting: the settings dialog changes the preference, the microphone follows.
+    media.followNoiseSuppression(preferences.noiseSuppression);
+    void media.open({ audio: true, video: true });
   }, [media]);
 
   async function copyLink() {
@@ -74,33 +78,6 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
     }
     void meeting?.join(trimmed);
   }
-
-  const select = (kind: "audio" | "video") => {
-    const list = devices.filter((d) => d.kind === (kind === "audio" ? "audioinput" : "videoinput"));
-    const track = kind === "audio" ? media?.audio.value : media?.video.value;
-    const current = track?.getSettings().deviceId ?? "";
-    const label = kind === "audio" ? "Microphone device" : "Camera device";
-    const id = `prejoin-${kind}-device`;
-    return (
-      <div class="min-w-0 flex-1">
-        <label for={id} class="block text-xs font-medium text-slate-400">{label}</label>
-        <select
-          id={id}
-          value={current}
-          disabled={list.length === 0}
-          onChange={(e) => void meeting?.useDevice(kind, e.currentTarget.value)}
-          class="mt-1 w-full truncate rounded-lg bg-slate-950 px-2 py-2 text-sm text-slate-100 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
-        >
-          {list.length === 0 && <option value="">None found</option>}
-          {list.map((d, i) => (
-            <option key={d.deviceId} value={d.deviceId}>
-              {d.label || `${kind === "audio" ? "Microphone" : "Camera"} ${i + 1}`}
-            </option>
-          ))}
-        </select>
-      </div>
-    );
-  };
 
   const toggleClass = (on: boolean) =>
     `flex h-11 w-11 items-center justify-center rounded-full focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 ${
@@ -169,8 +146,7 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
             </div>
           </div>
           <div class="mt-3 flex gap-3">
-            {select("audio")}
-            {select("video")}
+            <DevicePickers meeting={meeting} />
           </div>
           <div role="status" class="mt-3 space-y-1 text-sm text-amber-200">
             {notices.map((n) => <p key={n}>{n}</p>)}

@@ -1,4 +1,5 @@
 import { useEffect, useRef } from "preact/hooks";
+import { followSpeaker } from "./audio_output.ts";
 
 /**
  * Browsers refuse to start audio before the page got a click; the meeting offers a button. The
@@ -60,8 +61,9 @@ export function StreamVideo(
   );
 }
 
-/** The sound of a remote stream. */
+/** The sound of a remote stream, on the speaker chosen in the settings. */
 export function StreamAudio({ stream }: { stream: MediaStream | null }) {
   const ref = useStream<HTMLAudioElement>(stream);
+  useEffect(() => ref.current ? followSpeaker(ref.current) : undefined, []);
   return <audio ref={ref} autoPlay />;
 }
