@@ -1,0 +1,39 @@
+/**
+ * Full screen for one element (the meeting screen, a shared screen's tile) through the Fullscreen
+ * API. Browsers without it for elements (iPhone Safari) get no button: `canFullscreen` is false.
+ */
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+
+/** Whether this browser can show an element full screen (false on the server). */
+export function canFullscreen(): boolean {
+  return typeof document !== "undefined" && document.fullscreenEnabled === true;
+}
+
+/**
+ * Whether the element `target` gives is full screen now (Esc or the browser's own controls may
+ * end it at any time), and a toggle for a button.
+ */
+export function useFullscreen(
+  target: () => Element | null | undefined,
+): { active: boolean; toggle(): void } {
+  const active = useSignal(false);
+  useEffect(() => {
+    const update = () => (active.value = !!target() && document.fullscreenElement === target());
+    document.addEventListener("fullscreenchange", update);
+    return () => document.removeEventListener("fullscreenchange", update);
+  }, []);
+  return {
+    active: active.value,
+    toggle: () => {
+      const el = target();
+      const done = !el
+        ? null
+        : document.fullscreenElement === el
+        ? document.exitFullscreen()
+        : el.requestFullscreen();
+      // Refused (no user gesture, a policy): nothing changes and the button stays as it was.
+      done?.catch(() => {});
+    },
+  };
+}
