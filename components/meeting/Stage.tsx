@@ -243,6 +243,7 @@ export function Stage(
       <section
         ref={section}
         aria-label="Participants' video"
+        data-layout={alone ? "alone" : main ? "stage" : "grid"}
         class="flex min-h-0 min-w-0 flex-1 flex-col gap-2"
       >
         <div class="flex flex-wrap items-center justify-end gap-2">

@@ -20,8 +20,17 @@ export function useFullscreen(
   const active = useSignal(false);
   useEffect(() => {
     const update = () => (active.value = !!target() && document.fullscreenElement === target());
+    // Browsers leave full screen on Esc themselves; where one passes the key on to the page
+    // instead (headless Chromium, some embedded views), it still works.
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && active.peek()) document.exitFullscreen().catch(() => {});
+    };
     document.addEventListener("fullscreenchange", update);
-    return () => document.removeEventListener("fullscreenchange", update);
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("fullscreenchange", update);
+      document.removeEventListener("keydown", onKey);
+    };
   }, []);
   return {
     active: active.value,
