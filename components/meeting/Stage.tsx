@@ -2,17 +2,16 @@ import { useSignal } from "@preact/signals";
 import { useCallback, useEffect, useRef } from "preact/hooks";
 import type { MeetingCore } from "../../mesh/meeting.ts";
 import { meetingLink } from "../../mesh/meeting_key.ts";
-import { canFullscreen, useFullscreen } from "./fullscreen.ts";
+import { canFullscreen, FULLSCREEN_ICON, useFullscreen } from "./fullscreen.ts";
 import { Icon } from "./icons.tsx";
 import { type Box, fit, gridLayout } from "./layout.ts";
 import { preferences } from "./preferences.ts";
 import type { FeatureModule } from "./slots.ts";
 import type { TileModel } from "./tiles.ts";
-import { tileSize, VideoTile } from "./VideoTile.tsx";
+import { type TileSize, tileSize, VideoTile } from "./VideoTile.tsx";
 
 const GRID_ICON = "M3 3h8v8H3zm10 0h8v8h-8zM3 13h8v8H3zm10 0h8v8h-8z";
 const SPEAKER_ICON = "M2 3h20v12H2zm0 14h6v4H2zm7 0h6v4H9zm7 0h6v4h-6z";
-const FULLSCREEN_ICON = "M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z";
 const EXIT_FULLSCREEN_ICON = "M8 4h2v6H4V8h4zm6 0h2v4h4v2h-6zM4 14h6v6H8v-4H4zm10 0h6v2h-4v4h-2z";
 
 /** A strip tile: small enough for a row under the stage on a phone, 16:9. */
@@ -145,7 +144,7 @@ export function Stage(
       : undefined);
   const rest = main ? shown.filter((t) => t !== main) : shown;
 
-  const tile = (t: TileModel, size: ReturnType<typeof tileSize>) => {
+  const tile = (t: TileModel, size: TileSize) => {
     const person = t.self ? null : t.peer;
     const slots = (slot: "TileBadge" | "TileOverlay") =>
       t.kind === "camera" && features.map(({ definition, ui }) => {
@@ -215,24 +214,19 @@ export function Stage(
   } else {
     const grid = gridLayout(shown.length, gridBox);
     const size = { width: `${grid.tile.width}px`, height: `${grid.tile.height}px` };
+    // Rows wrap at exactly `columns` tiles (the row's width); a shorter last row is centred.
     body = (
       <div ref={gridRef} class="flex min-h-0 flex-1 items-center justify-center">
-        {
-          // Rows wrap at exactly `columns` tiles; a shorter last row is centred.
-
-
-            <div
-              class="flex flex-wrap content-center justify-center gap-3"
-              style={{ width: `${grid.rowWidth}px` }}
-            >
-              {shown.map((t) => (
-                <div key={t.key} class="shrink-0" style={size}>
-                  {tile(t, tileSize(grid.tile.height))}
-                </div>
-              ))}
+        <div
+          class="flex flex-wrap content-center justify-center gap-3"
+          style={{ width: `${grid.rowWidth}px` }}
+        >
+          {shown.map((t) => (
+            <div key={t.key} class="shrink-0" style={size}>
+              {tile(t, tileSize(grid.tile.height))}
             </div>
-
-        }
+          ))}
+        </div>
       </div>
     );
   }

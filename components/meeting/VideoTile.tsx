@@ -2,7 +2,7 @@ import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { LinkQuality } from "../../mesh/types.ts";
-import { canFullscreen, useFullscreen } from "./fullscreen.ts";
+import { canFullscreen, FULLSCREEN_ICON, useFullscreen } from "./fullscreen.ts";
 import { Icon, type IconName } from "./icons.tsx";
 import { StreamAudio, StreamVideo } from "./media_elements.tsx";
 import { initials, type TileModel } from "./tiles.ts";
@@ -24,12 +24,8 @@ export function tileSize(height: number): TileSize {
 const QUALITY_TEXT = { good: "good", fair: "fair", poor: "poor", unknown: "measuring" } as const;
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, unknown: 0 } as const;
 
-/** Sound waves beside a microphone (24×24), for the speaking indicator. */
-const SPEAKING_ICON =
-  "M9 13a3 3 0 0 0 3-3V5a3 3 0 1 0-6 0v5a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H2a7 7 0 0 0 6 6.9V20h2v-3.1A7 7 0 0 0 16 10zm2.5-5.5 1.4-1.4a9 9 0 0 1 0 12.8l-1.4-1.4a7 7 0 0 0 0-10zm-2.8 2.8 1.4-1.4a5 5 0 0 1 0 7.2l-1.4-1.4a3 3 0 0 0 0-4.4z";
 const PIP_ICON =
   "M19 11h-8v6h8zm4 8V5a2 2 0 0 0-2-2H3a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h18a2 2 0 0 0 2-2zm-2 0H3V5h18z";
-const FULLSCREEN_ICON = "M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z";
 const HIDE_SELF_ICON =
   "M2 4.3 3.3 3 21 20.7 19.7 22l-3.3-3.3A10 10 0 0 1 12 20C7 20 3 16.5 1 12a11 11 0 0 1 3.5-4.6zM12 4c5 0 9 3.5 11 8a11 11 0 0 1-3.2 4.3l-3.3-3.3A4.5 4.5 0 0 0 11 7.5L8.8 5.3A10 10 0 0 1 12 4zm-4.3 6.7 5.6 5.6A4.5 4.5 0 0 1 7.7 10.7z";
 
@@ -233,7 +229,7 @@ export function VideoTile(
             title="Speaking"
             class="shrink-0 rounded-full bg-emerald-400 p-0.5 text-slate-950 motion-safe:animate-pulse"
           >
-            <Icon path={SPEAKING_ICON} class={small ? "h-3 w-3" : "h-4 w-4"} />
+            <Icon name="mic" class={small ? "h-3 w-3" : "h-4 w-4"} />
           </span>
         )}
         {tile.kind === "camera" && tile.muted && (
@@ -267,16 +263,19 @@ export function VideoTile(
             onClick={onHideSelf}
           />
         )}
-        {showVideo && canPictureInPicture() && (
-          <TileButton
-            label={`Picture-in-picture ${label}`}
-            title="Picture-in-picture"
-            icon={{ path: PIP_ICON }}
-            pressed={pip.value}
-            small={small}
-            onClick={togglePip}
-          />
-        )}
+        {
+          // Offered once the video has a frame: before that, browsers refuse it.
+          showVideo && framed.value && canPictureInPicture() && (
+            <TileButton
+              label={`Picture-in-picture ${label}`}
+              title="Picture-in-picture"
+              icon={{ path: PIP_ICON }}
+              pressed={pip.value}
+              small={small}
+              onClick={togglePip}
+            />
+          )
+        }
         {tile.kind === "screen" && canFullscreen() && (
           <TileButton
             label={`Full screen ${label}`}

@@ -5,6 +5,10 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 
+/** The icon of full-screen buttons (24×24, four corners). */
+export const FULLSCREEN_ICON =
+  "M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z";
+
 /** Whether this browser can show an element full screen (false on the server). */
 export function canFullscreen(): boolean {
   return typeof document !== "undefined" && document.fullscreenEnabled === true;
