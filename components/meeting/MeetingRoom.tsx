@@ -11,41 +11,12 @@ import {
   useControlState,
 } from "./controls.ts";
 import { autoplay } from "./media_elements.tsx";
-import { useMicLevel } from "./mic_level.ts";
 import { ParticipantsPanel } from "./ParticipantsPanel.tsx";
 import { useShortcuts } from "./shortcuts.ts";
 import type { FeatureModule } from "./slots.ts";
+import { Stage } from "./Stage.tsx";
+import { useTiles } from "./tiles.ts";
 import { Toasts } from "./Toasts.tsx";
-import { type TileModel, VideoTile } from "./VideoTile.tsx";
-
-/** Audio level above which a participant counts as speaking. */
-const SPEAKING = 0.04;
-
-/**
- * Columns and rows for n tiles so that every tile fits on screen, 1 to 8 people (plus screens),
- * on a phone (narrow) or a desktop. Class names are whole literals for the style build.
- */
-const COLS = ["grid-cols-1", "grid-cols-2", "grid-cols-3", "grid-cols-4"];
-const ROWS = ["grid-rows-1", "grid-rows-2", "grid-rows-3", "grid-rows-4", "grid-rows-5"];
-
-function gridClass(n: number, wide: boolean): string {
-  const cols = wide ? (n <= 1 ? 1 : n <= 4 ? 2 : n <= 6 ? 3 : 4) : (n <= 2 ? 1 : 2);
-  const rows = Math.min(ROWS.length, Math.ceil(n / cols));
-  return `${COLS[cols - 1]} ${ROWS[rows - 1]}`;
-}
-
-/** Whether the viewport is at least tablet-wide; follows resizes and rotation. */
-function useWide(): boolean {
-  const wide = useSignal(true);
-  useEffect(() => {
-    const query = matchMedia("(min-width: 640px)");
-    const update = () => (wide.value = query.matches);
-    update();
-    query.addEventListener("change", update);
-    return () => query.removeEventListener("change", update);
-  }, []);
-  return wide.value;
-}
 
 /**
  * The meeting screen: tiles, control bar, side panels and toasts, with every feature's slots.
@@ -55,18 +26,7 @@ export function MeetingRoom(
   { meeting, features }: { meeting: MeetingCore; features: readonly FeatureModule[] },
 ) {
   const ui = useControlState();
-  const pinned = useSignal<string | null>(null);
   const soundBlocked = useSignal(autoplay.blocked);
-  const wide = useWide();
-
-  const local = meeting.local.value;
-  const media = meeting.media;
-  const micOn = media.micOn.value;
-  const cameraOn = media.video.value !== null;
-  const self = meeting.self.value;
-
-  // The local speaking highlight, from the microphone itself (no stats for our own audio).
-  const selfLevel = useMicLevel(media, 250);
 
   useEffect(() => {
     const update = () => (soundBlocked.value = autoplay.blocked);
@@ -75,76 +35,7 @@ export function MeetingRoom(
   }, []);
 
   // Tiles: ours first, then everyone in join order; screens get their own tiles.
-  const peers = meeting.peers.value;
-  const loudest = peers.reduce<{ peer: string | null; level: number }>(
-    (best, p) =>
-      p.audioLevel > best.level && !p.audioMuted ? { peer: p.peer, level: p.audioLevel } : best,
-    { peer: null, level: SPEAKING },
-  );
-  const tiles: TileModel[] = [{
-    key: "self:camera",
-    peer: self ?? "self",
-    kind: "camera",
-    name: local?.name ?? "",
-    self: true,
-    stream: cameraOn ? media.stream : null,
-    videoOff: !cameraOn,
-    muted: !micOn,
-    link: "self",
-    online: true,
-    verified: true,
-    safetyCode: null,
-    quality: null,
-    speaking: selfLevel.value > SPEAKING && selfLevel.value >= loudest.level,
-  }];
-  if (media.screen.value) {
-    tiles.push({
-      ...tiles[0],
-      key: "self:screen",
-      kind: "screen",
-      stream: media.screen.value,
-      speaking: false,
-    });
-  }
-  for (const p of peers) {
-    const base = {
-      peer: p.peer,
-      name: p.name,
-      self: false,
-      muted: p.audioMuted,
-      link: p.link,
-      online: p.online,
-      verified: p.verified,
-      safetyCode: p.safetyCode,
-      quality: p.quality,
-    };
-    tiles.push({
-      ...base,
-      key: `${p.peer}:camera`,
-      kind: "camera",
-      stream: p.camera,
-      videoOff: p.videoOff || !p.camera?.getVideoTracks().length,
-      speaking: loudest.peer === p.peer,
-    });
-    if (p.screen) {
-      tiles.push({
-        ...base,
-        key: `${p.peer}:screen`,
-        kind: "screen",
-        stream: p.screen,
-        videoOff: false,
-        speaking: false,
-      });
-    }
-  }
-
-  // Features' tile slots for one person (null: ourselves).
-  const tileSlots = (slot: "TileBadge" | "TileOverlay", peer: string | null) =>
-    features.map(({ definition, ui }) => {
-      const Slot = ui[slot];
-      return Slot && <Slot key={definition.name} meeting={meeting} peer={peer} />;
-    });
-  const personOf = (t: TileModel) => t.self ? null : t.peer;
+  const tiles = useTiles(meeting);
 
   const controls = controlItems(meeting, features, ui);
   const panel = ui.panel.value;
@@ -157,25 +48,7 @@ export function MeetingRoom(
   useShortcuts(controls, ui);
   useAlerts(meeting, controls);
 
-  // A shared screen goes on the stage by itself, unless someone pinned something else.
-  const screenTile = tiles.find((t) => t.kind === "screen" && !t.self);
-  const stageKey = pinned.value && tiles.some((t) => t.key === pinned.value)
-    ? pinned.value
-    : screenTile?.key ?? null;
-  const stage = stageKey ? tiles.find((t) => t.key === stageKey)! : null;
-  const rest = stage ? tiles.filter((t) => t !== stage) : tiles;
   const phase = meeting.phase.value;
-  const tile = (t: TileModel, large: boolean, isPinned: boolean) => (
-    <VideoTile
-      key={t.key}
-      tile={t}
-      pinned={isPinned}
-      onPin={(k) => (pinned.value = k)}
-      large={large}
-      badges={t.kind === "camera" && tileSlots("TileBadge", personOf(t))}
-      overlay={t.kind === "camera" && tileSlots("TileOverlay", personOf(t))}
-    />
-  );
 
   return (
     <div class="flex min-h-0 flex-1 flex-col gap-3 pb-3">
@@ -222,20 +95,7 @@ export function MeetingRoom(
         </div>
       )}
       <div class="flex min-h-0 flex-1 gap-3">
-        <section
-          aria-label="Participants' video"
-          class="flex min-h-0 min-w-0 flex-1 flex-col gap-3"
-        >
-          {stage && <div class="min-h-0 flex-1">{tile(stage, true, stageKey === pinned.value)}
-          </div>}
-          <div
-            class={stage
-              ? "grid auto-cols-[minmax(9rem,12rem)] grid-flow-col gap-3 overflow-x-auto"
-              : `grid min-h-0 flex-1 gap-3 ${gridClass(rest.length, wide)}`}
-          >
-            {rest.map((t) => tile(t, !stage, false))}
-          </div>
-        </section>
+        <Stage meeting={meeting} features={features} tiles={tiles} />
         {
           /* On a phone, a bottom sheet over the lower part of the screen: the call stays in
              view above it, and its close button in reach. */

@@ -37,16 +37,37 @@ function useStream<T extends HTMLMediaElement>(stream: MediaStream | null) {
   return ref;
 }
 
-/** Video only (always muted: sound plays through StreamAudio, so video can come and go). */
+/**
+ * Video only (always muted: sound plays through StreamAudio, so video can come and go).
+ * `onFrames` hears the picture's size once frames arrive, and null while there are none yet (a
+ * new stream, a screen share still starting), so the tile can say it is loading.
+ */
 export function StreamVideo(
-  { stream, mirror = false, fit = "cover", label }: {
+  { stream, mirror = false, fit = "cover", label, onFrames }: {
     stream: MediaStream | null;
     mirror?: boolean;
     fit?: "cover" | "contain";
     label?: string;
+    onFrames?: (size: { width: number; height: number } | null) => void;
   },
 ) {
   const ref = useStream<HTMLVideoElement>(stream);
+  const listener = useRef(onFrames);
+  listener.current = onFrames;
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const report = () =>
+      listener.current?.(
+        el.videoWidth > 0 ? { width: el.videoWidth, height: el.videoHeight } : null,
+      );
+    report();
+    // "resize" comes with the first frame and whenever the picture changes shape; "emptied"
+    // when the stream is replaced.
+    const events = ["resize", "loadeddata", "emptied"];
+    events.forEach((e) => el.addEventListener(e, report));
+    return () => events.forEach((e) => el.removeEventListener(e, report));
+  }, [stream]);
   return (
     <video
       ref={ref}
