@@ -15,7 +15,7 @@
  */
 import { computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { socketUrl } from "../signaling/client.ts";
-import type { MemberView, MutedMessage, RemovalView } from "../signaling/protocol.ts";
+import type { JsonValue, MemberView, MutedMessage, RemovalView } from "../signaling/protocol.ts";
 import { EncoderSettings } from "./encoder_settings.ts";
 import type { FeatureDefinition, RoomControls } from "./feature.ts";
 import { type DropReason, FeatureHost } from "./feature_host.ts";
@@ -54,6 +54,8 @@ export interface LiveMeetingOptions {
   key: Uint8Array;
   /** This browser's secret for the meeting (`browser_secret.ts`), sent in every join. */
   secret?: string;
+  /** Our sealed card for people about to join (`member_card.ts`). */
+  card?: JsonValue;
   /** The meeting's host controls, handed to the features as `ctx.room`. */
   roomControls?: RoomControls;
   name: string;
@@ -110,6 +112,7 @@ export class LiveMeeting {
       room: opts.room,
       key: opts.key,
       secret: opts.secret,
+      card: opts.card,
       WebSocket: opts.WebSocket,
       onMuted: (muted) => void this.#onMuted(muted),
       onSignal: (from, payload) => this.#links?.receive(from, payload),

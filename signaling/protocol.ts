@@ -23,6 +23,7 @@ import type { LinkState, Member, PeerId, RemovalReason, RoomMeta } from "./types
  * re-exported here so the browser (and tests) find them with the protocol they belong to.
  */
 export {
+  MAX_CARD_BYTES,
   MAX_FRAME_BYTES,
   MAX_KNOCK_BYTES,
   MAX_LINKS,
@@ -67,6 +68,12 @@ export interface JoinMessage {
    * host who reloads take the role back, and is what a removal bans (PROTOCOL.md, "Roles").
    */
   secret?: string;
+  /**
+   * What people about to join may see of this member (`GET /api/rooms/{room}`), opaque to the
+   * server: the browser seals `{ name }` with the meeting key (mesh/member_card.ts). At most
+   * `MAX_CARD_BYTES` as JSON. Kept with the member until it leaves; a resume keeps the first.
+   */
+  card?: JsonValue;
 }
 /** Client -> server: a WebRTC negotiation message for one other member, opaque to the server. */
 export interface SignalMessage {
@@ -271,6 +278,25 @@ export interface EvictedMessage {
   by?: PeerId;
   /** For `mesh-incomplete`: the members we could not connect to. */
   unreachable?: PeerId[];
+}
+/**
+ * `GET /api/rooms/{room}`: who is in a room, for people about to join (PROTOCOL.md, "Room
+ * info"). Counts and flags only, and each member's `card` as sealed: the server knows no names.
+ */
+export interface RoomInfo {
+  /** Members holding a place (those reconnecting included): what capacity counts. */
+  members: number;
+  capacity: number;
+  /** `members >= capacity`: a fresh join now gets `room-full`. */
+  full: boolean;
+  /** A host locked the room: a fresh join gets `room-locked` (a host's reclaim still gets in). */
+  locked: boolean;
+  /** Fresh joins wait in the lobby until a host lets them in. */
+  lobby: boolean;
+  /** A host ended the meeting: every join gets `room-ended`. */
+  ended: boolean;
+  /** One per member, in join order: its `join.card` as sent, or null without one. */
+  cards: (JsonValue | null)[];
 }
 /** Every message a server may send. */
 export type ServerMessage =

@@ -59,6 +59,8 @@ export interface Member {
   tokenHash: string;
   /** SHA-256 (hex) of the browser's meeting secret (`join.secret`), null when it sent none. */
   secretHash: string | null;
+  /** Its `join.card` (sealed by the browser), shown by `GET /api/rooms/{room}`; absent: none. */
+  card?: JsonValue;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface KnockRecord {
   secretHash: string | null;
   /** A host's answer; null while nobody has decided. */
   decision: null | "admit" | "deny";
+  /** Its `join.card`, for the member it becomes; absent: none. */
+  card?: JsonValue;
 }
 
 /**
