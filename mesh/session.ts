@@ -406,11 +406,12 @@ export class Session {
         message: `Your browser could not connect directly to ${whom} in time, so you were ` +
           "removed to keep the meeting whole. A VPN or strict firewall can block direct " +
           "connections; check your network and rejoin.",
+        eviction: "mesh-incomplete",
         unreachable: e.unreachable,
         unreachableNames,
       };
     }
-    return { kind: "evicted", message: e.reason };
+    return { kind: "evicted", message: e.reason, eviction: e.code };
   }
 
   #end(end: MeetingEnd): void {
