@@ -88,6 +88,8 @@ export const ROOM_INFO_PER_MIN = 300;
 export const MAX_LOBBY = 16;
 /** Removals a room view remembers (for the UI's "was removed" notes); older ones are dropped. */
 export const MAX_REMOVALS = 16;
+/** Departures a room view remembers (`room.departures`, why members left); older ones go. */
+export const MAX_DEPARTURES = 16;
 /**
  * Secrets a room refuses after removals. Past this, the oldest bans are forgotten (the key
  * rotation that goes with every removal still keeps the removed out of the mesh).

@@ -171,6 +171,17 @@ export interface RemovalView {
   at: number;
 }
 /**
+ * Server -> client: why a member left without being removed, kept in the room view for a while
+ * (`MAX_DEPARTURES`). `connection-lost`: its connection was gone longer than the grace period.
+ * A member who left on purpose is not listed (`leave`). Clients ignore reasons they do not know.
+ */
+export interface DepartureView {
+  peer: PeerId;
+  /** `connection-lost` (the only one this server writes; a newer one may add others). */
+  reason: string;
+  at: number;
+}
+/**
  * Server -> client: the room as members see it. `host` is the first of `hosts` (or null), kept
  * for older clients.
  */
@@ -181,6 +192,8 @@ export type RoomView = Pick<RoomMeta, "id" | "capacity" | "locked" | "host"> & {
   lobby: boolean;
   /** Recent removals, newest last. */
   removals: RemovalView[];
+  /** Recent departures that were no removal, with their reason, newest last (absent: none). */
+  departures?: DepartureView[];
 };
 /** Server -> hosts only: a newcomer waiting in the lobby. */
 export interface KnockView {
@@ -581,11 +594,18 @@ function isRemovalView(value: unknown): value is RemovalView {
     isFiniteNumber(value.at);
 }
 
+function isDepartureView(value: unknown): value is DepartureView {
+  return isObject(value) && isString(value.peer) && isString(value.reason) &&
+    isFiniteNumber(value.at);
+}
+
 function isRoomView(value: unknown): value is RoomView {
   return isObject(value) && isString(value.id) && isFiniteNumber(value.capacity) &&
     isBoolean(value.locked) && (value.host === null || isString(value.host)) &&
     isStringList(value.hosts) && isBoolean(value.lobby) && Array.isArray(value.removals) &&
-    value.removals.every(isRemovalView);
+    value.removals.every(isRemovalView) &&
+    (!Object.hasOwn(value, "departures") ||
+      (Array.isArray(value.departures) && value.departures.every(isDepartureView)));
 }
 
 function isKnockList(value: unknown): value is KnockView[] {

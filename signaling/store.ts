@@ -818,6 +818,7 @@ export class RoomStore {
         const removal = await removeMember(this.#kv, room, peer, {
           guard: (m, beat) =>
             m !== null && this.#standing(m, beat, this.#now()) === "grace-expired",
+          departure: "connection-lost",
           hostFallback: this.#roles.hostFallback,
           now: this.#now(),
         });
