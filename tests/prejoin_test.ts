@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import config from "../fresh.config.ts";
+import manifest from "../fresh.gen.ts";
+import { createApp } from "../framework/server.ts";
 import { meetingLink, newMeetingKey } from "../mesh/meeting_key.ts";
+import { stopHub } from "../signaling/hub_singleton.ts";
+import { newRoomId } from "../signaling/room_id.ts";
 import { assertNoErrors, axeViolations, withPage } from "./browser.ts";
 import {
   control,
@@ -247,4 +252,39 @@ Deno.test("the 404 page for a bad meeting link starts a new meeting with a real 
     await page.getByRole("heading", { name: "Ready to join?" }).waitFor();
     assertNoErrors(errors.filter((e) => !e.includes("404")));
   });
+});
+
+Deno.test("GET /api/rooms/{room} through the real app: JSON, never cached; 400 for a bad id", async () => {
+  // Before the first request creates the hub: a throwaway store, not the developer's default file.
+  Deno.env.set("MOOZ_KV", ":memory:");
+  const app = await createApp(manifest, config, { buildIfStale: true });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const room = newRoomId();
+    const res = await fetch(`${origin}/api/rooms/${room}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    assert.deepEqual(await res.json(), {
+      members: 0,
+      capacity: 8,
+      full: false,
+      locked: false,
+      lobby: false,
+      ended: false,
+      cards: [],
+    });
+    for (const bad of ["not-a-room", room.toUpperCase(), "%3Cscript%3E"]) {
+      const refused = await fetch(`${origin}/api/rooms/${bad}`);
+      assert.equal(refused.status, 400, bad);
+      assert.equal((await refused.json()).error, "bad-room");
+    }
+    const post = await fetch(`${origin}/api/rooms/${room}`, { method: "POST" });
+    await post.body?.cancel();
+    assert.equal(post.status, 405, "read-only");
+  } finally {
+    await stopHub();
+    await server.shutdown();
+  }
 });
