@@ -6,6 +6,7 @@ import * as $_404 from "./routes/_404.tsx";
 import * as $_500 from "./routes/_500.tsx";
 import * as $_app from "./routes/_app.tsx";
 import * as $api_ice from "./routes/api/ice.ts";
+import * as $api_rooms_room_index from "./routes/api/rooms/[room]/index.ts";
 import * as $api_rooms_room_ws from "./routes/api/rooms/[room]/ws.ts";
 import * as $healthz from "./routes/healthz.ts";
 import * as $index from "./routes/index.tsx";
@@ -22,6 +23,7 @@ const manifest = {
     "./routes/_500.tsx": $_500,
     "./routes/_app.tsx": $_app,
     "./routes/api/ice.ts": $api_ice,
+    "./routes/api/rooms/[room]/index.ts": $api_rooms_room_index,
     "./routes/api/rooms/[room]/ws.ts": $api_rooms_room_ws,
     "./routes/healthz.ts": $healthz,
     "./routes/index.tsx": $index,

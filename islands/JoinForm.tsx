@@ -21,7 +21,7 @@ const JOIN_ERRORS: Record<Refusal | "empty", string> = {
   "other-origin":
     "That link is to a meeting on another server: open it directly in your browser's address bar.",
   malformed:
-    "That isn't a meeting link. Paste the whole link, like https://…/k3fq-9xmp-2hdw-7rtc-a4ze#… with its key after #.",
+    "That isn't a meeting link. Paste the whole link you were sent, like https://…/xxxx-xxxx-xxxx-xxxx-xxxx#… with its key after #.",
 };
 
 /**

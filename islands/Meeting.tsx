@@ -3,7 +3,7 @@ import { effect, type Signal } from "@preact/signals-core";
 import { useEffect, useRef } from "preact/hooks";
 import { EndScreen } from "../components/meeting/EndScreen.tsx";
 import { IncompleteLink } from "../components/meeting/IncompleteLink.tsx";
-import { PreJoin } from "../components/meeting/PreJoin.tsx";
+import { type MediaWanted, PreJoin } from "../components/meeting/PreJoin.tsx";
 import { MeetingCore, type MeetingKey } from "../mesh/meeting.ts";
 import { newMeetingKey, parseMeetingKey } from "../mesh/meeting_key.ts";
 
@@ -60,6 +60,19 @@ function followKey(core: MeetingCore, key: Signal<MeetingKey | null>): () => voi
 }
 
 /**
+ * Remembers, when the meeting ends, whether the microphone and camera were on: "Rejoin" (or "Try
+ * again") opens them as the person left them. Read when the end is set, before the core
+ * releases its devices. Returns a stop.
+ */
+function followMedia(core: MeetingCore, wanted: { current: MediaWanted | undefined }): () => void {
+  return effect(() => {
+    if (!core.end.value) return;
+    const media = core.media;
+    wanted.current = { mic: media.micOn.peek(), camera: media.video.peek() !== null };
+  });
+}
+
+/**
  * The meeting page: reads the key from the link, creates the meeting core and renders its phase
  * (pre-join, the meeting, its end), or the incomplete-link screen when the link has no valid key.
  * Everything else happens in the core (mesh/meeting.ts) and the features.
@@ -73,8 +86,10 @@ export default function Meeting({ room }: { room: string }) {
   /** A fresh pre-join screen per meeting core after the first (rejoin), not for the first. */
   const attempt = useSignal(0);
   const screen = useSignal<Awaited<ReturnType<typeof loadScreen>> | null>(null);
-  /** Stops following the previous core's key (see `followKey`). */
+  /** Stops following the previous core's key and media (see `followKey`, `followMedia`). */
   const stopFollowing = useRef<(() => void) | null>(null);
+  /** Microphone and camera as they were when the last meeting ended; none at first. */
+  const mediaWanted = useRef<MediaWanted | undefined>(undefined);
 
   const start = () => {
     const k = key.peek();
@@ -93,7 +108,8 @@ export default function Meeting({ room }: { room: string }) {
     (globalThis as { __mooz?: unknown }).__mooz = { meeting: core };
     meeting.value = core;
     stopFollowing.current?.();
-    stopFollowing.current = followKey(core, key);
+    const stops = [followKey(core, key), followMedia(core, mediaWanted)];
+    stopFollowing.current = () => stops.forEach((stop) => stop());
   };
 
   useEffect(() => {
@@ -152,12 +168,20 @@ export default function Meeting({ room }: { room: string }) {
       class="flex min-h-0 flex-1 flex-col"
     >
       {end
-        ? <EndScreen end={end} onRejoin={start} />
+        // We got in if we ever had a peer id: a refusal at the door is "Try again", not "Rejoin".
+        ? <EndScreen end={end} joined={m?.self.value != null} onRejoin={start} />
         : m && Waiting && phase === "waiting"
         ? <Waiting meeting={m} name={m.local.value?.name ?? ""} />
         : m && Room && features && phase !== "prejoin" && phase !== "joining"
         ? <Room meeting={m} features={features} />
-        : <PreJoin key={attempt.value} room={room} meeting={m} />}
+        : (
+          <PreJoin
+            key={attempt.value}
+            room={room}
+            meeting={m}
+            media={mediaWanted.current}
+          />
+        )}
     </main>
   );
 }

@@ -11,11 +11,11 @@
  *
  * Host decisions reach the meeting here too: a host's mute request is obeyed at once (the
  * person may turn it back on), and removals are announced by name ("Carol was removed by Ada")
- * instead of "Carol left".
+ * instead of "Carol left", as are the server's other reasons ("Carol lost their connection").
  */
 import { computed, effect, type ReadonlySignal, signal, untracked } from "@preact/signals-core";
 import { socketUrl } from "../signaling/client.ts";
-import type { MemberView, MutedMessage, RemovalView } from "../signaling/protocol.ts";
+import type { JsonValue, MemberView, MutedMessage, RemovalView } from "../signaling/protocol.ts";
 import { EncoderSettings } from "./encoder_settings.ts";
 import type { FeatureDefinition, RoomControls } from "./feature.ts";
 import { type DropReason, FeatureHost } from "./feature_host.ts";
@@ -54,6 +54,8 @@ export interface LiveMeetingOptions {
   key: Uint8Array;
   /** This browser's secret for the meeting (`browser_secret.ts`), sent in every join. */
   secret?: string;
+  /** Our sealed card for people about to join (`member_card.ts`). */
+  card?: JsonValue;
   /** The meeting's host controls, handed to the features as `ctx.room`. */
   roomControls?: RoomControls;
   name: string;
@@ -110,6 +112,7 @@ export class LiveMeeting {
       room: opts.room,
       key: opts.key,
       secret: opts.secret,
+      card: opts.card,
       WebSocket: opts.WebSocket,
       onMuted: (muted) => void this.#onMuted(muted),
       onSignal: (from, payload) => this.#links?.receive(from, payload),
@@ -367,17 +370,28 @@ export class LiveMeeting {
     return fresh;
   }
 
-  /** "Carol was removed by Ada", "Carol was removed: could not connect to you and Dan". */
+  /**
+   * "Carol was removed by Ada", "Carol was disconnected: their connection couldn't reach you and
+   * Dan" (the full-mesh guarantee let her go).
+   */
   #removedText(name: string, removal: RemovalView): string {
     if (removal.code === "kicked") {
       const by = removal.by === null ? null : this.#knownName(removal.by);
       return by ? `${name} was removed by ${by}` : `${name} was removed by a host`;
     }
     const names = removal.unreachable.map((p) => this.#knownName(p));
-    if (names.length > 0 && names.every((n) => n !== null)) {
-      return `${name} was removed: could not connect to ${listNames(names as string[])}`;
-    }
-    return `${name} was removed: could not connect to everyone`;
+    const whom = names.length > 0 && names.every((n) => n !== null)
+      ? listNames(names as string[])
+      : "everyone";
+    return `${name} was disconnected: their connection couldn't reach ${whom}`;
+  }
+
+  /** Why `peer` went when it was no removal, as the room view says; null: it left. */
+  #departureText(name: string, peer: PeerId): string | null {
+    const departure = this.session.room.peek()?.departures?.findLast((d) => d.peer === peer);
+    // Reasons of a newer server that this page does not know read as a plain "left".
+    if (departure?.reason === "connection-lost") return `${name} lost their connection`;
+    return null;
   }
 
   /**
@@ -472,7 +486,12 @@ export class LiveMeeting {
       if (!this.#unnamedJoiners.delete(m.peer)) {
         const removal = removed.get(m.peer);
         const name = this.#nameOf(m.peer);
-        this.#o.notify("leave", removal ? this.#removedText(name, removal) : `${name} left`);
+        this.#o.notify(
+          "leave",
+          removal
+            ? this.#removedText(name, removal)
+            : this.#departureText(name, m.peer) ?? `${name} left`,
+        );
       }
     }
     this.#publish();

@@ -17,7 +17,7 @@
  * ```
  */
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals-core";
-import type { MemberView } from "../signaling/protocol.ts";
+import type { JsonValue, MemberView } from "../signaling/protocol.ts";
 import { browserSecret } from "./browser_secret.ts";
 import type { FeatureDefinition, RoomControls } from "./feature.ts";
 import type { DropReason } from "./feature_host.ts";
@@ -180,12 +180,16 @@ export class MeetingCore {
     });
     const origin = this.#o.origin ?? location.origin;
     let ice: IceResponse, code: typeof import("./live_meeting.ts"), features: Features;
+    let card: JsonValue | undefined;
     try {
       const wanted = this.#o.features ?? [];
-      [code, features, ice] = await Promise.all([
+      [code, features, ice, card] = await Promise.all([
         this.#code,
         typeof wanted === "function" ? wanted() : wanted,
         fetchIce(origin),
+        // Who we are, for people about to join; a card that cannot be made is only a name less.
+        import("./member_card.ts").then((m) => m.sealCard(this.key.bytes, this.roomId, name))
+          .then((sealed) => sealed as unknown as JsonValue, () => undefined),
       ]);
     } catch {
       batch(() => {
@@ -200,6 +204,7 @@ export class MeetingCore {
       room: this.roomId,
       key: this.key.bytes,
       secret: this.#o.secret ?? browserSecret(this.roomId),
+      card,
       roomControls: this.room,
       name,
       rtc: { iceServers: ice.iceServers, iceTransportPolicy: ice.iceTransportPolicy },

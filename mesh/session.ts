@@ -47,6 +47,8 @@ export interface SessionOptions {
   key: Uint8Array;
   /** This browser's secret for the meeting (`browser_secret.ts`), sent in every join. */
   secret?: string;
+  /** Our sealed card for people about to join (`member_card.ts`), sent with fresh joins. */
+  card?: JsonValue;
   /** Signals from other members that opened with the meeting key; unvalidated otherwise. */
   onSignal(from: PeerId, payload: unknown): void;
   /** A non-fatal error from the server, in words. */
@@ -145,6 +147,7 @@ export class Session {
     const client = this.#client = new SignalingClient({
       url: opts.url,
       secret: opts.secret,
+      card: opts.card,
       WebSocket: opts.WebSocket,
     });
     const ring = this.#ring = SealRing.create({ key: opts.key, room: opts.room });
@@ -403,11 +406,12 @@ export class Session {
         message: `Your browser could not connect directly to ${whom} in time, so you were ` +
           "removed to keep the meeting whole. A VPN or strict firewall can block direct " +
           "connections; check your network and rejoin.",
+        eviction: "mesh-incomplete",
         unreachable: e.unreachable,
         unreachableNames,
       };
     }
-    return { kind: "evicted", message: e.reason };
+    return { kind: "evicted", message: e.reason, eviction: e.code };
   }
 
   #end(end: MeetingEnd): void {

@@ -54,6 +54,11 @@ export interface MeetingEnd {
     | "error";
   /** What to tell the person, names included where known. */
   message: string;
+  /**
+   * `evicted`: why the server removed us (`mesh-incomplete`: we could not connect to everyone;
+   * `replaced`: another tab took our place; `grace-expired`, `heartbeat`: away too long).
+   */
+  eviction?: "mesh-incomplete" | "heartbeat" | "grace-expired" | "replaced";
   /** `removed`, `ended`: the host who did it, when the server said. */
   by?: PeerId;
   /** The name of `by`, from its sealed hello, when we had it. */

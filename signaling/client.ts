@@ -31,6 +31,7 @@ import {
   type EvictedMessage,
   EVICTIONS,
   type HostAction,
+  type JsonValue,
   type KnockMessage,
   type MemberView,
   type MutedMessage,
@@ -87,6 +88,12 @@ export interface ClientOptions {
    * role back after a reload.
    */
   secret?: string;
+  /**
+   * What people about to join may see of us (`join.card`, PROTOCOL.md "Room info"): the
+   * meeting seals `{ name }` with the meeting key (mesh/member_card.ts). Sent with every fresh
+   * join, not with a resume (the server keeps the first).
+   */
+  card?: JsonValue;
   /**
    * Reconnect delays in ms; the last one repeats for as long as it takes. Each is shortened by
    * up to 40% at random, so a room's members do not all come back at the same instant: the last
@@ -267,6 +274,7 @@ export class SignalingClient {
       if (this.#opts.name !== undefined) join.name = this.#opts.name;
       if (this.#token) join.resume = this.#token;
       if (this.#opts.secret !== undefined) join.secret = this.#opts.secret;
+      if (this.#opts.card !== undefined && !this.#token) join.card = this.#opts.card;
       socket.send(JSON.stringify(join));
     };
     socket.onmessage = (e) => {

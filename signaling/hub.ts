@@ -38,6 +38,7 @@ import { parseClientMessage } from "./parse_client_message.ts";
 import { type ClientMessage, CLOSE_NORMAL, type JoinMessage } from "./protocol.ts";
 import { Relay } from "./relay.ts";
 import { RoomCache } from "./room_cache.ts";
+import { RoomInfoEndpoint } from "./room_info.ts";
 import { RoomStore } from "./store.ts";
 import { TaskTracker } from "./task_tracker.ts";
 import { randomBase64url } from "./tokens.ts";
@@ -103,6 +104,7 @@ export class SignalingHub {
   readonly #lobby: Lobby;
   readonly #hostActions: HostActions;
   readonly #linkWriter: LinkWriter;
+  readonly #roomInfo: RoomInfoEndpoint;
   /** Joins and resumes in progress, and who waits for them to be done (`#joinsQuiet`). */
   #joining = 0;
   #joinsDone: PromiseWithResolvers<void> | null = null;
@@ -118,6 +120,11 @@ export class SignalingHub {
     this.#config = config;
     this.#joinTimeoutMs = opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
     this.#kv = kv;
+    this.#roomInfo = new RoomInfoEndpoint({
+      kv,
+      capacity: config.capacity,
+      trustProxy: config.trustProxy,
+    });
     const isolate = this.isolate = opts.isolate ?? randomBase64url(9);
     const metrics = this.metrics = emptyMetrics(isolate);
     const tasks = this.#tasks;
@@ -240,6 +247,11 @@ export class SignalingHub {
   async settle(): Promise<void> {
     await this.#tasks.settle();
     await this.#bus.settle();
+  }
+
+  /** `GET /api/rooms/{room}`: who is in the room, for the pre-join screen (room_info.ts). */
+  handleRoomInfo(req: Request, room: string, remoteAddr?: Deno.Addr): Promise<Response> {
+    return this.#roomInfo.handle(req, room, remoteAddr);
   }
 
   /**
@@ -448,7 +460,7 @@ export class SignalingHub {
   }
 
   async #joinNow(conn: Connection, message: JoinMessage): Promise<void> {
-    const { name, resume, secret } = message;
+    const { name, resume, secret, card } = message;
     if (conn.peer) return conn.reject("already-joined", "This socket has joined already.");
     const room = conn.room;
     let peer: PeerId, version: string, token: string;
@@ -473,10 +485,10 @@ export class SignalingHub {
       }
       // Without room creations left, the address may still join rooms that exist.
       const mayCreate = (lease?.roomWaitMs() ?? 0) === 0;
-      const input = { name, isolate: this.isolate, mayCreate, secret };
+      const input = { name, isolate: this.isolate, mayCreate, secret, card };
       let res = await this.store.join(room, input);
       if (!res.ok && res.code === "lobby") {
-        if (await this.#lobby.wait(conn, { name, secret })) return;
+        if (await this.#lobby.wait(conn, { name, secret, card })) return;
         // Everyone left between the join and the knock: this is a join into a new room now.
         res = await this.store.join(room, input);
       }

@@ -12,7 +12,7 @@ import type { Bus } from "./bus.ts";
 import type { Connection, LobbyPlace } from "./connection.ts";
 import { MAX_LOBBY } from "./limits.ts";
 import { bump, type IsolateMetrics } from "./metrics.ts";
-import { type ClientMessage, CLOSE_NORMAL } from "./protocol.ts";
+import { type ClientMessage, CLOSE_NORMAL, type JsonValue } from "./protocol.ts";
 import type { RoomCache } from "./room_cache.ts";
 import type { RoomStore } from "./store.ts";
 import type { PeerId } from "./types.ts";
@@ -62,7 +62,10 @@ export class Lobby {
    * then `waiting`. False when the room went away in between (the caller joins again, and may
    * create it); true when the socket waits or was refused (too many waiting, no host, ended).
    */
-  async wait(conn: Connection, input: { name: string; secret?: string }): Promise<boolean> {
+  async wait(
+    conn: Connection,
+    input: { name: string; secret?: string; card?: JsonValue },
+  ): Promise<boolean> {
     const { isolate, store, cache, metrics } = this.#opts;
     const room = conn.room;
     const res = await store.knock(room, { isolate, ...input });

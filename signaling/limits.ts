@@ -70,10 +70,26 @@ export const MAX_LINKS = MAX_CAPACITY - 1;
 export const SECRET_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 /** Largest `knock` payload, as JSON in UTF-8 bytes: a sealed name is about 250 bytes. */
 export const MAX_KNOCK_BYTES = 2 * 1024;
+/**
+ * Largest `join.card`, as JSON in UTF-8 bytes: the browser's is its name sealed with the meeting
+ * key (about 250 bytes for a name of 64 characters), shown to people about to join
+ * (`GET /api/rooms/{room}`). Small, so a room's cards stay a small answer (64 at most).
+ */
+export const MAX_CARD_BYTES = 1024;
+/** Deepest nesting of a `join.card` (a sealed envelope is one level: an object of strings). */
+export const MAX_CARD_DEPTH = 4;
+/**
+ * `GET /api/rooms/{room}` requests per client address per minute (a budget of this many,
+ * refilled at this rate, per isolate). The pre-join screen asks every few seconds (12 a minute),
+ * so 300 leaves room for an office behind one address; a scraper of room ids gets little.
+ */
+export const ROOM_INFO_PER_MIN = 300;
 /** Newcomers waiting in one room's lobby at once; more get `room-full`. */
 export const MAX_LOBBY = 16;
 /** Removals a room view remembers (for the UI's "was removed" notes); older ones are dropped. */
 export const MAX_REMOVALS = 16;
+/** Departures a room view remembers (`room.departures`, why members left); older ones go. */
+export const MAX_DEPARTURES = 16;
 /**
  * Secrets a room refuses after removals. Past this, the oldest bans are forgotten (the key
  * rotation that goes with every removal still keeps the removed out of the mesh).

@@ -13,6 +13,8 @@ import {
   type JsonObject,
 } from "./json_guards.ts";
 import {
+  MAX_CARD_BYTES,
+  MAX_CARD_DEPTH,
   MAX_FRAME_BYTES,
   MAX_KNOCK_BYTES,
   MAX_LINKS,
@@ -139,7 +141,7 @@ function parseJoin(obj: JsonObject): ParseResult {
       `protocol version ${obj.v} is not supported; this server speaks version ${PROTOCOL_VERSION}`,
     );
   }
-  const extra = unknownField(obj, ["type", "v", "name", "resume", "secret"]);
+  const extra = unknownField(obj, ["type", "v", "name", "resume", "secret", "card"]);
   if (extra) return extra;
   // Optional: clients that seal names end to end (the browser's) send none; the server then
   // knows members by their opaque peer ids only.
@@ -170,7 +172,33 @@ function parseJoin(obj: JsonObject): ParseResult {
     }
     message.secret = obj.secret;
   }
+  if (Object.hasOwn(obj, "card")) {
+    const problem = cardProblem(obj.card);
+    if (problem) return problem;
+    message.card = obj.card as JsonValue;
+  }
   return ok(message);
+}
+
+/**
+ * Why a `join.card` is refused, or null. Opaque to the server (the browser's is a sealed
+ * envelope), but an object, shallow and small: every member's card goes to everyone who asks
+ * who is in the room, so the server must not become a store of arbitrary blobs.
+ */
+function cardProblem(card: unknown): ParseResult | null {
+  if (!isObject(card)) {
+    return fail("bad-message", '"card" must be a JSON object (the browser sends its sealed name)');
+  }
+  if (nestedDeeperThan(card, MAX_CARD_DEPTH)) {
+    return fail("bad-message", `"card" is nested deeper than ${MAX_CARD_DEPTH} levels; flatten it`);
+  }
+  if (!fitsUtf8(JSON.stringify(card), MAX_CARD_BYTES)) {
+    return fail(
+      "too-large",
+      `"card" exceeds ${MAX_CARD_BYTES} bytes (1 KiB) as JSON; send only a sealed name`,
+    );
+  }
+  return null;
 }
 
 function parseSignal(obj: JsonObject): ParseResult {

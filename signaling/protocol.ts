@@ -23,6 +23,7 @@ import type { LinkState, Member, PeerId, RemovalReason, RoomMeta } from "./types
  * re-exported here so the browser (and tests) find them with the protocol they belong to.
  */
 export {
+  MAX_CARD_BYTES,
   MAX_FRAME_BYTES,
   MAX_KNOCK_BYTES,
   MAX_LINKS,
@@ -67,6 +68,12 @@ export interface JoinMessage {
    * host who reloads take the role back, and is what a removal bans (PROTOCOL.md, "Roles").
    */
   secret?: string;
+  /**
+   * What people about to join may see of this member (`GET /api/rooms/{room}`), opaque to the
+   * server: the browser seals `{ name }` with the meeting key (mesh/member_card.ts). At most
+   * `MAX_CARD_BYTES` as JSON. Kept with the member until it leaves; a resume keeps the first.
+   */
+  card?: JsonValue;
 }
 /** Client -> server: a WebRTC negotiation message for one other member, opaque to the server. */
 export interface SignalMessage {
@@ -164,6 +171,17 @@ export interface RemovalView {
   at: number;
 }
 /**
+ * Server -> client: why a member left without being removed, kept in the room view for a while
+ * (`MAX_DEPARTURES`). `connection-lost`: its connection was gone longer than the grace period.
+ * A member who left on purpose is not listed (`leave`). Clients ignore reasons they do not know.
+ */
+export interface DepartureView {
+  peer: PeerId;
+  /** `connection-lost` (the only one this server writes; a newer one may add others). */
+  reason: string;
+  at: number;
+}
+/**
  * Server -> client: the room as members see it. `host` is the first of `hosts` (or null), kept
  * for older clients.
  */
@@ -174,6 +192,8 @@ export type RoomView = Pick<RoomMeta, "id" | "capacity" | "locked" | "host"> & {
   lobby: boolean;
   /** Recent removals, newest last. */
   removals: RemovalView[];
+  /** Recent departures that were no removal, with their reason, newest last (absent: none). */
+  departures?: DepartureView[];
 };
 /** Server -> hosts only: a newcomer waiting in the lobby. */
 export interface KnockView {
@@ -271,6 +291,25 @@ export interface EvictedMessage {
   by?: PeerId;
   /** For `mesh-incomplete`: the members we could not connect to. */
   unreachable?: PeerId[];
+}
+/**
+ * `GET /api/rooms/{room}`: who is in a room, for people about to join (PROTOCOL.md, "Room
+ * info"). Counts and flags only, and each member's `card` as sealed: the server knows no names.
+ */
+export interface RoomInfo {
+  /** Members holding a place (those reconnecting included): what capacity counts. */
+  members: number;
+  capacity: number;
+  /** `members >= capacity`: a fresh join now gets `room-full`. */
+  full: boolean;
+  /** A host locked the room: a fresh join gets `room-locked` (a host's reclaim still gets in). */
+  locked: boolean;
+  /** Fresh joins wait in the lobby until a host lets them in. */
+  lobby: boolean;
+  /** A host ended the meeting: every join gets `room-ended`. */
+  ended: boolean;
+  /** One per member, in join order: its `join.card` as sent, or null without one. */
+  cards: (JsonValue | null)[];
 }
 /** Every message a server may send. */
 export type ServerMessage =
@@ -555,11 +594,18 @@ function isRemovalView(value: unknown): value is RemovalView {
     isFiniteNumber(value.at);
 }
 
+function isDepartureView(value: unknown): value is DepartureView {
+  return isObject(value) && isString(value.peer) && isString(value.reason) &&
+    isFiniteNumber(value.at);
+}
+
 function isRoomView(value: unknown): value is RoomView {
   return isObject(value) && isString(value.id) && isFiniteNumber(value.capacity) &&
     isBoolean(value.locked) && (value.host === null || isString(value.host)) &&
     isStringList(value.hosts) && isBoolean(value.lobby) && Array.isArray(value.removals) &&
-    value.removals.every(isRemovalView);
+    value.removals.every(isRemovalView) &&
+    (!Object.hasOwn(value, "departures") ||
+      (Array.isArray(value.departures) && value.departures.every(isDepartureView)));
 }
 
 function isKnockList(value: unknown): value is KnockView[] {

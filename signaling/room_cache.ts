@@ -352,8 +352,11 @@ export class RoomCache {
 }
 
 function roomView(s: RoomSnapshot): RoomView {
-  const { id, capacity, locked, host, hosts, lobby, removals } = s.meta;
-  return { id, capacity, locked, host, hosts, lobby, removals };
+  const { id, capacity, locked, host, hosts, lobby, removals, departures } = s.meta;
+  const view: RoomView = { id, capacity, locked, host, hosts, lobby, removals };
+  // Only when there are some: most rooms never have one, and older clients never need it.
+  if (departures?.length) view.departures = departures;
+  return view;
 }
 
 /** The lobby as hosts see it: the store's snapshot lists only live knocks. */

@@ -8,8 +8,8 @@
 import { roomKeys, STATS_KEYS, sweepKeys } from "./keys.ts";
 import { chunkForAtomic } from "./kv_chunks.ts";
 import { CONFLICT, retryKv } from "./kv_retry.ts";
-import { KV_LIMITS, MAX_BANNED, MAX_REMOVALS } from "./limits.ts";
-import type { RemovalView } from "./protocol.ts";
+import { KV_LIMITS, MAX_BANNED, MAX_DEPARTURES, MAX_REMOVALS } from "./limits.ts";
+import type { DepartureView, RemovalView } from "./protocol.ts";
 import { absent, orphanKeys, readRoom, type RoomRead } from "./room_read.ts";
 import type { HostFallback, KnockRecord, Member, PeerId, RoomMeta } from "./types.ts";
 
@@ -37,6 +37,11 @@ export interface Removal {
 export interface RemovalEffects {
   /** Kept in `meta.removals` (a host's removal, a mesh eviction); a member who left needs none. */
   record?: Omit<RemovalView, "peer" | "at">;
+  /**
+   * Kept in `meta.departures`, so the others can say why it went: `connection-lost` when its
+   * grace period ran out. A member who left on purpose needs none.
+   */
+  departure?: "connection-lost";
   /** Removed by a host: its meeting secret is banned and no longer makes it a host again. */
   ban?: boolean;
   /** What happens when the last host goes and members remain. Default "oldest". */
@@ -134,6 +139,10 @@ export function addRemoval(
   if (effects.record) {
     const record: RemovalView = { ...effects.record, peer, at: effects.now };
     next.removals = [...next.removals, record].slice(-MAX_REMOVALS);
+  }
+  if (effects.departure) {
+    const departure: DepartureView = { peer, reason: effects.departure, at: effects.now };
+    next.departures = [...next.departures ?? [], departure].slice(-MAX_DEPARTURES);
   }
   if (next.hosts.length === 0) {
     if ((effects.hostFallback ?? "oldest") === "oldest") {

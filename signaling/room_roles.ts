@@ -305,7 +305,7 @@ async function end(ctx: RolesContext, read: RoomRead, by: PeerId): Step {
 export async function knock(
   ctx: RolesContext,
   room: string,
-  input: { isolate: string; secret?: string; name?: string },
+  input: { isolate: string; secret?: string; name?: string; card?: JsonValue },
 ): Promise<KnockResult> {
   const token = newToken();
   const peer = token.peer;
@@ -339,6 +339,7 @@ export async function knock(
       secretHash,
       decision,
     };
+    if (input.card !== undefined) record.card = input.card;
     const op = ctx.kv.atomic().check(read.meta).set(read.meta.key, meta)
       // 96 random bits never collide in practice; the checks make a collision a retry.
       .check(absent(keys.knock(room, peer)))

@@ -236,7 +236,13 @@ export class RoomStore {
    */
   async join(
     room: string,
-    input: { name: string; isolate: string; mayCreate?: boolean; secret?: string },
+    input: {
+      name: string;
+      isolate: string;
+      mayCreate?: boolean;
+      secret?: string;
+      card?: JsonValue;
+    },
   ): Promise<JoinResult> {
     // "" is a member whose name travels sealed between members, never through the server.
     if (input.name !== "" && input.name.trim() === "") {
@@ -292,6 +298,7 @@ export class RoomStore {
         tokenHash,
         secretHash,
       };
+      if (input.card !== undefined) member.card = input.card;
       const op = this.#kv.atomic().check(metaEntry).check(endedEntry);
       // A tombstone older than its time (expiry is lazy) goes with the new room it no longer stops.
       if (endedEntry.value) op.delete(endedEntry.key);
@@ -354,6 +361,7 @@ export class RoomStore {
         tokenHash: knock.tokenHash,
         secretHash: knock.secretHash,
       };
+      if (knock.card !== undefined) member.card = knock.card;
       const op = this.#kv.atomic().check(metaEntry).check(knockEntry).delete(knockEntry.key);
       const res = await this.#addMember(op, room, meta, member, false).commit();
       if (!res.ok) return CONFLICT;
@@ -544,7 +552,7 @@ export class RoomStore {
    */
   async knock(
     room: string,
-    input: { isolate: string; secret?: string; name?: string },
+    input: { isolate: string; secret?: string; name?: string; card?: JsonValue },
   ): Promise<KnockResult> {
     return await knock(this.#roles, room, input);
   }
@@ -818,6 +826,7 @@ export class RoomStore {
         const removal = await removeMember(this.#kv, room, peer, {
           guard: (m, beat) =>
             m !== null && this.#standing(m, beat, this.#now()) === "grace-expired",
+          departure: "connection-lost",
           hostFallback: this.#roles.hostFallback,
           now: this.#now(),
         });

@@ -2,7 +2,7 @@
  * Shared shapes of the signaling server: rooms, members and lobby knocks as stored in Deno KV,
  * and link states. Browser-safe (types and constants only).
  */
-import type { JsonValue, RemovalView } from "./protocol.ts";
+import type { DepartureView, JsonValue, RemovalView } from "./protocol.ts";
 
 /** Server-assigned participant id: 16 URL-safe characters (96 random bits). Never chosen by a client. */
 export type PeerId = string;
@@ -40,6 +40,8 @@ export interface RoomMeta {
   lobby: boolean;
   /** The last `MAX_REMOVALS` removals by a host or by the full-mesh guarantee, newest last. */
   removals: RemovalView[];
+  /** The last `MAX_DEPARTURES` departures with a reason (not removals), newest last. */
+  departures?: DepartureView[];
 }
 
 /** How a room goes on when its last host leaves (`MOOZ_HOST_FALLBACK`). */
@@ -59,6 +61,8 @@ export interface Member {
   tokenHash: string;
   /** SHA-256 (hex) of the browser's meeting secret (`join.secret`), null when it sent none. */
   secretHash: string | null;
+  /** Its `join.card` (sealed by the browser), shown by `GET /api/rooms/{room}`; absent: none. */
+  card?: JsonValue;
 }
 
 /**
@@ -83,6 +87,8 @@ export interface KnockRecord {
   secretHash: string | null;
   /** A host's answer; null while nobody has decided. */
   decision: null | "admit" | "deny";
+  /** Its `join.card`, for the member it becomes; absent: none. */
+  card?: JsonValue;
 }
 
 /**

@@ -40,7 +40,7 @@ export function IncompleteLink({ reason }: { reason: IncompleteReason }) {
           Ask whoever invited you to send the whole link again, copied with "Copy link" in the
           meeting. It looks like{" "}
           <span class="break-all font-mono text-slate-200">
-            …/k3fq-9xmp-2hdw-7rtc-a4ze#q3J0_zH8aLw-X1b2c3d4eQ
+            …/xxxx-xxxx-xxxx-xxxx-xxxx#xxxxxxxxxxxxxxxxxxxxxx
           </span>.
         </p>
         <div class="mt-6">

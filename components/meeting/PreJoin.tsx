@@ -8,9 +8,19 @@ import { DevicePickers } from "./DevicePickers.tsx";
 import { Icon } from "./icons.tsx";
 import { StreamVideo } from "./media_elements.tsx";
 import { preferences } from "./preferences.ts";
+import { useOccupancy } from "./use_occupancy.ts";
+import { joinBlocked, WhoIsHere } from "./WhoIsHere.tsx";
 
 const NAME_KEY = "mooz:name";
 const MAX_NAME = 64;
+/** How long "Link copied" stays: long enough to read, gone before it could be taken for news. */
+const COPIED_MS = 4_000;
+
+/** Microphone and camera as the person left them; both on for a first visit. */
+export interface MediaWanted {
+  mic: boolean;
+  camera: boolean;
+}
 
 function storedName(): string {
   try {
@@ -21,13 +31,21 @@ function storedName(): string {
 }
 
 /**
- * The screen before the meeting: name, camera preview, mic meter, device choice, invite link.
- * Renders `meeting.media` and calls the meeting's actions; `meeting` is null while rendering on
- * the server, before the browser's meeting core exists.
+ * The screen before the meeting: name, camera preview, mic meter, device choice, who is already
+ * there, invite link. Renders `meeting.media` and calls the meeting's actions; `meeting` is null
+ * while rendering on the server, before the browser's meeting core exists. `media`: how to open
+ * the microphone and camera (as the person had them when they left, for "Rejoin").
  */
-export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore | null }) {
+export function PreJoin(
+  { room, meeting, media: wanted = { mic: true, camera: true } }: {
+    room: string;
+    meeting: MeetingCore | null;
+    media?: MediaWanted;
+  },
+) {
   const name = useSignal("");
   const copied = useSignal("");
+  const copiedTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const nameError = useSignal("");
   const media = meeting?.media;
   const level = useMicLevel(media);
@@ -37,6 +55,8 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const notices = media?.notices.value.map((n) => n.message) ?? [];
   const joining = meeting?.phase.value === "joining";
   const error = meeting?.joinError.value ?? "";
+  const occupancy = useOccupancy(room, meeting?.key.key ?? null);
+  const blocked = joinBlocked(occupancy.value);
   // The whole link, key included; none on the server, which never knows the key.
   const link = meeting ? meetingLink(location.origin, room, meeting.key.key) : "";
   const videoTrack = media?.video.value ?? null;
@@ -47,25 +67,39 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
   const nameInput = useRef<HTMLInputElement>(null);
   useEffect(() => {
     name.value = nameInput.current?.value || storedName();
+    // The first thing to do here is type a name. The server-rendered field has `autofocus`;
+    // a screen made anew ("Rejoin") needs the call, unless focus went somewhere on purpose.
+    const active = document.activeElement;
+    if (!active || active === document.body) nameInput.current?.focus();
+    return () => clearTimeout(copiedTimer.current);
   }, []);
   useEffect(() => {
-    if (!media) return;
+    if (!media || !meeting) return;
     // For the whole meeting: the settings dialog changes the preference, the microphone follows.
     media.followNoiseSuppression(preferences.noiseSuppression);
-    void media.open({ audio: true, video: true });
+    // The camera stays off (its light too) for someone who left with it off; a muted
+    // microphone still opens, for the level meter and an instant unmute.
+    void media.open({ audio: true, video: wanted.camera }).then(() => {
+      if (!wanted.mic && media.micOn.peek()) void meeting.setMic(false);
+    });
   }, [media]);
 
   async function copyLink() {
+    clearTimeout(copiedTimer.current);
+    // Emptied first, so a second copy is announced again.
+    copied.value = "";
     try {
       await navigator.clipboard.writeText(link);
       copied.value = "Link copied. Send it to the people you want to meet.";
     } catch {
       copied.value = "Copying was blocked by the browser: select the link and copy it yourself.";
     }
+    copiedTimer.current = setTimeout(() => (copied.value = ""), COPIED_MS);
   }
 
   function submit(e: Event) {
     e.preventDefault();
+    if (blocked) return;
     const trimmed = name.value.trim();
     if (!trimmed) {
       nameError.value = "Enter your name so the others know who joined.";
@@ -160,12 +194,14 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
           <p class="mt-1 break-all text-sm text-slate-400">
             Meeting <span class="font-mono text-slate-300">{room}</span>
           </p>
+          <WhoIsHere occupancy={occupancy.value} />
           <form class="mt-6" onSubmit={submit} noValidate>
             <label for="prejoin-name" class="block text-sm font-medium text-slate-200">
               Your name
             </label>
             <input
               ref={nameInput}
+              autoFocus
               id="prejoin-name"
               name="name"
               type="text"
@@ -182,7 +218,12 @@ export function PreJoin({ room, meeting }: { room: string; meeting: MeetingCore 
               aria-describedby="prejoin-error"
               class="mt-2 w-full rounded-xl bg-slate-950 px-4 py-3 text-base text-white placeholder-slate-500 ring-1 ring-slate-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
             />
-            <Button type="submit" class="mt-4 w-full" disabled={joining || !ready}>
+            <Button
+              type="submit"
+              class="mt-4 w-full"
+              disabled={joining || !ready || blocked}
+              aria-describedby={blocked ? "prejoin-occupancy" : undefined}
+            >
               {joining ? "Joining…" : "Join meeting"}
             </Button>
             <p id="prejoin-error" role="alert" class="mt-3 min-h-[1.25rem] text-sm text-rose-300">
