@@ -15,6 +15,7 @@ import { stopHub } from "../signaling/hub_singleton.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import { assertNoErrors, axeViolations, withPage } from "./browser.ts";
 import {
+  confirmLeave,
   control,
   fillPreJoin,
   meetingTest,
@@ -170,6 +171,7 @@ meetingTest(
     w.log("Cy sees the meeting is full before joining; Join is off");
 
     await control(bob.page, "Leave meeting").click();
+    await confirmLeave(bob.page);
     await waitForPhase(bob.page, "ended", { end: "left", who: "Bob" });
     await waitForWho(page, "1 person is here", { names: ["Ada"], who: "Cy" });
     await joinButton.and(page.locator(":enabled")).waitFor({ timeout: 5_000 });
@@ -209,6 +211,7 @@ meetingTest(
         );
       }
       await control(page, "Leave meeting").click();
+      await confirmLeave(page);
       await waitForPhase(page, "ended", { end: "left", who: "Ada" });
       assert.equal(await page.getByRole("button", { name: "Try again" }).count(), 0);
       await page.getByRole("button", { name: "Rejoin" }).click();
