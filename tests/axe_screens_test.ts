@@ -4,9 +4,15 @@
  * moderate too), and is reported with its rule, impact, elements, screen and width. One test
  * step per screen, so the output says which screens are clean.
  *
+ * The mouse hovers nothing while axe looks, so at the laptop's width each text control is also
+ * hovered once (once per look: same tag and classes, same colours) and its colour contrast
+ * checked then: a hover colour lighter than the button's own (`hover:bg-indigo-500` behind white
+ * text) is a failure axe never sees otherwise. Phones have no hover.
+ *
  * Runs only in a loopback-only network namespace, like the other WebRTC tests (`deno task test`
  * arranges it); elsewhere it is skipped with a message saying how to run it.
  */
+import type { Page } from "playwright-core";
 import { axeViolations } from "./browser.ts";
 import { skipUnlessIsolated } from "./meeting_harness.ts";
 import { runTour, type Viewport, WIDTHS } from "./screens.ts";
@@ -22,14 +28,67 @@ interface Violation {
   nodes: { target: string[]; html?: string; failureSummary?: string }[];
 }
 
-/** One violation on one screen at one width. */
+/** One violation on one screen at one width (while hovering a control, for `hovered`). */
 interface Finding {
   screen: string;
   viewport: Viewport;
   violation: Violation;
+  hovered?: string;
 }
 
 const size = (v: Viewport) => `${v.width}×${v.height}`;
+
+/** Controls whose text hover can recolour; `:modal` leaves out what a modal dialog makes inert. */
+const TEXT_CONTROLS = 'button, a[href], [role="menuitem"], [role="switch"], [role="tab"]';
+
+/**
+ * The colour-contrast violations of each visible text control of `page` while the mouse is on
+ * it, for controls whose look (tag and classes) `seen` does not have yet. axe must be in the
+ * page already (`axeViolations` puts it there).
+ */
+async function hoverViolations(
+  page: Page,
+  seen: Set<string>,
+): Promise<{ control: string; violation: Violation }[]> {
+  const found: { control: string; violation: Violation }[] = [];
+  const controls = page.locator(TEXT_CONTROLS);
+  const infos = await controls.evaluateAll((els) => {
+    const modal = document.querySelector("dialog:modal");
+    return els.map((el) => {
+      const box = el.getBoundingClientRect();
+      return {
+        look: `${el.tagName} ${el.getAttribute("class") ?? ""}`,
+        name: (el.getAttribute("aria-label") ?? el.textContent ?? "").replace(/\s+/g, " ").trim(),
+        text: (el.textContent ?? "").trim() !== "",
+        usable: box.width > 0 && box.height > 0 && !(el as HTMLButtonElement).disabled &&
+          (!modal || modal.contains(el)),
+      };
+    });
+  });
+  for (const [i, info] of infos.entries()) {
+    if (!info.text || !info.usable || seen.has(info.look)) continue;
+    const control = controls.nth(i);
+    try {
+      await control.hover({ timeout: 2_000 });
+    } catch {
+      continue; // covered by something else: not hoverable here
+    }
+    seen.add(info.look);
+    const violations = await control.evaluate(async (el) => {
+      // Colour transitions end first (`transition-colors`).
+      await Promise.all(el.getAnimations({ subtree: true }).map((a) => a.finished.catch(() => {})));
+      // deno-lint-ignore no-explicit-any -- axe is the global axeViolations installed
+      const result = await (globalThis as any).axe.run(el, {
+        runOnly: { type: "rule", values: ["color-contrast"] },
+        resultTypes: ["violations"],
+      });
+      return result.violations;
+    }) as Violation[];
+    for (const violation of violations) found.push({ control: info.name, violation });
+  }
+  await page.mouse.move(0, 0);
+  return found;
+}
 
 /** Squeezes whitespace and cuts long text, for one-line reports. */
 function short(text: string, max: number): string {
@@ -40,8 +99,9 @@ function short(text: string, max: number): string {
 /** The findings of one screen, readable: rule, impact, help, then each element and why. */
 function describe(findings: Finding[]): string {
   const lines: string[] = [];
-  for (const { screen, viewport, violation: v } of findings) {
-    lines.push(`${screen} at ${size(viewport)}: ${v.id} (${v.impact ?? "no impact"}) ${v.help}`);
+  for (const { screen, viewport, violation: v, hovered } of findings) {
+    const where = `${screen} at ${size(viewport)}${hovered ? ` hovering "${hovered}"` : ""}`;
+    lines.push(`${where}: ${v.id} (${v.impact ?? "no impact"}) ${v.help}`);
     for (const node of v.nodes) {
       lines.push(`    at ${node.target.join(" ")}`);
       if (node.html) lines.push(`       ${short(node.html, 160)}`);
@@ -52,12 +112,30 @@ function describe(findings: Finding[]): string {
   return lines.join("\n");
 }
 
+/** One line per rule and element (and hovered control), with every screen and width it is on. */
+function summary(findings: Finding[]): string {
+  const groups = new Map<string, string[]>();
+  for (const { screen, viewport, violation: v, hovered } of findings) {
+    for (const node of v.nodes) {
+      const key = `${v.id} (${v.impact ?? "no impact"})${hovered ? ` hovering "${hovered}"` : ""}` +
+        ` at ${node.target.join(" ")}`;
+      const where = `${screen} ${viewport.width}`;
+      const list = groups.get(key) ?? [];
+      if (!list.includes(where)) list.push(where);
+      groups.set(key, list);
+    }
+  }
+  return [...groups].map(([key, where]) => `  ${key}: ${where.join(", ")}`).join("\n");
+}
+
 Deno.test({
-  name: "axe finds no violations, of any impact, on any screen at 1366×768 and 390×844",
+  name: "axe finds no violations, of any impact, on any screen at 1366×768 and 390×844, " +
+    "nor low contrast under the mouse",
   ignore: skipUnlessIsolated(FILE),
   async fn(t) {
     const all: Finding[] = [];
     const screens: string[] = [];
+    const hovered = new Set<string>();
     await runTour(async (reached) => {
       screens.push(reached.screen.name);
       await t.step(`${reached.screen.name}: ${reached.screen.description}`, async () => {
@@ -67,6 +145,11 @@ Deno.test({
           const violations = await axeViolations(reached.page) as Violation[];
           for (const violation of violations) {
             here.push({ screen: reached.screen.name, viewport, violation });
+          }
+          if (viewport === WIDTHS[0]) {
+            for (const { control, violation } of await hoverViolations(reached.page, hovered)) {
+              here.push({ screen: reached.screen.name, viewport, violation, hovered: control });
+            }
           }
         }
         all.push(...here);
@@ -78,8 +161,8 @@ Deno.test({
     if (all.length > 0) {
       const failing = [...new Set(all.map((f) => f.screen))];
       throw new Error(
-        `axe found ${all.length} violations on ${failing.length} of ${screens.length} screens ` +
-          `(${failing.join(", ")}); each failing step above lists them`,
+        `axe found ${all.length} violations on ${failing.length} of ${screens.length} screens; ` +
+          `each failing step above has the details. By rule and element:\n${summary(all)}`,
       );
     }
   },

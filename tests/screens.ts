@@ -394,12 +394,12 @@ export const SCREENS: readonly Screen[] = [
   {
     name: "lobby-waiting",
     description: "waiting in the lobby for a host to let one in",
-    async show(t) {
+    show(t) {
       const { page } = t.person(KNOCKER);
-      return {
+      return Promise.resolve({
         page,
         ready: page.getByRole("heading", { name: "Waiting for a host to let you in" }),
-      };
+      });
     },
   },
   {
@@ -502,8 +502,8 @@ export const SCREENS: readonly Screen[] = [
   {
     name: "end-evicted",
     description: "the end screen of someone who could not connect to everyone in time",
-    async show(t) {
-      return await endScreen(t.person(WRONG_KEY), "evicted", 60_000);
+    show(t) {
+      return endScreen(t.person(WRONG_KEY), "evicted", 60_000);
     },
   },
   {
