@@ -607,7 +607,7 @@ export async function runTour(
         env: {
           ...base,
           MOOZ_ROOM_CAPACITY: "2",
-          MOOZ_LINK_DEADLINE_MS: "6000",
+          MOOZ_LINK_DEADLINE_MS: "8000",
           MOOZ_RESUME_GRACE_MS: "3000",
         },
       }),

@@ -10,7 +10,7 @@
  * Options: `--out=DIR` (default `screenshots/` in the project, which git ignores; its old PNGs
  * are removed first), `--only=NAME,NAME` (every screen is still reached, only these are saved).
  */
-import { findChromium } from "./chromium.ts";
+import { findChromium, run } from "./chromium.ts";
 import { cannotTour, runTour, SCREENS, type Viewport, WIDTHS } from "./screens.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -71,8 +71,34 @@ async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; output
   }
 }
 
+/** Whether fontconfig knows a font with emoji (the safety codes and reactions are emoji). */
+async function hasEmojiFont(): Promise<boolean> {
+  const { ok, output } = await quiet("fc-list", [":lang=und-zsye", "family"]);
+  return ok && output.trim() !== "";
+}
+
 /**
- * Outside the namespace: finds Chromium, fills node_modules and Deno's cache for this script and
+ * Without an emoji font Chromium draws every emoji as an empty box: installs Debian's when root
+ * (as tests/chromium.ts does for Chromium), else says how.
+ */
+async function ensureEmojiFont(): Promise<void> {
+  if (await hasEmojiFont()) return;
+  if (Deno.uid() === 0) {
+    console.log("No emoji font: installing Debian's fonts-noto-color-emoji (apt-get)...");
+    if (
+      await run("apt-get", ["update", "-qq"]) &&
+      await run("apt-get", ["install", "-y", "-qq", "fonts-noto-color-emoji"]) &&
+      await hasEmojiFont()
+    ) return;
+  }
+  console.error(
+    "warning: no emoji font, so emoji show as empty boxes in the screenshots; install one " +
+      "(Debian/Ubuntu: `sudo apt-get install fonts-noto-color-emoji`).",
+  );
+}
+
+/**
+ * Outside the namespace: finds Chromium and an emoji font, fills node_modules and Deno's cache for this script and
  * for the server it spawns (nothing can be fetched inside), then runs this script again in a
  * loopback-only namespace and exits with its code.
  */
@@ -83,6 +109,7 @@ async function enterNamespace(args: string[]): Promise<never> {
   } catch (e) {
     fail((e as Error).message);
   }
+  await ensureEmojiFont();
   const deno = Deno.execPath();
   for (
     const step of [["install", "--quiet"], ["cache", "--quiet", "main.ts", "tests/screenshots.ts"]]
