@@ -36,6 +36,7 @@ import {
   type Participant,
   phase,
   sendChat,
+  tileOf,
   until,
   waitForPhase,
   waitForRemoteTiles,
@@ -99,16 +100,21 @@ const THIRD = "Hedy Lamarr";
 
 const CAMERA_ONLY: MediaChoice = { mic: false, camera: true };
 
-/** A meeting world whose participants are wide windows and are granted camera and microphone. */
+/** A meeting world whose participants are wide windows. */
 class TourWorld extends MeetingWorld {
   /**
-   * A participant in its own browser context. Camera and microphone are granted unless `denied`
-   * (the browser then refuses them as if the person had clicked "Block"); Chromium gathers
-   * loopback candidates only for a page that was granted them.
+   * @param grants Whether pages are granted camera and microphone (Chromium gathers loopback
+   * candidates only for a page that was); without, a browser with no fake permission prompt
+   * refuses them, as if the person had clicked "Block".
    */
-  override async open(name: string, opts: { denied?: boolean } = {}): Promise<Participant> {
+  constructor(name: string, server: LiveServer, browser: Browser, readonly grants = true) {
+    super(name, server, browser);
+  }
+
+  /** A participant in its own browser context, not joined yet. */
+  override async open(name: string): Promise<Participant> {
     const context = await this.browser.newContext({ viewport: DRIVING_VIEWPORT });
-    if (!opts.denied) {
+    if (this.grants) {
       await context.grantPermissions(["camera", "microphone"], { origin: this.origin });
     }
     const page = await context.newPage();
@@ -127,11 +133,20 @@ class TourWorld extends MeetingWorld {
   }
 }
 
-/** What the screens share: the two servers' worlds and everyone opened so far, by name. */
+/**
+ * What the screens share: the worlds and everyone opened so far, by name. `main` and `limits`
+ * are the two servers with the meeting browser (fake devices and screen, every request
+ * granted); `visitors` is the main server with a browser that refuses camera and microphone
+ * (Chromium's fake permission prompt, which the fake screen needs, accepts every request).
+ */
 export class Tour {
   readonly #people = new Map<string, Participant>();
 
-  constructor(readonly main: TourWorld, readonly limits: TourWorld) {}
+  constructor(
+    readonly main: TourWorld,
+    readonly limits: TourWorld,
+    readonly visitors: TourWorld,
+  ) {}
 
   /** The participant `name`, opened before by `open`. */
   person(name: string): Participant {
@@ -141,12 +156,8 @@ export class Tour {
   }
 
   /** Opens `name`'s page in `world` (see `TourWorld.open`). */
-  async open(
-    world: TourWorld,
-    name: string,
-    opts: { denied?: boolean } = {},
-  ): Promise<Participant> {
-    return this.adopt(await world.open(name, opts));
+  async open(world: TourWorld, name: string): Promise<Participant> {
+    return this.adopt(await world.open(name));
   }
 
   /** Remembers a participant a harness helper opened (e.g. `joinToLobby`) by its name. */
@@ -177,11 +188,13 @@ export class Tour {
     await this.main.close(p);
   }
 
-  /** Both worlds' diagnostics (pages, their state, screenshots in /tmp/mooz-e2e/). */
+  /** Every world's diagnostics (pages, their state, screenshots in /tmp/mooz-e2e/). */
   async diagnostics(): Promise<string> {
     const report = [];
-    for (const world of [this.main, this.limits]) {
+    for (const world of [this.visitors, this.main, this.limits]) {
       report.push(await world.diagnostics().catch((e) => `(diagnostics failed: ${e})`));
+    }
+    for (const world of [this.main, this.limits]) {
       report.push(
         `--- ${world.origin} server output (last 3000 chars) ---\n` +
           world.server.output().slice(-3000),
@@ -235,6 +248,20 @@ async function setSwitch(page: Page, name: string, on: boolean): Promise<void> {
   );
 }
 
+/** Closes whichever side panel is open, by its button in the control bar. */
+async function closePanels(page: Page): Promise<void> {
+  for (const name of ["Chat", "Participants", "Host controls"]) {
+    const button = control(page, name);
+    if (await button.count() > 0 && await button.getAttribute("aria-expanded") === "true") {
+      await button.click();
+      await until(
+        `the ${name} panel to close`,
+        async () => await button.getAttribute("aria-expanded") === "false",
+      );
+    }
+  }
+}
+
 /** The heading of a page that is not a meeting page (home, 404). */
 function heading(page: Page, name?: string): Locator {
   return page.getByRole("heading", { level: 1, ...(name ? { name } : {}) });
@@ -251,7 +278,7 @@ export const SCREENS: readonly Screen[] = [
     name: "home",
     description: "the landing page",
     async show(t) {
-      const { page } = await t.open(t.main, "Visitor", { denied: true });
+      const { page } = await t.open(t.visitors, "Visitor");
       await page.goto(t.main.origin + "/");
       return { page, ready: heading(page) };
     },
@@ -352,10 +379,41 @@ export const SCREENS: readonly Screen[] = [
     },
   },
   {
+    name: "reactions",
+    description: "the reactions picker open",
+    async show(t) {
+      const { page } = t.person(HOST);
+      await closePanels(page);
+      await control(page, "Reactions").click();
+      return { page, ready: page.getByRole("group", { name: "Send a reaction" }) };
+    },
+  },
+  {
+    name: "screen-share",
+    description: "someone else's shared screen on the stage, the tiles in a strip",
+    async show(t) {
+      const { page } = t.person(HOST);
+      await page.keyboard.press("Escape"); // closes the reactions picker
+      await page.getByRole("group", { name: "Send a reaction" }).waitFor({ state: "detached" });
+      const grace = t.person(GUEST);
+      await control(grace.page, "Share screen").click();
+      await waitForRemoteTiles(page, 1, { kind: "screen", names: [GUEST], who: HOST });
+      return { page, ready: tileOf(page, GUEST, "screen") };
+    },
+  },
+  {
     name: "participants",
     description: "the participants panel open, as the host sees it",
     async show(t) {
       const { page } = t.person(HOST);
+      const sharing = control(t.person(GUEST).page, "Share screen");
+      await sharing.click();
+      await until(
+        "the shared screen to leave the stage",
+        async () =>
+          (await tileOf(page, GUEST, "screen").count()) === 0 &&
+          (await sharing.getAttribute("aria-pressed")) === "false",
+      );
       const panel = await openParticipants(page);
       // Connected rows carry the safety code: the panel is complete once both have one.
       await until(
@@ -450,10 +508,33 @@ export const SCREENS: readonly Screen[] = [
     },
   },
   {
+    name: "reconnecting",
+    description: "the server gone for a while: the call goes on, a banner says so",
+    async show(t) {
+      await t.close(REMOVED);
+      const ada = t.person(HOST);
+      const grace = t.person(GUEST);
+      await waitForRemoteTiles(ada.page, 1, { names: [GUEST], who: HOST });
+      await closePanels(ada.page);
+      await t.main.server.kill();
+      t.main.log("the main server was killed");
+      for (const p of [ada, grace]) await waitForPhase(p.page, "reconnecting", { who: p.name });
+      return {
+        page: ada.page,
+        ready: ada.page.getByRole("status", { name: "Server connection" })
+          .getByText("Reconnecting to the meeting server"),
+      };
+    },
+  },
+  {
     name: "end-left",
     description: "the end screen after leaving the meeting",
     async show(t) {
-      await t.close(REMOVED);
+      await t.main.server.restart();
+      t.main.log("the main server is back");
+      for (const p of [t.person(HOST), t.person(GUEST)]) {
+        await waitForPhase(p.page, "joined", { who: p.name, timeoutMs: 30_000 });
+      }
       const grace = t.person(GUEST);
       await leave(grace);
       return await endScreen(grace, "left");
@@ -592,13 +673,11 @@ export async function runTour(
   if (why) throw new Error(why);
   const dir = await Deno.makeTempDir({ prefix: "mooz-screens-" });
   let servers: LiveServer[] = [];
-  let browser: Browser | undefined;
+  let browsers: Browser[] = [];
   let tour: Tour | undefined;
   try {
     const clip = `${dir}/camera.y4m`;
     await writeFakeCameraClip(clip);
-    // No fake permission prompt: each context is granted camera and microphone, or refused.
-    const args = webrtcArgs(clip).filter((a) => a !== "--use-fake-ui-for-media-stream");
     const base = { MOOZ_STUN_URLS: "", MOOZ_WS_IDLE_TIMEOUT_S: "10" };
     const started = await Promise.all([
       startLiveServer({ parallel: false, env: base }),
@@ -611,13 +690,17 @@ export async function runTour(
           MOOZ_RESUME_GRACE_MS: "3000",
         },
       }),
-      launchBrowser(args),
+      launchBrowser(webrtcArgs(clip)),
+      // Fake devices, so that what the page reports is the refusal, not missing devices.
+      launchBrowser(["--use-fake-device-for-media-stream"]),
     ]);
-    servers = [started[0], started[1]];
-    browser = started[2];
+    const [main, limits, browser, refusing] = started;
+    servers = [main, limits];
+    browsers = [browser, refusing];
     tour = new Tour(
-      new TourWorld("screens (main server)", started[0], browser),
-      new TourWorld("screens (limits server)", started[1], browser),
+      new TourWorld("screens (main server)", main, browser),
+      new TourWorld("screens (limits server)", limits, browser),
+      new TourWorld("screens (refusing browser)", main, refusing, false),
     );
     const current = tour;
     const run = (async () => {
@@ -645,7 +728,7 @@ export async function runTour(
     if (tour) console.error(`=== screens tour diagnostics ===\n${await tour.diagnostics()}\n===`);
     throw err;
   } finally {
-    await browser?.close().catch(() => {});
+    await Promise.all(browsers.map((b) => b.close().catch(() => {})));
     await Promise.all(servers.map((s) => s.stop()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
