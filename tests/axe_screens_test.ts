@@ -75,7 +75,9 @@ async function hoverViolations(
     }
     seen.add(info.look);
     const violations = await control.evaluate(async (el) => {
-      // Colour transitions end first (`transition-colors`).
+      // Colour transitions end first (`transition-colors`): once the hover style applies (a
+      // frame later), and then once they have run.
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
       await Promise.all(el.getAnimations({ subtree: true }).map((a) => a.finished.catch(() => {})));
       // deno-lint-ignore no-explicit-any -- axe is the global axeViolations installed
       const result = await (globalThis as any).axe.run(el, {

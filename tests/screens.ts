@@ -11,11 +11,14 @@
  * which drives the tour's pages there and returns the page and a locator that is visible exactly
  * while the screen is on.
  *
- * Two servers: `main`, with the default settings, for the meeting and what its host does, and
- * `limits`, with a room of two, a short link deadline and a short grace period, for the ends
- * that take a server's limits (room full, evicted) or its absence (unreachable: it is killed).
- * The pages are data-only where media is not the point: camera only for the host, microphones
- * off. Selectors are those of tests/MEETING_UI_CONTRACT.md, mostly through the meeting and host
+ * Two servers: `main`, with the default settings, for the meeting and what its host does (killed
+ * and started again once, for the reconnecting banner), and `limits`, with a room of two, a short
+ * link deadline and a short grace period, for the ends that take a server's limits (room full,
+ * evicted) or its absence (unreachable: it is killed). Two browsers: one with a fake camera,
+ * microphone and screen that grants every request, for the meetings, and one that refuses camera
+ * and microphone, for the visitor's screens before any meeting. Media only where it shows: the
+ * host's camera and one screen share; everyone else has camera and microphone off.
+ * Selectors are those of tests/MEETING_UI_CONTRACT.md, mostly through the meeting and host
  * harnesses. Like the other WebRTC tests, this runs only in a loopback-only network namespace.
  */
 import type { Browser, Locator, Page } from "playwright-core";
@@ -262,9 +265,9 @@ async function closePanels(page: Page): Promise<void> {
   }
 }
 
-/** The heading of a page that is not a meeting page (home, 404). */
-function heading(page: Page, name?: string): Locator {
-  return page.getByRole("heading", { level: 1, ...(name ? { name } : {}) });
+/** The main heading of a page that is not a meeting page (home, 404). */
+function heading(page: Page): Locator {
+  return page.getByRole("heading", { level: 1 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +276,7 @@ function heading(page: Page, name?: string): Locator {
 /** A room of the main server nobody joins, for the screens before joining. */
 const SPARE_ROOM = newRoomId();
 
+/** Every screen, in the order one tour reaches them. */
 export const SCREENS: readonly Screen[] = [
   {
     name: "home",
@@ -288,8 +292,11 @@ export const SCREENS: readonly Screen[] = [
     description: "the 404 page for a link that is no meeting",
     async show(t) {
       const { page } = t.person("Visitor");
-      await page.goto(t.main.origin + "/no/such/page");
-      return { page, ready: heading(page, "Page not found") };
+      const response = await page.goto(t.main.origin + "/no/such/page");
+      if (response?.status() !== 404) {
+        throw new Error(`/no/such/page answered ${response?.status()}, not 404`);
+      }
+      return { page, ready: heading(page) };
     },
   },
   {
@@ -318,7 +325,7 @@ export const SCREENS: readonly Screen[] = [
       const { page } = t.person("Visitor");
       await page.goto(meetingLink(t.main.origin, SPARE_ROOM, newMeetingKey()));
       const notice = page.getByRole("status").filter({
-        hasText: "Access to the camera was denied",
+        hasText: /camera.*(denied|blocked|not allowed)/i,
       });
       await page.getByRole("button", { name: "Join meeting" }).and(page.locator(":enabled"))
         .waitFor();
@@ -646,6 +653,7 @@ export interface Reached {
   resize(viewport: Viewport): Promise<void>;
 }
 
+/** Deadlines of a tour. */
 export interface TourOptions {
   /** The whole tour's deadline (default 10 minutes). */
   timeoutMs?: number;
