@@ -38,7 +38,7 @@ interface Finding {
 
 const size = (v: Viewport) => `${v.width}×${v.height}`;
 
-/** Controls whose text hover can recolour; `:modal` leaves out what a modal dialog makes inert. */
+/** Controls whose text a hover can recolour (those a modal dialog makes inert are skipped). */
 const TEXT_CONTROLS = 'button, a[href], [role="menuitem"], [role="switch"], [role="tab"]';
 
 /**
