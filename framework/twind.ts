@@ -68,25 +68,81 @@ export function createStyleEngine(
   };
 }
 
+/** Every class attribute's value, in order: the cache key of a page's CSS. */
 function classAttributes(html: string): string {
   let out = "";
-  for (const m of html.matchAll(/\sclass="([^"]*)"/g)) out += m[1] + "\n";
+  // Any quoting, as twind's own parser reads them: two pages whose class attributes differ must
+  // never share a key, whichever quotes they use.
+  for (const m of html.matchAll(/\sclass=(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/g)) {
+    out += (m[1] ?? m[2] ?? m[3]) + "\n";
+  }
   return out;
 }
 
-/** Class-like tokens in source text: the words of every string literal. */
+/**
+ * Class-like tokens in source text: the words of every string literal. An arbitrary value stays
+ * one word even with spaces inside its brackets (`content-['Raise hand']`): its words are no
+ * classes, and taking them as such (`hand']`, or `hidden` from `content-['a hidden b']`) made
+ * CSS for words that were never meant as classes. Such a class is broken anyway, since the
+ * browser splits class attributes at every space (see `spacedArbitraryValues`), so it is no
+ * candidate either.
+ */
 export function scanClassCandidates(source: string): string[] {
   const tokens = new Set<string>();
   for (const m of source.matchAll(/"([^"\n]*)"|'([^'\n]*)'|`([^`]*)`/g)) {
     const text = m[1] ?? m[2] ?? m[3];
-    for (let word of text.split(/[\s]+|\$\{|\}/)) {
-      // A template literal's text includes the strings quoted inside its `${}` parts, e.g.
-      // `${on ? "bg-sky-500" : "bg-slate-700"}`; quotes within a class (`content-['x']`) stay.
-      word = word.replace(/^["'`]+|["'`]+$/g, "");
-      if (word.length > 0 && word.length < 120 && /^[!-~]+$/.test(word) && /[a-z]/.test(word)) {
-        tokens.add(word);
+    for (const part of text.split(/\$\{|\}/)) {
+      for (let word of classWords(part)) {
+        // A template literal's text includes the strings quoted inside its `${}` parts, e.g.
+        // `${on ? "bg-sky-500" : "bg-slate-700"}`; quotes within a class (`content-['x']`) stay.
+        word = word.replace(/^["'`]+|["'`]+$/g, "");
+        if (word.length > 0 && word.length < 120 && /^[!-~]+$/.test(word) && /[a-z]/.test(word)) {
+          tokens.add(word);
+        }
       }
     }
   }
   return [...tokens];
+}
+
+/**
+ * Classes in source text with a space inside an arbitrary value, e.g.
+ * `after:content-['Raise hand']` or `font-['Inter var']`. The browser splits a class attribute at
+ * every space, so such an element gets the classes `after:content-['Raise` and `hand']`, and a
+ * word inside the quotes that names a utility (`block`, `hidden`, `fixed`) styles the element.
+ * Write `_` for the space (`content-['Raise_hand']`): twind turns it back into one.
+ */
+export function spacedArbitraryValues(source: string): string[] {
+  const found = new Set<string>();
+  for (const m of source.matchAll(/"([^"\n]*)"|'([^'\n]*)'|`([^`]*)`/g)) {
+    const text = m[1] ?? m[2] ?? m[3];
+    for (const part of text.split(/\$\{|\}/)) {
+      for (const word of classWords(part)) {
+        // A utility (with its variants) right before the bracket, and a space within it.
+        if (/^[!-~]*[a-z0-9]-\[[^\]]*\s/.test(word)) found.add(word);
+      }
+    }
+  }
+  return [...found];
+}
+
+/**
+ * Splits text at whitespace outside square brackets, so an arbitrary value stays one word.
+ * Brackets that never close (prose, not classes) split at every space, as before.
+ */
+function classWords(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === "[") depth++;
+    else if (ch === "]" && depth > 0) depth--;
+    if (depth === 0 && /\s/.test(ch)) {
+      if (word) words.push(word);
+      word = "";
+    } else word += ch;
+  }
+  if (depth > 0) words.push(...word.split(/\s+/));
+  else if (word) words.push(word);
+  return words.filter((w) => w.length > 0);
 }

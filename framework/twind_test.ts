@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createStyleEngine, scanClassCandidates } from "./twind.ts";
+import { createStyleEngine, scanClassCandidates, spacedArbitraryValues } from "./twind.ts";
 
 /** A minimal page whose body uses `classes`. */
 function pageWith(classes: string, text = "hello"): string {
@@ -118,4 +118,75 @@ Deno.test("createStyleEngine: same class set, same CSS", () => {
   assert.notEqual(engine.extract(pageWith("p-2 m-1"), ["Island"]), first);
   assert.notEqual(engine.extract(pageWith("p-2 m-2"), []), first);
   assert.equal(engine.extract(pageWith("p-2 m-1", "three"), []), first);
+});
+
+Deno.test("scanClassCandidates: words inside an arbitrary value's quotes are no classes", () => {
+  const tokens = scanClassCandidates(
+    `const a = "p-2 after:content-['a hidden b'] m-1"; const b = \`flex \${x ? "font-['Inter var']" : ""}\`;`,
+  );
+  assertSubset(["p-2", "m-1", "flex"], tokens);
+  for (const word of ["hidden", "b']", "after:content-['a", "var']", "font-['Inter"]) {
+    assert.ok(!tokens.includes(word), `${word} in ${JSON.stringify(tokens)}`);
+  }
+  // Well-formed arbitrary values are candidates as before.
+  assertSubset(
+    ["after:content-['Raise_hand']", "grid-cols-[repeat(2,minmax(0,1fr))]"],
+    scanClassCandidates(`"after:content-['Raise_hand'] grid-cols-[repeat(2,minmax(0,1fr))]"`),
+  );
+});
+
+Deno.test("scanClassCandidates: prose with a bracket that never closes splits at every space", () => {
+  assertSubset(
+    ["block", "text-sm"],
+    scanClassCandidates('const s = "Press [ to block"; "text-sm";'),
+  );
+});
+
+Deno.test("spacedArbitraryValues: finds classes the browser would split, not prose", () => {
+  const source = `
+    <p class="mt-2 after:content-['Raise hand'] p-1" />;
+    const f = 'font-["Inter var"]';
+    const g = \`sm:grid-cols-[1fr 2fr] \${on ? "ring-2" : ""}\`;
+    const fine = "after:content-['Raise_hand'] grid-cols-[repeat(2,minmax(0,1fr))]";
+    const prose = "Links [in doubt] are shown to hosts";
+  `;
+  assert.deepEqual(spacedArbitraryValues(source).sort(), [
+    "after:content-['Raise hand']",
+    'font-["Inter var"]',
+    "sm:grid-cols-[1fr 2fr]",
+  ]);
+});
+
+Deno.test("the project's sources have no class with a space inside an arbitrary value", async () => {
+  const root = new URL("../", import.meta.url);
+  const found: string[] = [];
+  const walk = async (dir: URL) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+      if (entry.isDirectory) await walk(url);
+      else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith("_test.ts")) {
+        for (const cls of spacedArbitraryValues(await Deno.readTextFile(url))) {
+          found.push(`${url.pathname.slice(root.pathname.length)}: ${cls}`);
+        }
+      }
+    }
+  };
+  for (const dir of ["components/", "islands/", "routes/", "features/"]) {
+    await walk(new URL(dir, root));
+  }
+  assert.deepEqual(
+    found,
+    [],
+    "the browser splits these classes at their spaces (words inside become classes of their " +
+      "own): write _ for each space inside the brackets, e.g. content-['Raise_hand']",
+  );
+});
+
+Deno.test("createStyleEngine: single-quoted and unquoted class attributes key the cache too", () => {
+  const engine = createStyleEngine({}, {});
+  const page = (body: string) => `<html><head></head><body>${body}</body></html>`;
+  assert.ok(hasRule(engine.extract(page("<p class='p-2'>x</p>"), []), "p-2"));
+  const second = engine.extract(page("<p class='p-3'>x</p>"), []);
+  assert.ok(hasRule(second, "p-3") && !hasRule(second, "p-2"), second);
+  assert.ok(hasRule(engine.extract(page("<p class=m-4>x</p>"), []), "m-4"));
 });
