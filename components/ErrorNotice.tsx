@@ -25,7 +25,7 @@ export function ErrorNotice({ status, title, children, tone = "info" }: Props) {
         {children}
         <a
           href="/"
-          class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+          class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
         >
           Go to the home page
         </a>

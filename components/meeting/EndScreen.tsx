@@ -190,7 +190,7 @@ export function EndScreen(
             <button
               type="button"
               onClick={onRejoin}
-              class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+              class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
             >
               {joined ? "Rejoin" : "Try again"}
             </button>
@@ -203,7 +203,7 @@ export function EndScreen(
                 class={`w-full rounded-xl px-5 py-3 font-semibold focus:outline-none focus-visible:ring-2 ${
                   text.again
                     ? "bg-slate-800 text-slate-100 ring-1 ring-slate-700 hover:bg-slate-700 focus-visible:ring-slate-300"
-                    : "bg-indigo-600 text-white hover:bg-indigo-500 focus-visible:ring-indigo-300"
+                    : "bg-indigo-600 text-white hover:bg-indigo-700 focus-visible:ring-indigo-300"
                 }`}
               >
                 Start a new meeting

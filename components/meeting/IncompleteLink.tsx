@@ -46,7 +46,7 @@ export function IncompleteLink({ reason }: { reason: IncompleteReason }) {
         <div class="mt-6">
           <a
             href="/"
-            class="inline-block rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+            class="inline-block rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
           >
             Go to the home page
           </a>

@@ -88,7 +88,7 @@ export function MeetingRoom(
           <button
             type="button"
             onClick={() => autoplay.resume()}
-            class="rounded-lg bg-indigo-600 px-3 py-1 font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+            class="rounded-lg bg-indigo-600 px-3 py-1 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
           >
             Turn on sound
           </button>

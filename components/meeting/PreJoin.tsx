@@ -117,7 +117,7 @@ export function PreJoin(
     `flex h-11 w-11 items-center justify-center rounded-full focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 ${
       on
         ? "bg-slate-800/90 text-white hover:bg-slate-700"
-        : "bg-rose-600 text-white hover:bg-rose-500"
+        : "bg-rose-600 text-white hover:bg-rose-700"
     }`;
 
   return (

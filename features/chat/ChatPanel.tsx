@@ -99,7 +99,7 @@ export function ChatPanel({ meeting, close }: { meeting: MeetingCore; close(): v
         />
         <button
           type="submit"
-          class="rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-50"
+          class="rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-50"
           disabled={draft.value.trim() === ""}
         >
           Send

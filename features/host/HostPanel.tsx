@@ -9,7 +9,7 @@ import { host } from "./host.ts";
 const BUTTON =
   "rounded-lg px-3 py-1.5 text-sm font-semibold focus:outline-none focus-visible:ring-2 disabled:opacity-50";
 const PRIMARY =
-  `${BUTTON} bg-indigo-600 text-white hover:bg-indigo-500 focus-visible:ring-indigo-300`;
+  `${BUTTON} bg-indigo-600 text-white hover:bg-indigo-700 focus-visible:ring-indigo-300`;
 const SECONDARY =
   `${BUTTON} bg-slate-800 text-slate-100 ring-1 ring-slate-700 hover:bg-slate-700 focus-visible:ring-slate-300`;
 
@@ -186,7 +186,7 @@ export function HostPanel({ meeting, close }: { meeting: MeetingCore; close(): v
             <button
               type="button"
               onClick={() => (confirmEnd.value = true)}
-              class={`${BUTTON} bg-rose-600 text-white hover:bg-rose-500 focus-visible:ring-rose-300`}
+              class={`${BUTTON} bg-rose-600 text-white hover:bg-rose-700 focus-visible:ring-rose-300`}
             >
               End meeting for everyone
             </button>
