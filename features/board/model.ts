@@ -293,7 +293,9 @@ export function parseElement(id: string, value: unknown): BoardElement | null {
     return element;
   }
   const e = value.e;
-  if (!Array.isArray(e) || e.length !== 2 || !inRange(e[0]) || !inRange(e[1])) return null;
+  const span = (v: unknown): v is number =>
+    typeof v === "number" && Number.isInteger(v) && Math.abs(v) <= 2 * MAX_COORD;
+  if (!Array.isArray(e) || e.length !== 2 || !span(e[0]) || !span(e[1])) return null;
   const [ex, ey] = e as [number, number];
   if (kind !== "line" && (ex < 0 || ey < 0)) return null;
   if (!inRange(x + ex) || !inRange(y + ey)) return null;
