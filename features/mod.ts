@@ -4,9 +4,10 @@
  * line here. README "Writing a feature" walks through reactions.
  */
 import type { FeatureModule } from "../components/meeting/slots.ts";
+import board from "./board/mod.tsx";
 import chat from "./chat/mod.ts";
 import hand from "./hand/mod.tsx";
 import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, host];
+export const FEATURES: readonly FeatureModule[] = [hand, reactions, board, chat, host];

@@ -96,6 +96,9 @@ export function MeetingRoom(
       )}
       <div class="flex min-h-0 flex-1 gap-3">
         <Stage meeting={meeting} features={features} tiles={tiles} />
+        {features.map(({ definition: d, ui: { Surface } }) =>
+          Surface && <Surface key={d.name} meeting={meeting} />
+        )}
         {
           /* On a phone, a bottom sheet over the lower part of the screen: the call stays in
              view above it, and its close button in reach. */

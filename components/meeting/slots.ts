@@ -102,7 +102,28 @@ export interface FeatureUI {
    * toasts (`meeting.notify`) and sounds (sounds.ts `playSound`).
    */
   Alerts?: FunctionComponent<{ meeting: MeetingCore }>;
+  /**
+   * A large surface of the feature's own (a whiteboard), mounted while the meeting screen shows
+   * and drawing nothing until the feature opens it. Give its root `SURFACE_CLASS`: on a wide
+   * screen it takes most of the row the tiles are in (the tiles, narrower, and any side panel
+   * stay in view); on a phone it covers the screen, so it needs a close button of its own. Open
+   * it from a control (`expanded` says whether it is open), and load its heavy code with
+   * `import()` when it first opens, so that the meeting screen does not carry it.
+   *
+   * @example
+   * ```tsx
+   * Surface: ({ meeting }) =>
+   *   meeting.feature(board).open.value
+   *     ? <section aria-label="Whiteboard" class={SURFACE_CLASS}>…</section>
+   *     : null,
+   * ```
+   */
+  Surface?: FunctionComponent<{ meeting: MeetingCore }>;
 }
+
+/** The frame of a feature's `Surface` (see there); whole literal classes, for the build's CSS. */
+export const SURFACE_CLASS =
+  "fixed inset-0 z-40 flex min-h-0 flex-col bg-slate-950 p-2 sm:static sm:z-auto sm:order-first sm:min-w-0 sm:flex-[3] sm:p-0";
 
 /** A feature as the app registers it: its engine part and its UI part. */
 export interface FeatureModule {

@@ -11,7 +11,7 @@
  * - what is drawn (updates, a step 2 with something in it) loads the engine and waits for it,
  *   within a bound; awareness (cursors) is not kept.
  */
-import { type ReadonlySignal, signal } from "@preact/signals-core";
+import { effect, type ReadonlySignal, signal } from "@preact/signals-core";
 import { defineFeature, type PeerChannel } from "../../mesh/feature.ts";
 import { TokenBucket } from "../../mesh/token_bucket.ts";
 import type { PeerId } from "../../mesh/types.ts";
@@ -44,6 +44,32 @@ export interface Board {
   load(): Promise<BoardEngine>;
 }
 
+/**
+ * When the board's parts arrived on this page (performance.now(), ms), for the late-joiner
+ * bench and tests: the first board channel opened, the engine loaded, the first whole board
+ * from a peer was applied.
+ */
+export interface BoardTimeline {
+  firstLink: number | null;
+  loaded: number | null;
+  synced: number | null;
+}
+
+/**
+ * What tests and diagnostics read as `globalThis.__moozBoard` (tests/MEETING_UI_CONTRACT.md):
+ * the engine, the open channels (a test plays a modified client with them), the timeline; the
+ * view adds `svg()` once open.
+ */
+export interface BoardDebug {
+  engine: BoardEngine | null;
+  channels: ReadonlyMap<PeerId, PeerChannel>;
+  timeline: BoardTimeline;
+  svg?: () => string;
+}
+
+/** The engine module once this page has loaded it (then a rejoin loads the engine at once). */
+let engineCode: typeof import("./engine.ts") | null = null;
+
 /** What the light part did on a link before the engine was there. */
 interface LinkState {
   sentStep1: boolean;
@@ -70,6 +96,9 @@ export function boardFeature(options: { carryOver: boolean }) {
     let loading: Promise<BoardEngine> | null = null;
     let told = false;
     let ended = false;
+    const timeline: BoardTimeline = { firstLink: null, loaded: null, synced: null };
+    const debug: BoardDebug = { engine: null, channels, timeline };
+    (globalThis as { __moozBoard?: BoardDebug }).__moozBoard = debug;
 
     const nameOf = (peer: PeerId) =>
       ctx.peers.peek().find((p) => p.peer === peer)?.name || "Someone";
@@ -143,6 +172,7 @@ export function boardFeature(options: { carryOver: boolean }) {
     const feature = ctx.channel("sync");
     feature.onOpen((channel) => {
       const peer = channel.peer;
+      timeline.firstLink ??= performance.now();
       channels.set(peer, channel);
       links.delete(peer);
       channel.onMessage((data) => {
@@ -181,6 +211,7 @@ export function boardFeature(options: { carryOver: boolean }) {
 
     const load = (): Promise<BoardEngine> => {
       loading ??= import("./engine.ts").then((code) => {
+        engineCode = code;
         const e = new code.BoardEngine({
           doc: options.carryOver ? code.pageDocument() : undefined,
         });
@@ -188,6 +219,11 @@ export function boardFeature(options: { carryOver: boolean }) {
           e.dispose();
           return e;
         }
+        timeline.loaded = performance.now();
+        effect(() => {
+          if (e.synced.value.size > 0) timeline.synced ??= performance.now();
+        });
+        debug.engine = e;
         for (const [peer, channel] of channels) e.attach(channel, links.get(peer));
         for (const [peer, frames] of waiting) for (const f of frames) e.receive(peer, f);
         waiting.clear();
@@ -203,6 +239,12 @@ export function boardFeature(options: { carryOver: boolean }) {
       });
       return loading;
     };
+
+    // This page drew before (an earlier meeting core, the connection lost since): the document
+    // is here with what may be unsent, so the engine starts now and offers it.
+    if (options.carryOver && engineCode?.pageDocument().store.clients.size) {
+      void load().catch(() => {});
+    }
 
     return {
       open,

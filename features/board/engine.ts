@@ -660,6 +660,11 @@ export class BoardEngine {
     return Y.encodeStateVector(this.doc);
   }
 
+  /** The state vector as sorted [client, clock] pairs: equal on peers with the same document. */
+  state(): [number, number][] {
+    return [...Y.decodeStateVector(this.stateVector())].sort((a, b) => a[0] - b[0]);
+  }
+
   /** The elements as plain data, in stacking order: equal on peers that agree. */
   snapshot(): BoardElement[] {
     return this.elements().map((e) => ({ ...e }));

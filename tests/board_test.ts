@@ -1,0 +1,273 @@
+/**
+ * The whiteboard in real Chromium with real WebRTC data channels (data-only meetings: no
+ * cameras). Pages draw with synthetic pointer events — Playwright's mouse (trusted events) and
+ * PointerEvents dispatched in the page, with pen pressure and touch — at the same time, and the
+ * boards must converge: the same Yjs state vector, the same elements, the same exported SVG.
+ *
+ * Runs only inside a loopback-only network namespace (see tests/meeting_harness.ts):
+ * `CHROME_PATH=/usr/bin/chromium unshare -rn sh -c 'ip link set lo up && deno test -A
+ * tests/board_test.ts'`.
+ */
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { axeViolations } from "./browser.ts";
+import {
+  control,
+  meetingTest,
+  type MeetingWorld,
+  type Participant,
+  until,
+  waitForRemoteTiles,
+} from "./meeting_harness.ts";
+
+const FILE = "tests/board_test.ts";
+const OFF = { mic: false, camera: false };
+
+// ---------------------------------------------------------------------------------------------
+// Driving the board
+
+/** The open whiteboard's drawing area. */
+function drawingArea(page: Page) {
+  return page.getByRole("region", { name: "Whiteboard" }).getByRole("application", {
+    name: "Drawing area",
+  });
+}
+
+/** Opens the whiteboard from the control bar and waits for its drawing area. */
+async function openBoard(p: Participant): Promise<void> {
+  const button = control(p.page, "Whiteboard");
+  if (await button.getAttribute("aria-expanded") !== "true") await button.click();
+  await drawingArea(p.page).waitFor({ timeout: 20_000 });
+}
+
+/** A stroke: points in the drawing area's pixels, and how it is drawn. */
+interface Stroke {
+  points: [number, number][];
+  type?: "mouse" | "pen" | "touch";
+}
+
+/**
+ * Draws strokes by dispatching PointerEvents on the drawing area (in the page: fast enough for
+ * hundreds). Pens report pressure; `yieldEvery` strokes the page gets a task to breathe.
+ */
+async function dispatchStrokes(page: Page, strokes: Stroke[], yieldEvery = 0): Promise<void> {
+  await page.evaluate(async ({ strokes, yieldEvery }) => {
+    const area = document.querySelector<HTMLElement>(
+      '[role="application"][aria-label="Drawing area"]',
+    );
+    if (!area) throw new Error("the board is not open");
+    const r = area.getBoundingClientRect();
+    let id = 100;
+    for (const [n, s] of strokes.entries()) {
+      const type = s.type ?? "mouse";
+      const pointerId = type === "mouse" ? 1 : ++id;
+      const at = (i: number, kind: string) => {
+        const [x, y] = s.points[i];
+        area.dispatchEvent(
+          new PointerEvent(kind, {
+            bubbles: true,
+            cancelable: true,
+            pointerId,
+            pointerType: type,
+            isPrimary: true,
+            clientX: r.left + x,
+            clientY: r.top + y,
+            button: kind === "pointermove" ? -1 : 0,
+            buttons: kind === "pointerup" ? 0 : 1,
+            pressure: kind === "pointerup" ? 0 : type === "pen" ? 0.3 + (i % 5) / 10 : 0.5,
+          }),
+        );
+      };
+      at(0, "pointerdown");
+      for (let i = 1; i < s.points.length; i++) at(i, "pointermove");
+      at(s.points.length - 1, "pointerup");
+      if (yieldEvery && (n + 1) % yieldEvery === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+  }, { strokes, yieldEvery });
+}
+
+/** A wavy stroke `k` of a page's own pattern, within an 700×400 area. */
+function wave(k: number, seed: number, n = 8): Stroke {
+  const x0 = 20 + ((k * 37 + seed * 101) % 600), y0 = 20 + ((k * 53 + seed * 29) % 330);
+  return {
+    points: Array.from({ length: n }, (_, i) => [x0 + i * 6, y0 + Math.sin(i + seed) * 8]),
+  };
+}
+
+/** What must be equal on pages that agree: state vector, elements, SVG. */
+interface BoardState {
+  state: [number, number][];
+  elements: string;
+  svg: string;
+  count: number;
+}
+
+async function boardState(page: Page): Promise<BoardState> {
+  return await page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+    const debug = (globalThis as any).__moozBoard;
+    const engine = debug?.engine;
+    if (!engine) throw new Error("the board's engine is not loaded");
+    return {
+      state: engine.state(),
+      elements: JSON.stringify(engine.snapshot()),
+      svg: debug.svg ? debug.svg() : "",
+      count: engine.size,
+    };
+  });
+}
+
+/** Waits until every page's board is the same (state vector, elements, SVG); returns it. */
+async function converged(ps: Participant[], what: string, timeoutMs = 30_000): Promise<BoardState> {
+  let last: BoardState[] = [];
+  return await until(
+    what,
+    async () => {
+      last = await Promise.all(ps.map((p) => boardState(p.page)));
+      const [first, ...rest] = last;
+      const same = rest.every((s) =>
+        JSON.stringify(s.state) === JSON.stringify(first.state) && s.elements === first.elements &&
+        s.svg === first.svg
+      );
+      return same ? first : undefined;
+    },
+    {
+      timeoutMs,
+      describe: () =>
+        last.map((s, i) => ({
+          who: ps[i].name,
+          count: s.count,
+          state: s.state,
+          svgLength: s.svg.length,
+        })),
+    },
+  );
+}
+
+/** The ids on `page`'s board. */
+async function ids(page: Page): Promise<string[]> {
+  return await page.evaluate(() =>
+    // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+    ((globalThis as any).__moozBoard.engine.snapshot() as { id: string }[]).map((e) => e.id)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+meetingTest(
+  "three people drawing at once converge; undo takes back only one's own strokes; a fourth joining after 500 strokes has the same board within 2 s",
+  { devices: "none", timeoutMs: 240_000, env: { MOOZ_LINK_DEADLINE_MS: "600000" } },
+  async (w: MeetingWorld) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    const cy = await w.join("Cy", OFF);
+    await Promise.all([
+      waitForRemoteTiles(ada.page, 2, { who: "Ada" }),
+      waitForRemoteTiles(bob.page, 2, { who: "Bob" }),
+      waitForRemoteTiles(cy.page, 2, { who: "Cy" }),
+    ]);
+    const three = [ada, bob, cy];
+    await Promise.all(three.map(openBoard));
+    w.log("three boards open");
+
+    // Trusted mouse strokes on Ada's page while Bob draws with a pen and Cy with a finger.
+    const box = (await drawingArea(ada.page).boundingBox())!;
+    // One person has one pointer at a time: Ada's mouse strokes, then her dispatched ones.
+    const adaDraws = (async () => {
+      for (let k = 0; k < 5; k++) {
+        await ada.page.mouse.move(box.x + 30 + k * 40, box.y + 40);
+        await ada.page.mouse.down();
+        for (let i = 1; i <= 6; i++) {
+          await ada.page.mouse.move(box.x + 30 + k * 40 + i * 4, box.y + 40 + i * 9, { steps: 2 });
+        }
+        await ada.page.mouse.up();
+      }
+      await dispatchStrokes(ada.page, Array.from({ length: 25 }, (_, k) => wave(k, 1)), 1);
+    })();
+    await Promise.all([
+      adaDraws,
+      dispatchStrokes(
+        bob.page,
+        Array.from({ length: 30 }, (_, k) => ({ ...wave(k, 2), type: "pen" as const })),
+        1,
+      ),
+      dispatchStrokes(
+        cy.page,
+        Array.from({ length: 30 }, (_, k) => ({ ...wave(k, 3), type: "touch" as const })),
+        1,
+      ),
+    ]);
+    const first = await converged(three, "the three boards to converge after drawing at once");
+    assert.equal(first.count, 90, "5 mouse strokes, 25 + 30 + 30 dispatched");
+    assert.match(first.svg, /^<svg /);
+    w.log(`converged on ${first.count} strokes, ${first.svg.length} B of SVG`);
+
+    // Undo: Ada's last stroke goes everywhere; nobody else's does.
+    const before = new Set(await ids(bob.page));
+    await dispatchStrokes(ada.page, [wave(99, 1)]);
+    const adaLast = await until("Ada's new stroke on Bob's board", async () => {
+      const now = await ids(bob.page);
+      return now.find((id) => !before.has(id));
+    });
+    await drawingArea(ada.page).focus();
+    await ada.page.keyboard.press("Control+z");
+    await until("Ada's undo to reach Bob and Cy", async () => {
+      const [b, c] = await Promise.all([ids(bob.page), ids(cy.page)]);
+      return !b.includes(adaLast) && !c.includes(adaLast) && b.length === before.size &&
+        c.length === before.size;
+    });
+    // Bob's Undo button takes back Bob's last stroke, not Ada's or Cy's.
+    const beforeBob = await ids(cy.page);
+    await bob.page.getByRole("button", { name: "Undo" }).click();
+    const gone = await until("Bob's undo to reach Cy", async () => {
+      const now = await ids(cy.page);
+      return now.length === beforeBob.length - 1
+        ? beforeBob.filter((id) => !now.includes(id))
+        : undefined;
+    });
+    const bobsOwn = await bob.page.evaluate((id) =>
+      // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+      (globalThis as any).__moozBoard.engine.get(id) === undefined, gone[0]);
+    assert.ok(bobsOwn);
+    await bob.page.getByRole("button", { name: "Redo" }).click();
+    await converged(three, "Bob's redo to reach everyone");
+
+    // Up to 500 strokes, all three at once.
+    const now = (await boardState(ada.page)).count;
+    const perPage = Math.ceil((500 - now) / 3);
+    await Promise.all(
+      three.map((p, i) =>
+        dispatchStrokes(p.page, Array.from({ length: perPage }, (_, k) => wave(k + 200, 4 + i)), 20)
+      ),
+    );
+    const full = await converged(three, "500 strokes on three boards", 60_000);
+    assert.ok(full.count >= 500, `${full.count} strokes`);
+    w.log(`${full.count} strokes converged`);
+
+    // Dee joins: her board is complete within 2 s of her first board link opening.
+    const dee = await w.join("Dee", OFF);
+    await until("Dee's board to match the others", async () => {
+      const [a, d] = await Promise.all([boardState(ada.page), boardState(dee.page)]);
+      return JSON.stringify(a.state) === JSON.stringify(d.state) && a.elements === d.elements;
+    }, { timeoutMs: 30_000 });
+    const timeline = await dee.page.evaluate(() =>
+      // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+      (globalThis as any).__moozBoard.timeline as {
+        firstLink: number;
+        loaded: number;
+        synced: number;
+      }
+    );
+    const ms = timeline.synced - timeline.firstLink;
+    w.log(`Dee had the whole board ${ms.toFixed(0)} ms after her first board link opened`);
+    assert.ok(ms < 2_000, `${ms} ms`);
+    await openBoard(dee);
+    const all = await converged([ada, bob, cy, dee], "Dee's open board to show the same SVG");
+    assert.equal(all.count, full.count);
+    assert.equal(
+      await dee.page.locator("[data-board-count]").getAttribute("data-board-count"),
+      String(all.count),
+    );
+  },
+  FILE,
+);
