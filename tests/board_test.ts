@@ -271,3 +271,229 @@ meetingTest(
   },
   FILE,
 );
+
+/** The elements on `page`'s board, in stacking order. */
+async function elements(page: Page): Promise<
+  { id: string; kind: string; color: number; size: number; x: number; y: number; text: string }[]
+> {
+  return await page.evaluate(() =>
+    // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+    (globalThis as any).__moozBoard.engine.snapshot()
+  );
+}
+
+/** Drags with the real mouse from (x0, y0) to (x1, y1), drawing-area pixels. */
+async function drag(page: Page, x0: number, y0: number, x1: number, y1: number, shift = false) {
+  const b = (await drawingArea(page).boundingBox())!;
+  if (shift) await page.keyboard.down("Shift");
+  await page.mouse.move(b.x + x0, b.y + y0);
+  await page.mouse.down();
+  await page.mouse.move(b.x + x1, b.y + y1, { steps: 8 });
+  await page.mouse.up();
+  if (shift) await page.keyboard.up("Shift");
+}
+
+/** The toolbar's button `name` (exact). */
+function tool(page: Page, name: string) {
+  return page.getByRole("toolbar", { name: "Whiteboard tools" }).getByRole("button", {
+    name,
+    exact: true,
+  });
+}
+
+/** Waits until `page`'s board satisfies `check` on its elements. */
+async function boardShows(
+  page: Page,
+  what: string,
+  check: (els: Awaited<ReturnType<typeof elements>>) => boolean,
+) {
+  let last: unknown;
+  await until(what, async () => check((last = await elements(page)) as never), {
+    describe: () => last,
+  });
+}
+
+/** Axe violations of moderate impact or worse, as lines. */
+async function axeProblems(page: Page): Promise<string[]> {
+  return (await axeViolations(page))
+    .filter((v) => v.impact !== "minor")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target).join(", ")}`);
+}
+
+meetingTest(
+  "every tool works by mouse, keyboard and touch; clear asks first and undoes; exports; accessible on desktop and phone",
+  { devices: "none", timeoutMs: 180_000, env: { MOOZ_LINK_DEADLINE_MS: "600000" } },
+  async (w: MeetingWorld) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    await waitForRemoteTiles(ada.page, 1, { who: "Ada" });
+    const page = ada.page;
+    await page.setViewportSize({ width: 1366, height: 768 });
+    // B opens it (a single-key shortcut of the bar), and focus goes to the drawing area.
+    await page.keyboard.press("b");
+    await drawingArea(page).waitFor();
+    assert.equal(await control(page, "Whiteboard").getAttribute("aria-expanded"), "true");
+    assert.equal(await drawingArea(page).evaluate((el) => el === document.activeElement), true);
+    await openBoard(bob);
+
+    // Keys pick tools inside the board and go no further: V selects, the camera stays off.
+    await page.keyboard.press("r");
+    assert.equal(await tool(page, "Rectangle").getAttribute("aria-pressed"), "true");
+    await page.keyboard.press("v");
+    assert.equal(await tool(page, "Select").getAttribute("aria-pressed"), "true");
+    assert.equal(await control(page, "Camera").getAttribute("aria-pressed"), "false");
+
+    await page.keyboard.press("r");
+    await tool(page, "Red").click();
+    await drag(page, 100, 100, 250, 180);
+    await page.keyboard.press("o");
+    await drag(page, 300, 100, 400, 160);
+    await drawingArea(page).focus();
+    await page.keyboard.press("l");
+    await tool(page, "Large").click();
+    await drag(page, 100, 300, 300, 320, true); // shift: snapped to a horizontal line
+    await drawingArea(page).focus();
+    await page.keyboard.press("i");
+    await tool(page, "Yellow").click();
+    await drag(page, 100, 400, 400, 410);
+    await tool(page, "Text").click();
+    const b = (await drawingArea(page).boundingBox())!;
+    await page.mouse.click(b.x + 500, b.y + 300);
+    await page.getByRole("textbox", { name: "Text" }).pressSequentially("Hello board");
+    await page.keyboard.press("Enter");
+    await boardShows(
+      bob.page,
+      "Bob to see a rectangle, an ellipse, a line, a highlight, a text",
+      (els) => {
+        const kinds = els.map((e) => e.kind).sort().join();
+        return kinds === "ellipse,highlighter,line,rect,text" &&
+          els.find((e) => e.kind === "text")?.text === "Hello board" &&
+          els.find((e) => e.kind === "rect")?.color === 1 &&
+          els.find((e) => e.kind === "highlighter")?.color === 3 &&
+          els.find((e) => e.kind === "line")?.size === 8;
+      },
+    );
+    const line = (await elements(bob.page)).find((e) => e.kind === "line")!;
+    const lineEl = await bob.page.evaluate((id) =>
+      // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+      (globalThis as any).__moozBoard.engine.get(id).points, line.id);
+    assert.equal(lineEl[1], lineEl[3], "shift snaps the line to horizontal");
+
+    // Select and move the rectangle by dragging its edge.
+    await drawingArea(page).focus();
+    await page.keyboard.press("v");
+    const rect = (await elements(page)).find((e) => e.kind === "rect")!;
+    await drag(page, 100, 140, 160, 190);
+    await boardShows(bob.page, "the moved rectangle on Bob's board", (els) => {
+      const r = els.find((e) => e.id === rect.id);
+      return !!r && Math.abs(r.x - rect.x - 60) < 1 && Math.abs(r.y - rect.y - 50) < 1;
+    });
+    // Arrow keys nudge the selection; Delete removes it.
+    await page.keyboard.press("ArrowRight");
+    await boardShows(
+      bob.page,
+      "the nudged rectangle",
+      (els) => Math.abs(els.find((e) => e.id === rect.id)!.x - rect.x - 70) < 1,
+    );
+    await page.keyboard.press("Delete");
+    await boardShows(
+      bob.page,
+      "the rectangle deleted",
+      (els) => !els.some((e) => e.id === rect.id),
+    );
+    await page.keyboard.press("Control+z");
+    await boardShows(bob.page, "the rectangle back", (els) => els.some((e) => e.id === rect.id));
+
+    // The eraser takes what it passes over.
+    await page.keyboard.press("e");
+    await drag(page, 350, 80, 350, 200);
+    await boardShows(
+      bob.page,
+      "the ellipse erased",
+      (els) => !els.some((e) => e.kind === "ellipse"),
+    );
+
+    // Touch: one finger draws, two fingers zoom.
+    await page.keyboard.press("p");
+    const cdp = await page.context().newCDPSession(page);
+    const touch = (
+      type: "touchStart" | "touchMove" | "touchEnd",
+      points: [number, number][],
+    ) =>
+      cdp.send("Input.dispatchTouchEvent", {
+        type,
+        touchPoints: points.map(([x, y], id) => ({ x: b.x + x, y: b.y + y, id })),
+      });
+    const penBefore = (await elements(page)).filter((e) => e.kind === "pen").length;
+    await touch("touchStart", [[600, 100]]);
+    for (let i = 1; i <= 10; i++) await touch("touchMove", [[600 + i * 5, 100 + i * 3]]);
+    await touch("touchEnd", []);
+    await boardShows(
+      bob.page,
+      "a finger's stroke",
+      (els) => els.filter((e) => e.kind === "pen").length === penBefore + 1,
+    );
+    const zoomLabel = () => tool(page, "100%, reset zoom").count();
+    assert.equal(await zoomLabel(), 1);
+    await touch("touchStart", [[500, 300], [600, 300]]);
+    for (let i = 1; i <= 10; i++) {
+      await touch("touchMove", [[500 - i * 10, 300], [600 + i * 10, 300]]);
+    }
+    await touch("touchEnd", []);
+    await until("two fingers to zoom in", async () => await zoomLabel() === 0);
+    assert.equal((await elements(page)).filter((e) => e.kind === "pen").length, penBefore + 1);
+    await drawingArea(page).focus();
+    await page.keyboard.press("0");
+    assert.equal(await zoomLabel(), 1);
+
+    // Clear asks first; Cancel keeps everything, Clear board removes it for everyone; Undo
+    // brings it back.
+    const count = (await elements(page)).length;
+    await tool(page, "Clear board").click();
+    const dialog = page.getByRole("dialog", { name: "Clear the whole board?" });
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    assert.equal((await elements(bob.page)).length, count);
+    await tool(page, "Clear board").click();
+    await dialog.getByRole("button", { name: "Clear board" }).click();
+    await boardShows(bob.page, "the board cleared for Bob", (els) => els.length === 0);
+    await tool(page, "Undo").click();
+    await boardShows(bob.page, "the clear undone", (els) => els.length === count);
+
+    // Exports: an SVG of what is on the board, a PNG.
+    const [svgDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export SVG" }).click(),
+    ]);
+    assert.equal(svgDownload.suggestedFilename(), "whiteboard.svg");
+    const svg = await Deno.readTextFile(await svgDownload.path());
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.match(svg, />Hello board<\/text>/);
+    assert.equal(svg, (await boardState(bob.page)).svg, "the same SVG on Bob's page");
+    const [pngDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export PNG" }).click(),
+    ]);
+    assert.equal(pngDownload.suggestedFilename(), "whiteboard.png");
+    const png = await Deno.readFile(await pngDownload.path());
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+
+    // Accessible with the board open, on a laptop and on a phone.
+    assert.deepEqual(await axeProblems(page), []);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole("region", { name: "Whiteboard" }).getByRole("button", {
+      name: "Close whiteboard",
+    }).waitFor();
+    assert.deepEqual(await axeProblems(page), []);
+    await page.setViewportSize({ width: 1366, height: 768 });
+
+    // Closing gives focus back to the bar's button.
+    await page.getByRole("button", { name: "Close whiteboard" }).click();
+    await drawingArea(page).waitFor({ state: "detached" });
+    assert.equal(await control(page, "Whiteboard").getAttribute("aria-expanded"), "false");
+    assert.equal(
+      await control(page, "Whiteboard").evaluate((el) => el === document.activeElement),
+      true,
+    );
+  },
+  FILE,
+);

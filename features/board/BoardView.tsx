@@ -499,7 +499,7 @@ export function BoardView(
       <div
         role="toolbar"
         aria-label="Whiteboard tools"
-        class="flex shrink-0 flex-nowrap items-center gap-1 overflow-x-auto rounded-xl bg-slate-900 p-1 ring-1 ring-slate-800 sm:flex-wrap"
+        class="flex shrink-0 flex-wrap items-center gap-1 rounded-xl bg-slate-900 p-1 ring-1 ring-slate-800"
       >
         <div role="group" aria-label="Tool" class="flex shrink-0 gap-0.5">
           {TOOLS.map((t) => (
@@ -573,7 +573,7 @@ export function BoardView(
           <ToolButton label="Zoom out" icon={ZOOM_OUT_ICON} keys="-" onClick={() => zoomBy(0.8)} />
           <button
             type="button"
-            aria-label={`Reset zoom (now ${Math.round(view.zoom * 100)}%)`}
+            aria-label={`${Math.round(view.zoom * 100)}%, reset zoom`}
             title="Reset zoom (0)"
             onClick={() => (settings.view.value = { ...view, zoom: 1 })}
             class="h-9 shrink-0 rounded-lg px-1.5 text-xs tabular-nums text-slate-100 hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
@@ -634,7 +634,8 @@ export function BoardView(
           <textarea
             ref={(el) => {
               textField.current = el;
-              if (el && document.activeElement !== el) setTimeout(() => el.focus(), 0);
+              // At once: keys typed right after the click must land here, not on the tools.
+              if (el && document.activeElement !== el) el.focus({ preventScroll: true });
             }}
             aria-label="Text"
             rows={1}
