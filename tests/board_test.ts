@@ -13,10 +13,13 @@ import type { Page } from "playwright-core";
 import { axeViolations } from "./browser.ts";
 import {
   control,
+  fillPreJoin,
+  join,
   meetingTest,
   type MeetingWorld,
   type Participant,
   until,
+  waitForPhase,
   waitForRemoteTiles,
 } from "./meeting_harness.ts";
 
@@ -494,6 +497,81 @@ meetingTest(
       await control(page, "Whiteboard").evaluate((el) => el === document.activeElement),
       true,
     );
+  },
+  FILE,
+);
+
+/** Keeps every RTCPeerConnection the page makes in `globalThis.__pcs` (to cut its links). */
+function recordPeerConnections() {
+  const Native = globalThis.RTCPeerConnection;
+  const all: RTCPeerConnection[] = [];
+  (globalThis as unknown as { __pcs: RTCPeerConnection[] }).__pcs = all;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      all.push(this);
+    }
+  } as typeof RTCPeerConnection;
+}
+
+meetingTest(
+  "a page whose links drop draws on; after it comes back every board converges, its strokes included",
+  {
+    devices: "none",
+    timeoutMs: 180_000,
+    // The full-mesh guarantee lets the cut-off page go soon; it rejoins from its end screen.
+    env: { MOOZ_LINK_DEADLINE_MS: "4000" },
+  },
+  async (w: MeetingWorld) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    const cy = await w.open("Cy");
+    await cy.page.addInitScript(recordPeerConnections);
+    await join(cy.page, w.origin, w.room, "Cy", OFF);
+    await Promise.all([
+      waitForRemoteTiles(ada.page, 2, { who: "Ada" }),
+      waitForRemoteTiles(cy.page, 2, { who: "Cy" }),
+    ]);
+    const three = [ada, bob, cy];
+    await Promise.all(three.map(openBoard));
+    await Promise.all(
+      three.map((p, i) =>
+        dispatchStrokes(p.page, Array.from({ length: 10 }, (_, k) => wave(k, i)))
+      ),
+    );
+    const before = await converged(three, "the boards before the cut");
+    assert.equal(before.count, 30);
+
+    // Cy's links drop: every connection of the page closes at once.
+    await cy.page.evaluate(() =>
+      (globalThis as unknown as { __pcs: RTCPeerConnection[] }).__pcs.forEach((pc) => pc.close())
+    );
+    w.log("Cy's links are cut");
+    // Cy draws on while cut off, and so do the others; Cy also erases one of Ada's strokes.
+    const adaFirst = (await ids(ada.page))[0];
+    await Promise.all([
+      dispatchStrokes(cy.page, Array.from({ length: 8 }, (_, k) => wave(k + 50, 7))),
+      dispatchStrokes(ada.page, Array.from({ length: 8 }, (_, k) => wave(k + 50, 8))),
+      dispatchStrokes(bob.page, Array.from({ length: 8 }, (_, k) => wave(k + 50, 9))),
+    ]);
+    await cy.page.evaluate((id) =>
+      // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+      (globalThis as any).__moozBoard.engine.erase([id]), adaFirst);
+    await converged([ada, bob], "Ada's and Bob's boards while Cy is away");
+    assert.equal((await boardState(cy.page)).count, 30 + 8 - 1, "Cy sees only its own changes");
+
+    // The mesh lets Cy go (it reaches nobody); Cy rejoins from its end screen.
+    await waitForPhase(cy.page, "ended", { who: "Cy", timeoutMs: 60_000 });
+    w.log("Cy was let go; rejoining");
+    await cy.page.getByRole("button", { name: "Rejoin" }).click();
+    await fillPreJoin(cy.page, "Cy", OFF);
+    await cy.page.getByRole("button", { name: "Join meeting" }).click();
+    await waitForPhase(cy.page, "joined", { who: "Cy", timeoutMs: 30_000 });
+    await waitForRemoteTiles(ada.page, 2, { who: "Ada", timeoutMs: 60_000 });
+    await openBoard(cy);
+    const healed = await converged(three, "every board after Cy came back", 30_000);
+    assert.equal(healed.count, 30 + 3 * 8 - 1, "everyone's strokes, Cy's erase included");
+    assert.ok(!(await ids(bob.page)).includes(adaFirst));
   },
   FILE,
 );
