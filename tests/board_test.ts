@@ -575,3 +575,124 @@ meetingTest(
   },
   FILE,
 );
+
+/** Counts long tasks on the page from now on (`globalThis.__longTasks`, durations in ms). */
+async function watchLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const durations: number[] = [];
+    (globalThis as unknown as { __longTasks: number[] }).__longTasks = durations;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) durations.push(e.duration);
+    }).observe({ type: "longtask" });
+  });
+}
+
+meetingTest(
+  "a hostile peer's huge, malformed and flooding board frames crash and freeze nobody",
+  { devices: "none", timeoutMs: 180_000, env: { MOOZ_LINK_DEADLINE_MS: "600000" } },
+  async (w: MeetingWorld) => {
+    const ada = await w.join("Ada", OFF);
+    const bob = await w.join("Bob", OFF);
+    const eve = await w.join("Eve", OFF);
+    await Promise.all([
+      waitForRemoteTiles(ada.page, 2, { who: "Ada" }),
+      waitForRemoteTiles(eve.page, 2, { who: "Eve" }),
+    ]);
+    const all = [ada, bob, eve];
+    await Promise.all(all.map(openBoard));
+    await dispatchStrokes(ada.page, [wave(1, 1), wave(2, 1)]);
+    await converged(all, "the boards before the attack");
+    await Promise.all([watchLongTasks(ada.page), watchLongTasks(bob.page)]);
+
+    // Eve writes raw frames on her board channels, as a modified client could.
+    const sent = await eve.page.evaluate(async () => {
+      // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+      const debug = (globalThis as any).__moozBoard;
+      const channels = [...debug.channels.values()] as {
+        send(d: unknown): void;
+        drained(low?: number): Promise<void>;
+        bufferedAmount: number;
+      }[];
+      let frames = 0;
+      const send = async (bytes: Uint8Array | string) => {
+        for (const c of channels) {
+          if (c.bufferedAmount > 4 * 1024 * 1024) await c.drained(1024 * 1024);
+          try {
+            c.send(bytes);
+            frames++;
+          } catch {
+            // over the channel's size: what the browser refuses is no attack
+          }
+        }
+      };
+      const random = (n: number) => {
+        const b = new Uint8Array(n);
+        for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+        return b;
+      };
+      // 1. A message announced at 64 MiB, then 12 MiB of its pieces.
+      const first = random(65536);
+      first[0] = 1;
+      new DataView(first.buffer).setUint32(1, 64 * 1024 * 1024);
+      first[5] = 2;
+      await send(first);
+      for (let i = 0; i < 200; i++) {
+        const more = random(65536);
+        more[0] = 2;
+        await send(more);
+      }
+      // 2. Thousands of frames of random bytes, each kind of first byte.
+      for (let i = 0; i < 3000; i++) {
+        const junk = random(8 + (i % 300));
+        junk[0] = i % 5;
+        await send(junk);
+      }
+      // 3. Whole sync frames whose update is not one.
+      for (let i = 0; i < 200; i++) {
+        const bad = random(2000);
+        bad.set([0, 2, 0xcd, 0x0f]);
+        await send(bad);
+      }
+      // 4. Awareness that is too big, not JSON, nested deep, or the wrong shape; text frames.
+      await send(new Uint8Array(40_000).fill(3));
+      await send(Uint8Array.of(3, ...new TextEncoder().encode("[".repeat(20_000))));
+      await send(Uint8Array.of(3, ...new TextEncoder().encode(JSON.stringify({ c: [1e300, 0] }))));
+      await send("text is not a board frame");
+      // 5. Valid Yjs, hostile content: values that are not elements, and 4 MB in another map.
+      const map = debug.engine.doc.getMap("el");
+      map.set("junk1", { k: "p", z: 1, c: 0, s: 4, x: 0, y: 0, d: new Uint8Array([255]) });
+      map.set("junk2", { k: "t", z: 1, c: 0, s: 4, x: 0, y: 0, t: "x".repeat(100_000) });
+      debug.engine.doc.getMap("other").set("big", "y".repeat(4_000_000));
+      return frames;
+    });
+    w.log(`Eve sent ${sent} raw frames and a 4 MB update`);
+
+    // Ada and Bob are still there and still in step with each other (and with Eve's valid part).
+    await dispatchStrokes(ada.page, [wave(3, 1)]);
+    await dispatchStrokes(bob.page, [wave(4, 2)]);
+    const after = await converged(all, "the boards after the attack", 60_000);
+    assert.equal(after.count, 4, "the junk values are never shown");
+    for (const p of [ada, bob]) {
+      const report = await p.page.evaluate(() => ({
+        // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+        dropped: (globalThis as any).__moozBoard.engine.dropped,
+        // deno-lint-ignore no-explicit-any -- the debug handle the contract documents
+        invalid: (globalThis as any).__moozBoard.engine.invalid,
+        longTasks: (globalThis as unknown as { __longTasks: number[] }).__longTasks,
+      }));
+      const refused = Object.values(report.dropped as Record<string, number>)
+        .reduce((a, b) => a + b, 0);
+      const longest = Math.max(0, ...report.longTasks);
+      w.log(
+        `${p.name}: ${refused} frames refused ${JSON.stringify(report.dropped)}, ` +
+          `${report.invalid} invalid values, longest task ${longest.toFixed(0)} ms`,
+      );
+      assert.ok(report.dropped["too-big"] >= 1, "the 64 MiB message refused at its first piece");
+      assert.ok(report.dropped.malformed + report.dropped.rate >= 1000, "junk and floods dropped");
+      assert.ok(report.dropped["not-binary"] >= 1);
+      assert.ok(report.invalid >= 2);
+      assert.ok(longest < 2_000, `no task froze ${p.name}'s page for long (${longest} ms)`);
+    }
+  },
+  FILE,
+);
