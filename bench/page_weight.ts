@@ -12,6 +12,12 @@ export interface FileWeight {
   url: string;
   raw: number;
   gzip: number;
+  /**
+   * Scripts loaded later: 1 for those the first load imports with `import()` (the meeting
+   * screen, while the pre-join screen shows), 2 for those these import so (a dialog, the
+   * whiteboard: on demand), and so on.
+   */
+  depth?: number;
 }
 
 export interface PageWeight {
@@ -131,8 +137,9 @@ export async function measurePageWeight(origin: string, path: string): Promise<P
   };
   const scripts = await walk(queue);
   const later: FileWeight[] = [];
-  while (lazy.length) {
-    later.push(...await walk(lazy.splice(0).map((url) => ({ url, module: true }))));
+  for (let depth = 1; lazy.length; depth++) {
+    const files = await walk(lazy.splice(0).map((url) => ({ url, module: true })));
+    later.push(...files.map((f) => ({ ...f, depth })));
   }
 
   return {

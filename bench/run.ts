@@ -7,6 +7,8 @@
  *   `--mesh` is time to full mesh in real Chromium (bench/mesh.ts), run inside a loopback-only
  *   network namespace (`unshare -rn`); where that is not possible it is skipped with a note.
  *   `--abuse` is floods between isolates and bursts of large frames (bench/abuse.ts).
+ * - `--board`: the whiteboard in real Chromium (bench/board.ts, also under `unshare -rn`): update
+ *   size per stroke, a late joiner's time to receive 500 and 5,000 strokes. Only with the flag.
  * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
  *   at a time); `--no-link-reports`: the bench clients never report link states (browsers do);
  *   `--single` / `--parallel`: only that server mode.
@@ -23,6 +25,7 @@ import { DEFAULT_SIGNALING, type SignalingOptions } from "./signaling_options.ts
 import type { SignalingReport } from "./signaling_results.ts";
 import { signalingTable } from "./signaling_table.ts";
 import type { MeshResult } from "./mesh.ts";
+import type { BoardBenchResult } from "./board.ts";
 import { int, kib, ms } from "./stats.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 
@@ -33,7 +36,8 @@ const onlyPages = Deno.args.includes("--pages");
 const onlySignaling = Deno.args.includes("--signaling");
 const onlyMesh = Deno.args.includes("--mesh");
 const onlyAbuse = Deno.args.includes("--abuse");
-const none = !onlyPages && !onlySignaling && !onlyMesh && !onlyAbuse;
+const runBoard = Deno.args.includes("--board");
+const none = !onlyPages && !onlySignaling && !onlyMesh && !onlyAbuse && !runBoard;
 const runPages = onlyPages || none;
 const runSignaling = onlySignaling || none;
 const runMesh = onlyMesh || none;
@@ -116,6 +120,14 @@ function printWeight(w: PageWeight) {
         kib(w.laterJs.raw)
       }), ${int(w.laterJs.gzip)} B gzip (${kib(w.laterJs.gzip)})`,
     );
+    const onDemand = w.later.filter((f) => (f.depth ?? 1) > 1);
+    if (onDemand.length) {
+      const sum = (key: "raw" | "gzip") => onDemand.reduce((n, f) => n + f[key], 0);
+      console.log(
+        `    of which on demand (a dialog, the whiteboard): ${onDemand.length} files, ` +
+          `${kib(sum("raw"))} raw, ${kib(sum("gzip"))} gzip`,
+      );
+    }
   }
   if (w.skipped.length) console.log(`    not fetched (other origin): ${w.skipped.join(", ")}`);
 }
@@ -259,6 +271,40 @@ async function meshBench(): Promise<MeshResult[] | undefined> {
 }
 
 const mesh = runMesh ? await meshBench() : undefined;
+
+/** The whiteboard's bench, in a loopback-only namespace like the mesh's (bench/board.ts). */
+async function boardBench(): Promise<BoardBenchResult | undefined> {
+  console.log("\n[board] whiteboard in Chromium (unshare -rn, loopback only)");
+  const script = `ip link set lo up && exec "$0" run -A bench/board.ts${quick ? " --quick" : ""}`;
+  const child = await new Deno.Command("unshare", {
+    args: ["-rn", "sh", "-c", script, Deno.execPath()],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output().catch(() => ({ success: false, stdout: new Uint8Array() }));
+  if (!child.success) {
+    console.log("  failed or skipped: see the error above (it needs `unshare -rn`)");
+    return undefined;
+  }
+  const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
+  const result = JSON.parse(lines.at(-1)!) as BoardBenchResult;
+  for (const u of result.updates) {
+    console.log(
+      `  one stroke of ${u.points} points: update ${u.updateBytes} B, ${u.frameBytes} B per peer`,
+    );
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const j of result.lateJoins) {
+    console.log(
+      `  late joiner, ${int(j.strokes)} strokes (${kib(j.boardBytes)}): board link → whole ` +
+        `board ${ms(median(j.syncMs))}, Join → whole board ${ms(median(j.joinMs))}, ` +
+        `open → painted ${ms(median(j.openMs))}  (runs ${j.syncMs.map(ms).join(", ")})`,
+    );
+  }
+  return result;
+}
+
+const board = runBoard ? await boardBench() : undefined;
 const abuse: AbuseReport | undefined = runAbuse ? await runAbuseBench(ROOT, { quick }) : undefined;
 
 const machineLine =
@@ -282,6 +328,7 @@ const results = {
   signaling,
   mesh,
   abuse,
+  board,
 };
 await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nWrote ${out.pathname}`);

@@ -177,6 +177,7 @@ meetingTest(
     assert.deepEqual(listed.filter((l) => !l.startsWith("Esc ")), fromBar);
     assert.deepEqual(fromBar.sort(), [
       "? Keyboard shortcuts",
+      "B Whiteboard",
       "C Chat",
       "H Raise hand",
       "M Microphone",

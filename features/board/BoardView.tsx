@@ -255,12 +255,16 @@ export function BoardView(
 
   const paintBase = () => {
     const ctx = prepare(base.current);
-    if (!ctx) return;
+    if (!ctx || size.peek().width === 0) return;
+    const start = performance.now();
     const moving = interaction.moving.peek() ? interaction.selection.peek() : null;
     const elements = moving
       ? engine.elements().filter((e) => !moving.has(e.id))
       : engine.elements();
     drawElements(ctx, elements, viewBox(), interaction.erasing.peek());
+    const debug = (globalThis as { __moozBoard?: BoardDebug }).__moozBoard;
+    const end = performance.now();
+    if (debug) debug.painted = { at: end, ms: end - start, elements: elements.length };
   };
 
   const paintOverlay = () => {

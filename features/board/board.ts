@@ -23,7 +23,7 @@ import {
   frameKind,
   MAX_SYNC_BYTES,
   SYNC_UPDATE,
-} from "./wire.ts";
+} from "./frames.ts";
 
 /** Frames kept for the engine while it loads, bytes (a whole board from two peers). */
 const MAX_WAITING_BYTES = 2 * MAX_SYNC_BYTES;
@@ -65,6 +65,8 @@ export interface BoardDebug {
   channels: ReadonlyMap<PeerId, PeerChannel>;
   timeline: BoardTimeline;
   svg?: () => string;
+  /** The last paint of the board's elements: when, how long it took, how many it drew. */
+  painted?: { at: number; ms: number; elements: number };
 }
 
 /** The engine module once this page has loaded it (then a rejoin loads the engine at once). */

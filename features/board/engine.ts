@@ -44,15 +44,8 @@ import {
   presenceMessage,
   sentAfter,
 } from "./presence.ts";
-import {
-  Assembler,
-  awarenessFrame,
-  MAX_SYNC_BYTES,
-  SYNC_STEP1,
-  SYNC_STEP2,
-  SYNC_UPDATE,
-  syncFrames,
-} from "./wire.ts";
+import { MAX_SYNC_BYTES, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE } from "./frames.ts";
+import { Assembler, awarenessFrame, syncFrames } from "./wire.ts";
 
 /** The name of the map of elements in the document. */
 export const ELEMENTS = "el";

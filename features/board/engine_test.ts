@@ -6,7 +6,6 @@ import { BoardEngine } from "./engine.ts";
 import type { StrokeInput } from "./model.ts";
 import { BoardNet } from "./testing.ts";
 import {
-  CHUNK_BYTES,
   EMPTY_STEP1,
   EMPTY_STEP2,
   FRAME_AWARENESS,
@@ -14,8 +13,8 @@ import {
   FRAME_SYNC,
   frameKind,
   MAX_SYNC_BYTES,
-  syncFrames,
-} from "./wire.ts";
+} from "./frames.ts";
+import { CHUNK_BYTES, syncFrames } from "./wire.ts";
 
 /** A deterministic stroke: `n` points around (x, y). */
 function stroke(x: number, y: number, n = 12, color = 0): StrokeInput {

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  Assembler,
-  awarenessFrame,
-  CHUNK_BYTES,
-  FRAME_FIRST,
-  FRAME_MORE,
-  frameKind,
-  syncFrames,
-} from "./wire.ts";
+import { FRAME_FIRST, FRAME_MORE, frameKind } from "./frames.ts";
+import { Assembler, awarenessFrame, CHUNK_BYTES, syncFrames } from "./wire.ts";
 
 const admitAll = () => "ok" as const;
 
