@@ -142,7 +142,7 @@ Deno.test({
       screens.push(reached.screen.name);
       await t.step(`${reached.screen.name}: ${reached.screen.description}`, async () => {
         const here: Finding[] = [];
-        for (const viewport of WIDTHS) {
+        for (const viewport of reached.widths) {
           await reached.resize(viewport);
           const violations = await axeViolations(reached.page) as Violation[];
           for (const violation of violations) {
