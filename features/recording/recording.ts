@@ -198,7 +198,9 @@ export function createRecording(ctx: FeatureContext, room: RoomControls): Record
     } else {
       ctx.notify(
         "info",
-        state.paused ? `${nameOf(peer)} paused the recording.` : `${nameOf(peer)} resumed recording.`,
+        state.paused
+          ? `${nameOf(peer)} paused the recording.`
+          : `${nameOf(peer)} resumed recording.`,
       );
     }
   };
