@@ -35,6 +35,8 @@ export const VIDEO = { width: 1280, height: 720, fps: 15, bitsPerSecond: 2_500_0
 export const AUDIO_BITS_PER_SECOND = 128_000;
 /** How often the recorder hands a chunk over to be written. */
 export const TIMESLICE_MS = 1_000;
+/** A key frame at least this often: where an MP4 chunk can end, and where a player can seek. */
+export const KEY_FRAME_INTERVAL_MS = 1_000;
 /** Free space under which a recording does not start (about 10 minutes at the rates above). */
 export const MIN_FREE_BYTES = 200 * 1024 * 1024;
 /** Warn when less than this much recording time is left on the disk. */
@@ -106,11 +108,19 @@ export class MeetingRecorder {
     this.mimeType = entry.mimeType;
     this.#mix = new AudioMix(o.context);
     this.#compositor = new Compositor(VIDEO, VIDEO.fps);
-    this.#recorder = new MediaRecorder(new MediaStream([this.#compositor.track, this.#mix.track]), {
+    const options: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
       mimeType: entry.mimeType,
       videoBitsPerSecond: VIDEO.bitsPerSecond,
       audioBitsPerSecond: AUDIO_BITS_PER_SECOND,
-    });
+      // Chromium's MP4 writer closes a fragment (and hands over a chunk) only at a key frame,
+      // and its encoder makes none for a still picture: without this, a meeting where nothing
+      // moves would stay in memory until Stop, and a crash would lose all of it.
+      videoKeyFrameIntervalDuration: KEY_FRAME_INTERVAL_MS,
+    };
+    this.#recorder = new MediaRecorder(
+      new MediaStream([this.#compositor.track, this.#mix.track]),
+      options,
+    );
   }
 
   /**
