@@ -38,9 +38,12 @@ export function audioTicker(
     source.onended = () => {
       source?.disconnect();
       if (stopped) return;
-      const lateBy = context.currentTime - due;
+      const now = context.currentTime;
+      const lateBy = now - due;
       const missed = lateBy > interval ? Math.floor(lateBy / interval) : 0;
-      due = missed > 0 ? context.currentTime + interval : due + interval;
+      // On time, the next is an interval after this one was due (no drift); late, never sooner
+      // than half an interval from now, so that two late ticks never make frames a moment apart.
+      due = missed > 0 ? now + interval : Math.max(due + interval, now + interval / 2);
       try {
         onTick(missed);
       } finally {
