@@ -29,6 +29,7 @@ import {
   until,
   waitForRemoteTiles,
   webrtcArgs,
+  withMeeting,
   writeFakeCameraClip,
 } from "./meeting_harness.ts";
 import {
@@ -344,3 +345,161 @@ function screenLikeShare(rgb: Uint8Array): number {
   }
   return picture / pixels;
 }
+
+// ---------------------------------------------------------------------------------------------
+// One person, one browser: formats, crashes, a full disk
+
+/** Opens the Recording panel and starts recording; returns when the page records. */
+async function startRecording(page: Page): Promise<number> {
+  if (await panel(page).count() === 0) await control(page, "Recording").click();
+  await panel(page).getByRole("button", { name: "Start recording" }).click();
+  await panel(page).getByRole("button", { name: "Stop recording" }).waitFor();
+  return Date.now();
+}
+
+/** Bytes the panel says are on disk (its `data-bytes`). */
+async function bytesOnDisk(page: Page): Promise<number> {
+  return Number(await panel(page).locator("[data-bytes]").getAttribute("data-bytes"));
+}
+
+/** Downloads the newest saved recording from the panel into `dir`; returns its path. */
+async function downloadNewest(page: Page, dir: string): Promise<string> {
+  const saved = panel(page).getByRole("list", { name: "Saved recordings" });
+  await saved.waitFor({ timeout: 60_000 });
+  const download = page.waitForEvent("download");
+  await saved.getByRole("button", { name: /^Download / }).first().click();
+  const path = `${dir}/${(await download).suggestedFilename()}`;
+  await (await download).saveAs(path);
+  return path;
+}
+
+/** Top-level EBML element ids of a WebM's segment, as hex ("1549a966" Info, "1c53bb6b" Cues…). */
+function webmSegmentChildren(bytes: Uint8Array): string[] {
+  const readVint = (at: number, keepMarker: boolean): [number, number] => {
+    const first = bytes[at];
+    let length = 1;
+    while (length <= 8 && !(first & (0x80 >> (length - 1)))) length++;
+    let value = keepMarker ? first : first & (0xff >> length);
+    for (let i = 1; i < length; i++) value = value * 256 + bytes[at + i];
+    return [value, length];
+  };
+  const ids: string[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const [id, idLength] = readVint(at, true);
+    const [size, sizeLength] = readVint(at + idLength, false);
+    const body = at + idLength + sizeLength;
+    if (id === 0x18538067) { // Segment: walk its children
+      at = body;
+      continue;
+    }
+    ids.push(id.toString(16));
+    at = body + size;
+  }
+  return ids;
+}
+
+Deno.test({
+  name:
+    "recording: WebM (VP9 + Opus) where MP4 is not offered; a crashed tab's recording is saved up to its last chunk",
+  ignore: skipUnlessIsolated(FILE),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withMeeting("recording after a crash", { timeoutMs: 120_000 }, async (w) => {
+      await findFfmpeg();
+      const dir = await Deno.makeTempDir({ prefix: "mooz-recording-" });
+      try {
+        const ada = await w.open("Ada");
+        // A browser whose recorder makes no MP4 (as Firefox).
+        await ada.context.addInitScript(() => {
+          const supported = MediaRecorder.isTypeSupported.bind(MediaRecorder);
+          MediaRecorder.isTypeSupported = (type: string) =>
+            !type.startsWith("video/mp4") && supported(type);
+        });
+        await join(ada.page, w.origin, w.room, "Ada", { mic: true, camera: true });
+        const t0 = await startRecording(ada.page);
+        await until("5 s and some chunks on disk", async () =>
+          since(t0) > 5_000 && await bytesOnDisk(ada.page) > 50_000);
+        const crashedAt = since(t0);
+        // The tab's renderer dies (no unload, no stop); the browser and its storage go on.
+        const cdp = await ada.context.newCDPSession(ada.page);
+        await bounded(cdp.send("Page.crash").catch(() => {}), 5_000, "Page.crash").catch(() => {});
+        w.log(`Ada's tab crashed ${crashedAt} ms into the recording`);
+
+        // The same browser, a new tab: the recording is there, unfinished, and saves.
+        const page = await ada.context.newPage();
+        await join(page, w.origin, w.room, "Ada", { mic: false, camera: false });
+        await control(page, "Recording").click();
+        const unfinished = panel(page).getByRole("list", { name: "Unfinished recordings" });
+        await unfinished.getByRole("button", { name: /^Save / }).click();
+        const file = await downloadNewest(page, dir);
+        assert.match(file, /\.webm$/);
+        const decoded = await decode(file);
+        assert.equal(decoded.errors, "", "ffmpeg decodes the whole file");
+        const info = await probe(file);
+        assert.match(info.format.format_name, /webm/);
+        assert.equal(
+          info.streams.find((s) =>
+            s.codec_type === "video"
+          )?.codec_name,
+          "vp9",
+        );
+        assert.equal(info.streams.find((s) => s.codec_type === "audio")?.codec_name, "opus");
+        const duration = Number(info.format.duration);
+        w.log(`saved ${duration} s of ${crashedAt / 1000} s recorded before the crash`);
+        // Chunks are written every second: at most the one in flight is lost.
+        assert.ok(
+          duration <= crashedAt / 1000 + 0.5 && duration >= crashedAt / 1000 - 2,
+          `duration ${duration} s, crash after ${crashedAt / 1000} s`,
+        );
+        // Seekable: a duration and cues (the index players seek with), and a frame found there.
+        const children = webmSegmentChildren(await Deno.readFile(file));
+        assert.ok(children.includes("1c53bb6b"), `no Cues among ${children.join(" ")}`);
+        assert.equal((await frameAt(file, duration / 2, 16, 9)).length, 16 * 9 * 3);
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "recording: a full disk stops it with a clear message, keeps what was written, and it saves once there is room",
+  ignore: skipUnlessIsolated(FILE),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withMeeting("recording on a full disk", { timeoutMs: 120_000 }, async (w) => {
+      await findFfmpeg();
+      const dir = await Deno.makeTempDir({ prefix: "mooz-recording-" });
+      try {
+        const ada = await w.join("Ada", { mic: true, camera: true });
+        // The site may keep only 400 kB from now on: a few seconds of recording. (Chromium
+        // applies the quota to storage opened after it is set; its estimate still shows the
+        // disk's, so the recording starts.)
+        const cdp = await ada.context.newCDPSession(ada.page);
+        await cdp.send("Storage.overrideQuotaForOrigin", { origin: w.origin, quotaSize: 400_000 });
+        const t0 = await startRecording(ada.page);
+        const alert = panel(ada.page).getByRole("alert");
+        await alert.waitFor({ timeout: 15_000 });
+        const stoppedAt = since(t0);
+        assert.match(
+          await alert.textContent() ?? "",
+          /^Your disk is full, so the recording stopped at \d+:\d\d\. What was recorded up to then is kept: free some space, then save it under Recording\.$/,
+        );
+        assert.equal(await bannerText(ada.page), "", "no longer announced as recording");
+        // Room again: the kept recording saves, with what was written before the disk filled.
+        await cdp.send("Storage.overrideQuotaForOrigin", { origin: w.origin });
+        const unfinished = panel(ada.page).getByRole("list", { name: "Unfinished recordings" });
+        await unfinished.getByRole("button", { name: /^Save / }).click();
+        const file = await downloadNewest(ada.page, dir);
+        assert.equal((await decode(file)).errors, "");
+        const duration = Number((await probe(file)).format.duration);
+        w.log(`kept ${duration} s; the disk filled ${stoppedAt / 1000} s in`);
+        assert.ok(duration > 1 && duration <= stoppedAt / 1000 + 0.5, `duration ${duration} s`);
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }),
+});

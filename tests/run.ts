@@ -1,7 +1,6 @@
 /**
  * `deno task test`: installs what the tests need while the network is there (Chromium, coturn,
- * ffmpeg,
- * every npm and module dependency of the tests and of the server they spawn), then runs every
+ * ffmpeg, every npm and module dependency of the tests and of the server they spawn), then runs every
  * test — inside a private network namespace with only loopback when `unshare -rn` works, so that
  * the real-browser WebRTC tests can run and never reach another address — and ends with one plain
  * line `N passed, N failed` that CI reads. Without `unshare` the tests run directly and the WebRTC
