@@ -42,7 +42,12 @@ export async function startRecording(meeting: MeetingCore, feature: Recording): 
   startError.value = "";
   try {
     const { MeetingRecorder } = await import("./recorder.ts");
-    current.value = await MeetingRecorder.start({ meeting, feature, context });
+    const recorder = await MeetingRecorder.start({ meeting, feature, context });
+    current.value = recorder;
+    // Beside `__mooz.meeting` (the page's debug handle): frames drawn and dropped, bytes, for
+    // the devtools and the benchmark (bench/recording.ts).
+    const debug = (globalThis as { __mooz?: Record<string, unknown> }).__mooz;
+    if (debug) debug.recorder = recorder;
     meeting.notify("info", "You are recording. Everyone in the meeting sees that you are.");
   } catch (err) {
     void context.close().catch(() => {});
