@@ -357,6 +357,25 @@ async function startRecording(page: Page): Promise<number> {
   return Date.now();
 }
 
+const AXE_SOURCE = await Deno.readTextFile(
+  new URL("../node_modules/axe-core/axe.min.js", import.meta.url),
+);
+
+/** axe-core's findings of any impact inside the Recording panel and the banner. */
+async function recordingViolations(page: Page): Promise<string[]> {
+  await page.evaluate(`${AXE_SOURCE}\n;undefined`);
+  const result = await page.evaluate(() =>
+    // deno-lint-ignore no-explicit-any -- axe is a global installed by the line above
+    (globalThis as any).axe.run(
+      { include: [["#recording-panel"], ["#recording-banner"]] },
+      { resultTypes: ["violations"] },
+    )
+  ) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  return result.violations.map((v) =>
+    `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
+  );
+}
+
 /** Bytes the panel says are on disk (its `data-bytes`). */
 async function bytesOnDisk(page: Page): Promise<number> {
   return Number(await panel(page).locator("[data-bytes]").getAttribute("data-bytes"));
@@ -481,6 +500,7 @@ Deno.test({
         const cdp = await ada.context.newCDPSession(ada.page);
         await cdp.send("Storage.overrideQuotaForOrigin", { origin: w.origin, quotaSize: 400_000 });
         const t0 = await startRecording(ada.page);
+        assert.deepEqual(await recordingViolations(ada.page), [], "axe, while recording");
         const alert = panel(ada.page).getByRole("alert");
         await alert.waitFor({ timeout: 15_000 });
         const stoppedAt = since(t0);
@@ -489,6 +509,7 @@ Deno.test({
           /^Your disk is full, so the recording stopped at \d+:\d\d\. What was recorded up to then is kept: free some space, then save it under Recording\.$/,
         );
         assert.equal(await bannerText(ada.page), "", "no longer announced as recording");
+        assert.deepEqual(await recordingViolations(ada.page), [], "axe, with the message");
         // Room again: the kept recording saves, with what was written before the disk filled.
         await cdp.send("Storage.overrideQuotaForOrigin", { origin: w.origin });
         const unfinished = panel(ada.page).getByRole("list", { name: "Unfinished recordings" });

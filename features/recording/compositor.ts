@@ -19,7 +19,7 @@ import type { PlacedTile, Scene } from "./scene.ts";
 /** How the picture kept up: frames drawn, ticks missed (dropped frames), drawing time. */
 export interface FrameStats {
   drawn: number;
-  /** Frames not drawn because a tick came too late (the page was too busy). */
+  /** Frames not drawn in time (the page was too busy): ticks that came an interval late. */
   dropped: number;
   /** Total time spent drawing, ms. */
   drawMs: number;

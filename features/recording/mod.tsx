@@ -46,6 +46,7 @@ function RecordingBanner({ meeting }: { meeting: MeetingCore }) {
   const text = bannerText(own, others);
   return (
     <div
+      id="recording-banner"
       role="status"
       aria-label="Recording"
       data-recording={text ? "on" : "off"}

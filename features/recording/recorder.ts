@@ -150,9 +150,14 @@ export class MeetingRecorder {
     return recorder;
   }
 
-  /** How the picture kept up so far. */
+  /**
+   * How the picture kept up so far: `dropped` is every frame the clock should have drawn by now
+   * (15 a second of recording) and did not, whatever the reason (a busy page, late ticks).
+   */
   get frames(): Readonly<FrameStats> {
-    return this.#compositor.stats;
+    const stats = this.#compositor.stats;
+    const due = Math.floor(this.#elapsed() * VIDEO.fps / 1000) + 1;
+    return { ...stats, dropped: Math.max(0, due - stats.drawn) };
   }
 
   /** Ids of the audio tracks mixed now (diagnostics, tests). */
@@ -235,6 +240,11 @@ export class MeetingRecorder {
     }
     const space = setInterval(() => void this.#checkSpace(), SPACE_CHECK_MS);
     this.#stops.push(() => clearInterval(space));
+    // Closing the tab would leave the recording unfinished (saved later from its chunks): the
+    // browser asks first.
+    const confirmLeaving = (e: BeforeUnloadEvent) => e.preventDefault();
+    addEventListener("beforeunload", confirmLeaving);
+    this.#stops.push(() => removeEventListener("beforeunload", confirmLeaving));
     this.#activeSince = performance.now();
     this.#frame(0);
     this.#recorder.start(TIMESLICE_MS);
