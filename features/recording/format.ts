@@ -1,7 +1,7 @@
 /**
  * Which format the recording is made in: MP4 with H.264 and Opus where the browser's recorder
  * makes it (Chromium), else WebM with VP9 or VP8 and Opus (Firefox). Either is copied into a
- * seekable file when saved (finalize.ts).
+ * seekable file when saved (finalize.ts). Also how sizes and times read in the panel.
  */
 
 /** The formats tried, best first. */
