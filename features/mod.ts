@@ -8,5 +8,6 @@ import chat from "./chat/mod.ts";
 import hand from "./hand/mod.tsx";
 import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
+import recording from "./recording/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, host];
+export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, host, recording];

@@ -94,6 +94,9 @@ export function MeetingRoom(
           </button>
         </div>
       )}
+      {features.map(({ definition, ui }) =>
+        ui.Banner && <ui.Banner key={definition.name} meeting={meeting} />
+      )}
       <div class="flex min-h-0 flex-1 gap-3">
         <Stage meeting={meeting} features={features} tiles={tiles} />
         {

@@ -102,6 +102,21 @@ export interface FeatureUI {
    * toasts (`meeting.notify`) and sounds (sounds.ts `playSound`).
    */
   Alerts?: FunctionComponent<{ meeting: MeetingCore }>;
+  /**
+   * A notice across the meeting screen, above the tiles, on every page while the feature says
+   * so ("Ada is recording this meeting"); nobody can dismiss it, so keep it to what everyone
+   * must know. Render an empty live region (or null) when there is nothing to say.
+   *
+   * @example
+   * ```tsx
+   * Banner: ({ meeting }) => (
+   *   <div role="status" aria-label="Claps">
+   *     {meeting.feature(claps).count.value > 100 && <p>The room is on fire.</p>}
+   *   </div>
+   * ),
+   * ```
+   */
+  Banner?: FunctionComponent<{ meeting: MeetingCore }>;
 }
 
 /** A feature as the app registers it: its engine part and its UI part. */
