@@ -18,6 +18,8 @@ export default defineConfig({
             "Roboto",
             "sans-serif",
           ],
+          // Colour emoji first: Linux's default sans (DejaVu) draws some emoji in outline.
+          emoji: ["Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji", "sans-serif"],
         },
       },
     },

@@ -9,5 +9,6 @@ import chat from "./chat/mod.ts";
 import hand from "./hand/mod.tsx";
 import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
+import recording from "./recording/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, board, chat, host];
+export const FEATURES: readonly FeatureModule[] = [hand, reactions, board, chat, host, recording];

@@ -41,7 +41,8 @@ const REPORT_DELAY_MS = 100;
 function meshGone(graceMs: number): MeetingEnd {
   return {
     kind: "unreachable",
-    message: `The meeting server has been unreachable for ${Math.round(graceMs / 1000)} s, ` +
+    // A no-break space: "30" and "s" on two lines read as two things.
+    message: `The meeting server has been unreachable for ${Math.round(graceMs / 1000)}\u00a0s, ` +
       "and no one else in the meeting could be reached directly either.",
   };
 }

@@ -56,7 +56,7 @@ export function describeMediaError(kind: "audio" | "video" | "screen", err: unkn
     case "SecurityError":
       return kind === "screen"
         ? "Screen sharing was cancelled or blocked."
-        : `Access to the ${what} was denied. Allow it in the browser's address bar, then turn it on again.`;
+        : `Access to the ${what} was denied. Allow it in the browser's site settings (the icon left of the address), then turn it on again.`;
     case "NotFoundError":
     case "OverconstrainedError":
       return `No ${what} was found. Connect one, then turn it on again.`;

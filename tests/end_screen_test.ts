@@ -122,8 +122,14 @@ meetingTest(
         .waitFor();
       const text = await screenText(eve);
       w.log(`Eve's end screen: ${text.trim()}`);
-      // What happened (with the names), the likely cause, what to do: no server jargon.
-      assert.match(text, /couldn't connect directly to (Ada and Bob|Bob and Ada)/, text);
+      // What happened (with the names), the likely cause, what to do: no server jargon. Whom
+      // the server names is whom it had seen fail at the deadline: on a busy machine a link
+      // may not have been reported yet, so one name or both.
+      assert.match(
+        text,
+        /couldn't connect directly to (Ada and Bob|Bob and Ada|Ada|Bob) in time/,
+        text,
+      );
       assert.match(text, /firewall, VPN or network/, text);
       assert.match(text, /Rejoin to try again/, text);
       assert.doesNotMatch(text, /could not connect to \d+ of \d+|may be needed/, text);
@@ -138,7 +144,10 @@ meetingTest(
       waitForText(ada.page, "Eve was disconnected: their connection couldn't reach", "Ada"),
       waitForText(bob.page, "Eve was disconnected: their connection couldn't reach", "Bob"),
     ]);
-    assert.match(await screenText(ada.page), /couldn't reach (you and Bob|Bob and you)/);
+    assert.match(
+      await screenText(ada.page),
+      /Eve was disconnected: their connection couldn't reach (you and Bob|Bob and you|you|Bob)\b/,
+    );
     // Ada and Bob go on together.
     await waitForRemoteTiles(ada.page, 1, { names: ["Bob"], who: "Ada" });
     assert.equal(await ada.page.locator("main").getAttribute("data-phase"), "joined");

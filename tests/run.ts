@@ -1,6 +1,6 @@
 /**
  * `deno task test`: installs what the tests need while the network is there (Chromium, coturn,
- * every npm and module dependency of the tests and of the server they spawn), then runs every
+ * ffmpeg, every npm and module dependency of the tests and of the server they spawn), then runs every
  * test — inside a private network namespace with only loopback when `unshare -rn` works, so that
  * the real-browser WebRTC tests can run and never reach another address — and ends with one plain
  * line `N passed, N failed` that CI reads. Without `unshare` the tests run directly and the WebRTC
@@ -8,6 +8,7 @@
  */
 import { findChromium } from "./chromium.ts";
 import { findTurnserver } from "./coturn.ts";
+import { findFfmpeg } from "./media_tools.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -25,6 +26,13 @@ try {
   await findTurnserver();
 } catch (e) {
   // Only the TURN tests need it; they fail with this same message.
+  console.error(`warning: ${(e as Error).message}`);
+}
+
+try {
+  await findFfmpeg();
+} catch (e) {
+  // Only the recording tests need it; they fail with this same message.
   console.error(`warning: ${(e as Error).message}`);
 }
 

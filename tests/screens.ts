@@ -9,7 +9,7 @@
  *
  * Adding a screen is one entry in `SCREENS`: a name (file-name safe), what it shows, and `show`,
  * which drives the tour's pages there and returns the page and a locator that is visible exactly
- * while the screen is on.
+ * while the screen is on; `widths` when it exists at one size only (a phone's menu).
  *
  * Two servers: `main`, with the default settings, for the meeting and what its host does (killed
  * and started again once, for the reconnecting banner), and `limits`, with a room of two, a short
@@ -30,6 +30,7 @@ import {
   bounded,
   chatLog,
   chatPanel,
+  confirmLeave,
   control,
   fillPreJoin,
   join,
@@ -37,10 +38,10 @@ import {
   MeetingWorld,
   openChat,
   type Participant,
-  phase,
   sendChat,
   tileOf,
   until,
+  videoRegion,
   waitForPhase,
   waitForRemoteTiles,
   webrtcArgs,
@@ -84,6 +85,11 @@ export interface Screen {
   name: string;
   /** What the screen shows, for reports. */
   description: string;
+  /**
+   * The sizes the screen exists at (default: every one of `WIDTHS`); `show` leaves the page at
+   * the first of them.
+   */
+  widths?: readonly Viewport[];
   /** Drives the tour's pages into this screen (after the screens before it). */
   show(tour: Tour): Promise<Shown>;
 }
@@ -91,15 +97,23 @@ export interface Screen {
 // ---------------------------------------------------------------------------------------------
 // The people of the tour
 
-/** The main meeting's host, then two others in it, then someone the lobby holds. */
+/**
+ * The main meeting's host, then two others in it, then someone the lobby holds, then someone
+ * who comes after the host ended it.
+ */
 const HOST = "Ada Lovelace";
 const GUEST = "Grace Hopper";
 const REMOVED = "Alan Turing";
 const KNOCKER = "Katherine Johnson";
-/** On the limits server: the host of a room of two, a page with another key, the third. */
+const LATECOMER = "Mary Jackson";
+/**
+ * On the limits server: the host of a room of two, a page with another key, the third (who
+ * finds the room full), and the second who fills it for good.
+ */
 const LIMIT_HOST = "Radia Perlman";
 const WRONG_KEY = "Vint Cerf";
 const THIRD = "Hedy Lamarr";
+const SECOND = "Bob Kahn";
 
 const CAMERA_ONLY: MediaChoice = { mic: false, camera: true };
 
@@ -222,23 +236,6 @@ async function endScreen(p: Participant, end: string, timeoutMs = 30_000): Promi
   return { page: p.page, ready: p.page.locator(`main[data-phase="ended"][data-end="${end}"] h1`) };
 }
 
-/**
- * Leaves the meeting by its button, confirming if the page asks ("Leave" in a dialog), and
- * waits for the end screen.
- */
-async function leave(p: Participant): Promise<void> {
-  await control(p.page, "Leave meeting").click();
-  const dialog = p.page.getByRole("dialog");
-  await until(
-    `${p.name}'s meeting to end, or a dialog asking to confirm leaving`,
-    async () => (await phase(p.page)).phase === "ended" || await dialog.isVisible(),
-  );
-  if ((await phase(p.page)).phase !== "ended") {
-    await dialog.getByRole("button", { name: /^Leave/ }).click();
-  }
-  await waitForPhase(p.page, "ended", { end: "left", who: p.name });
-}
-
 /** Sets a host switch ("Lock meeting", "Lobby") and waits for the server's state to show. */
 async function setSwitch(page: Page, name: string, on: boolean): Promise<void> {
   const toggle = hostPanel(page).getByRole("switch", { name });
@@ -275,6 +272,39 @@ function heading(page: Page): Locator {
 
 /** A room of the main server nobody joins, for the screens before joining. */
 const SPARE_ROOM = newRoomId();
+
+/** The pre-join screen's room-info requests (`GET /api/rooms/{room}`), not its socket. */
+const ROOM_INFO = /\/api\/rooms\/[^/]+$/;
+
+/** The pre-join screen's "Who's here" status region. */
+function whoIsHere(page: Page): Locator {
+  return page.getByRole("status", { name: "Who's here" });
+}
+
+/** Waits until `p`'s pre-join screen lists exactly `names` under "Already here", in order. */
+async function waitForAlreadyHere(p: Participant, names: string[]): Promise<Locator> {
+  const list = whoIsHere(p.page).getByRole("list", { name: "Already here" });
+  await until(
+    `${p.name}'s pre-join screen to list ${names.join(" and ")} as already here`,
+    async () =>
+      JSON.stringify(await list.getByRole("listitem").allTextContents()) ===
+        JSON.stringify(names),
+    { timeoutMs: 20_000, describe: () => whoIsHere(p.page).textContent() },
+  );
+  return list;
+}
+
+/** How many people hold a place in `world`'s room, as the server tells the pre-join screen. */
+async function membersOf(world: TourWorld): Promise<number> {
+  const res = await fetch(`${world.origin}/api/rooms/${world.room}`);
+  const body = await res.json();
+  return body.members;
+}
+
+/** The meeting's "Settings" or "Keyboard shortcuts" dialog, by its name. */
+function barDialog(page: Page, name: string): Locator {
+  return page.getByRole("dialog", { name, exact: true });
+}
 
 /** Every screen, in the order one tour reaches them. */
 export const SCREENS: readonly Screen[] = [
@@ -340,29 +370,128 @@ export const SCREENS: readonly Screen[] = [
       const { page } = await t.open(t.main, HOST);
       await page.goto(t.main.link);
       await fillPreJoin(page, HOST, { mic: true, camera: true });
+      await whoIsHere(page).getByText("No one else is here yet").waitFor();
       return { page, ready: page.getByRole("heading", { name: "Ready to join?" }) };
     },
   },
   {
     name: "meeting-alone",
-    description: "in the meeting, alone (the host, camera on)",
+    description: "in the meeting, alone (the host, camera on): the invite prompt",
     async show(t) {
       const ada = t.person(HOST);
       await fillPreJoin(ada.page, HOST, CAMERA_ONLY);
       await clickJoin(ada, "joined");
       t.main.log(`${HOST} joined and hosts the meeting`);
-      return { page: ada.page, ready: control(ada.page, "Leave meeting") };
+      return {
+        page: ada.page,
+        ready: videoRegion(ada.page).getByRole("heading", { name: "You're the only one here" }),
+      };
+    },
+  },
+  {
+    name: "prejoin-others",
+    description: "the pre-join screen of a meeting two people are in: who's here, by name",
+    async show(t) {
+      const ada = t.person(HOST);
+      await t.join(t.main, GUEST, OFF);
+      await waitForRemoteTiles(ada.page, 1, { names: [GUEST], who: HOST });
+      const alan = await t.open(t.main, REMOVED);
+      await alan.page.goto(t.main.link);
+      await fillPreJoin(alan.page, REMOVED, OFF);
+      return { page: alan.page, ready: await waitForAlreadyHere(alan, [HOST, GUEST]) };
     },
   },
   {
     name: "meeting-three",
-    description: "in the meeting with two others, seen by the host",
+    description: "in the meeting with two others, seen by the host (grid layout)",
     async show(t) {
       const ada = t.person(HOST);
-      await t.join(t.main, GUEST, OFF);
-      await t.join(t.main, REMOVED, OFF);
+      await clickJoin(t.person(REMOVED), "joined");
+      t.main.log(`${REMOVED} joined`);
       await waitForRemoteTiles(ada.page, 2, { names: [GUEST, REMOVED], who: HOST });
       return { page: ada.page, ready: control(ada.page, "Leave meeting") };
+    },
+  },
+  {
+    name: "meeting-speaker",
+    description: "the speaker layout: one person on the stage, the others in a strip",
+    async show(t) {
+      const { page } = t.person(HOST);
+      await videoRegion(page).getByRole("button", { name: "Speaker layout" }).click();
+      return { page, ready: videoRegion(page).and(page.locator('[data-layout="stage"]')) };
+    },
+  },
+  {
+    name: "self-view-hidden",
+    description: "our own camera tile hidden (grid layout), with the way to show it again",
+    async show(t) {
+      const { page } = t.person(HOST);
+      const region = videoRegion(page);
+      await region.getByRole("button", { name: "Grid layout" }).click();
+      await region.and(page.locator('[data-layout="grid"]')).waitFor();
+      await region.locator('figure[data-peer="self"][data-kind="camera"]')
+        .getByRole("button", { name: "Hide self view" }).click();
+      return { page, ready: region.getByRole("button", { name: "Show self view" }) };
+    },
+  },
+  {
+    name: "presenting",
+    description: "presenting our own screen: the banner with Stop presenting",
+    async show(t) {
+      const { page } = t.person(HOST);
+      const region = videoRegion(page);
+      await region.getByRole("button", { name: "Show self view" }).click();
+      await region.locator('figure[data-peer="self"][data-kind="camera"]').waitFor();
+      await control(page, "Share screen").click();
+      const banner = region.getByRole("status").filter({
+        hasText: "You are presenting your screen to everyone.",
+      });
+      await banner.waitFor();
+      await until(
+        `${HOST}'s own screen tile to show a picture`,
+        async () => (await region.getByText("Loading your screen…").count()) === 0,
+      );
+      return { page, ready: banner };
+    },
+  },
+  {
+    name: "settings",
+    description: "the Settings dialog (devices, preview, preferences)",
+    async show(t) {
+      const { page } = t.person(HOST);
+      await videoRegion(page).getByRole("button", { name: "Stop presenting" }).click();
+      await until(
+        `${HOST}'s screen share to stop`,
+        async () => (await control(page, "Share screen").getAttribute("aria-pressed")) === "false",
+      );
+      await control(page, "Settings").click();
+      return { page, ready: barDialog(page, "Settings") };
+    },
+  },
+  {
+    name: "shortcuts",
+    description: "the Keyboard shortcuts dialog",
+    async show(t) {
+      const { page } = t.person(HOST);
+      const settings = barDialog(page, "Settings");
+      await settings.getByRole("button", { name: "Close settings" }).click();
+      await settings.waitFor({ state: "detached" });
+      await control(page, "Keyboard shortcuts").click();
+      return { page, ready: barDialog(page, "Keyboard shortcuts") };
+    },
+  },
+  {
+    name: "more-options",
+    description: "a phone's More options menu, open (the menu exists only under 768 px)",
+    widths: [WIDTHS[1]],
+    async show(t) {
+      const { page } = t.person(HOST);
+      const shortcuts = barDialog(page, "Keyboard shortcuts");
+      await shortcuts.getByRole("button", { name: "Close", exact: true }).click();
+      await shortcuts.waitFor({ state: "detached" });
+      await page.setViewportSize(WIDTHS[1]);
+      await control(page, "More options").click();
+      return { page, ready: page.getByRole("menu", { name: "More options" }) };
     },
   },
   {
@@ -469,7 +598,7 @@ export const SCREENS: readonly Screen[] = [
   },
   {
     name: "end-denied",
-    description: "the end screen after a host turned one away from the lobby",
+    description: "the end screen after a host turned one away from the lobby (Try again)",
     async show(t) {
       const { page } = t.person(HOST);
       await hostPanel(page).getByRole("button", { name: `Deny ${KNOCKER}` }).click();
@@ -485,7 +614,8 @@ export const SCREENS: readonly Screen[] = [
       await setSwitch(page, "Lock meeting", true);
       t.main.log("the meeting is locked");
       const knocker = t.person(KNOCKER);
-      await knocker.page.getByRole("button", { name: "Rejoin" }).click();
+      // Never let in: the end screen offers "Try again", not "Rejoin".
+      await knocker.page.getByRole("button", { name: "Try again" }).click();
       await fillPreJoin(knocker.page, KNOCKER, OFF);
       await clickJoin(knocker, "ended", "locked");
       return await endScreen(knocker, "locked");
@@ -534,16 +664,25 @@ export const SCREENS: readonly Screen[] = [
     },
   },
   {
-    name: "end-left",
-    description: "the end screen after leaving the meeting",
+    name: "leave-dialog",
+    description: "the confirmation Leave meeting asks for",
     async show(t) {
       await t.main.server.restart();
       t.main.log("the main server is back");
       for (const p of [t.person(HOST), t.person(GUEST)]) {
         await waitForPhase(p.page, "joined", { who: p.name, timeoutMs: 30_000 });
       }
+      const { page } = t.person(GUEST);
+      await control(page, "Leave meeting").click();
+      return { page, ready: page.getByRole("dialog", { name: "Leave the meeting?" }) };
+    },
+  },
+  {
+    name: "end-left",
+    description: "the end screen after leaving the meeting",
+    async show(t) {
       const grace = t.person(GUEST);
-      await leave(grace);
+      await confirmLeave(grace.page);
       return await endScreen(grace, "left");
     },
   },
@@ -569,19 +708,36 @@ export const SCREENS: readonly Screen[] = [
     },
   },
   {
-    name: "end-room-full",
-    description: "the end screen of someone who came to a full meeting",
+    name: "prejoin-ended",
+    description: "the pre-join screen of a meeting a host ended: Join off, Start a new meeting",
     async show(t) {
       await t.close(HOST);
+      const { page } = await t.open(t.main, LATECOMER);
+      await page.goto(t.main.link);
+      const ended = whoIsHere(page).getByText("This meeting has ended");
+      await ended.waitFor();
+      await page.getByRole("button", { name: "Join meeting" }).and(page.locator(":disabled"))
+        .waitFor();
+      return { page, ready: ended };
+    },
+  },
+  {
+    name: "end-room-full",
+    description: "the end screen of someone whose place was taken between the pre-join and Join",
+    async show(t) {
+      await t.close(LATECOMER);
       const w = t.limits;
       await t.join(w, LIMIT_HOST, OFF);
-      // The third one waits on the pre-join screen, ready, before the room fills: the room stays
-      // full only until the link deadline evicts the second (next screen).
       const third = await t.open(w, THIRD);
       await third.page.goto(w.link);
       await fillPreJoin(third.page, THIRD, OFF);
+      await waitForAlreadyHere(third, [LIMIT_HOST]);
+      // From now on the third's view of the room goes stale (its room-info requests fail), as
+      // when someone takes the last place just before "Join meeting" is pressed.
+      await third.page.route(ROOM_INFO, (route) => route.abort());
       // Another key for the same room: the server lets this page in (it never knows keys), but
-      // nothing it seals opens for the host, so their link never forms.
+      // nothing it seals opens for the host, so their link never forms and the link deadline
+      // evicts it (next screen).
       await t.join(w, WRONG_KEY, OFF, meetingLink(w.origin, w.room, newMeetingKey()));
       await clickJoin(third, "ended", "room-full");
       return await endScreen(third, "room-full");
@@ -595,11 +751,34 @@ export const SCREENS: readonly Screen[] = [
     },
   },
   {
+    name: "prejoin-full",
+    description: "the pre-join screen of a full meeting: who's there, Join off, a new meeting",
+    async show(t) {
+      const w = t.limits;
+      await t.close(WRONG_KEY);
+      await until(
+        "the evicted page's place to be free",
+        async () => (await membersOf(w)) === 1,
+        { timeoutMs: 30_000 },
+      );
+      await t.join(w, SECOND, OFF);
+      const third = t.person(THIRD);
+      await third.page.unroute(ROOM_INFO);
+      await third.page.getByRole("button", { name: "Try again" }).click();
+      const full = whoIsHere(third.page).getByText("This meeting is full (2 of 2)");
+      await full.waitFor();
+      await waitForAlreadyHere(third, [LIMIT_HOST, SECOND]);
+      await third.page.getByRole("button", { name: "Join meeting" })
+        .and(third.page.locator(":disabled")).waitFor();
+      return { page: third.page, ready: full };
+    },
+  },
+  {
     name: "end-unreachable",
     description: "the end screen when the server is gone and nobody else is connected",
     async show(t) {
       await t.close(THIRD);
-      await t.close(WRONG_KEY);
+      await t.close(SECOND);
       await t.limits.server.kill();
       t.limits.log("the limits server was killed");
       return await endScreen(t.person(LIMIT_HOST), "unreachable", 60_000);
@@ -649,6 +828,8 @@ async function settle(shown: Shown): Promise<void> {
 export interface Reached {
   screen: Screen;
   page: Page;
+  /** The sizes to look at it in: the screen's `widths`, else `WIDTHS`. */
+  widths: readonly Viewport[];
   /** Resizes the page to `viewport` and waits until the screen is on and settled. */
   resize(viewport: Viewport): Promise<void>;
 }
@@ -722,6 +903,7 @@ export async function runTour(
         await look({
           screen,
           page: shown.page,
+          widths: screen.widths ?? WIDTHS,
           async resize(viewport) {
             await shown.page.setViewportSize(viewport);
             await settle(shown);

@@ -182,10 +182,10 @@ async function main(): Promise<void> {
   await Deno.mkdir(opts.out, { recursive: true });
   await clearOld(opts.out);
   const saved: { name: string; description: string; files: string[] }[] = [];
-  await runTour(async ({ screen, page, resize }) => {
+  await runTour(async ({ screen, page, widths, resize }) => {
     if (opts.only && !opts.only.has(screen.name)) return;
     const files: string[] = [];
-    for (const viewport of WIDTHS) {
+    for (const viewport of widths) {
       await resize(viewport);
       const file = fileName(screen.name, viewport);
       await page.screenshot({

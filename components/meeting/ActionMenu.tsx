@@ -104,7 +104,8 @@ export function ActionMenu(
         title={label}
         aria-haspopup="menu"
         aria-expanded={open.value}
-        aria-controls={`${id}-menu`}
+        // Only while the menu is in the page: a reference to nothing is an error.
+        aria-controls={open.value ? `${id}-menu` : undefined}
         aria-describedby={description ? `${id}-description` : undefined}
         onClick={() => {
           startAt.current = "first";

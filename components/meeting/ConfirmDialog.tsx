@@ -72,8 +72,9 @@ export function Dialog(
           onClose();
         }
       }}
+      // On a phone the browser's own max-width (the width less about 2em) keeps a margin.
       class={`w-full ${
-        wide ? "max-w-lg" : "max-w-md"
+        wide ? "sm:max-w-lg" : "sm:max-w-md"
       } rounded-2xl bg-slate-900 p-6 text-left text-slate-100 shadow-xl ring-1 ring-slate-700 backdrop:bg-slate-950/70`}
     >
       <h2 id={`${id}-title`} class="text-lg font-semibold text-white">{title}</h2>

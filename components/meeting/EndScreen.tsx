@@ -185,12 +185,12 @@ export function EndScreen(
           : text.what && <p class="mt-3 text-slate-200">{text.what}</p>}
         {text.why && <p class="mt-3 text-sm text-slate-300">{text.why}</p>}
         <p class="mt-3 text-sm text-slate-300">{text.advice}</p>
-        <div class="mt-6 flex flex-col justify-center gap-3 sm:flex-row">
+        <div class="mt-6 flex flex-col justify-center gap-3 sm:flex-row sm:flex-wrap">
           {text.again && (
             <button
               type="button"
               onClick={onRejoin}
-              class="rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
+              class="whitespace-nowrap rounded-xl bg-indigo-600 px-5 py-3 font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300"
             >
               {joined ? "Rejoin" : "Try again"}
             </button>
@@ -200,7 +200,7 @@ export function EndScreen(
             <form method="post" action="/new">
               <button
                 type="submit"
-                class={`w-full rounded-xl px-5 py-3 font-semibold focus:outline-none focus-visible:ring-2 ${
+                class={`w-full whitespace-nowrap rounded-xl px-5 py-3 font-semibold focus:outline-none focus-visible:ring-2 ${
                   text.again
                     ? "bg-slate-800 text-slate-100 ring-1 ring-slate-700 hover:bg-slate-700 focus-visible:ring-slate-300"
                     : "bg-indigo-600 text-white hover:bg-indigo-700 focus-visible:ring-indigo-300"
@@ -212,7 +212,7 @@ export function EndScreen(
           )}
           <a
             href="/"
-            class="rounded-xl bg-slate-800 px-5 py-3 font-semibold text-slate-100 ring-1 ring-slate-700 hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-slate-300"
+            class="whitespace-nowrap rounded-xl bg-slate-800 px-5 py-3 font-semibold text-slate-100 ring-1 ring-slate-700 hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-slate-300"
           >
             Home
           </a>

@@ -65,7 +65,7 @@ export function MeetingRoom(
         class="pointer-events-none fixed inset-x-0 bottom-24 z-40 flex justify-center px-3"
       >
         {phase === "reconnecting" && (
-          <p class="max-w-md rounded-xl bg-amber-950/90 px-4 py-2 text-center text-sm text-amber-100 shadow-lg ring-1 ring-amber-700">
+          <p class="max-w-md rounded-xl bg-amber-950 px-4 py-2 text-center text-sm text-amber-100 shadow-lg ring-1 ring-amber-700">
             Reconnecting to the meeting server; your call continues.{" "}
             <span class="text-amber-200/80">New participants can join once it is back.</span>
           </p>
@@ -93,6 +93,9 @@ export function MeetingRoom(
             Turn on sound
           </button>
         </div>
+      )}
+      {features.map(({ definition, ui }) =>
+        ui.Banner && <ui.Banner key={definition.name} meeting={meeting} />
       )}
       <div class="flex min-h-0 flex-1 gap-3">
         <Stage meeting={meeting} features={features} tiles={tiles} />

@@ -135,7 +135,7 @@ export function ParticipantsPanel(
                       aria-label={`Safety code with ${p.name}: ${
                         p.safetyCode.map((s) => s.name).join(", ")
                       }`}
-                      class="text-base tracking-widest"
+                      class="font-emoji text-base tracking-widest"
                     >
                       {p.safetyCode.map((s) => s.emoji).join("")}
                     </span>

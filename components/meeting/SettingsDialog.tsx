@@ -72,7 +72,7 @@ export function SettingsDialog(props: { meeting: MeetingCore; onClose: () => voi
         onClose();
       }}
       onKeyDown={onKeyDown}
-      class="w-full max-w-lg overflow-y-auto rounded-2xl bg-slate-900 p-0 text-left text-slate-100 shadow-xl ring-1 ring-slate-700 backdrop:bg-slate-950/70"
+      class="w-full overflow-y-auto rounded-2xl sm:max-w-lg bg-slate-900 p-0 text-left text-slate-100 shadow-xl ring-1 ring-slate-700 backdrop:bg-slate-950/70"
     >
       <div class="sticky top-0 z-10 flex items-center justify-between border-b border-slate-800 bg-slate-900 px-5 py-3">
         <h2 id="settings-title" class="text-lg font-semibold text-white">Settings</h2>

@@ -220,7 +220,7 @@ export function VideoTile(
         class={`absolute inset-x-0 bottom-0 flex items-center text-white ${
           small
             ? "h-7 gap-1.5 bg-slate-950/70 px-2 text-xs"
-            : "gap-2 bg-gradient-to-t from-slate-950/90 to-transparent px-3 pb-2 pt-6 text-sm"
+            : "gap-2 bg-slate-950/70 px-3 py-2 text-sm"
         }`}
       >
         {tile.speaking && (

@@ -103,6 +103,21 @@ export interface FeatureUI {
    */
   Alerts?: FunctionComponent<{ meeting: MeetingCore }>;
   /**
+   * A notice across the meeting screen, above the tiles, on every page while the feature says
+   * so ("Ada is recording this meeting"); nobody can dismiss it, so keep it to what everyone
+   * must know. Render an empty live region (or null) when there is nothing to say.
+   *
+   * @example
+   * ```tsx
+   * Banner: ({ meeting }) => (
+   *   <div role="status" aria-label="Claps">
+   *     {meeting.feature(claps).count.value > 100 && <p>The room is on fire.</p>}
+   *   </div>
+   * ),
+   * ```
+   */
+  Banner?: FunctionComponent<{ meeting: MeetingCore }>;
+  /**
    * A large surface of the feature's own (a whiteboard), mounted while the meeting screen shows
    * and drawing nothing until the feature opens it. Give its root `SURFACE_CLASS`: on a wide
    * screen it takes most of the row the tiles are in (the tiles, narrower, and any side panel

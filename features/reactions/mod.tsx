@@ -34,7 +34,7 @@ function ReactionPicker({ meeting }: { meeting: MeetingCore; close(): void }) {
           onClick={() => feature.send(emoji)}
           class="flex h-10 w-10 items-center justify-center rounded-full text-2xl hover:bg-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-300 disabled:opacity-40"
         >
-          <span aria-hidden="true">{emoji}</span>
+          <span aria-hidden="true" class="font-emoji">{emoji}</span>
         </button>
       ))}
     </div>
@@ -61,7 +61,7 @@ function Floating({ emoji, name }: { emoji: Emoji; name: string }) {
       role="img"
       aria-label={`${name} reacted with ${REACTIONS[emoji]}`}
       data-reaction={emoji}
-      class="absolute bottom-10 text-4xl transition-all ease-out"
+      class="absolute bottom-10 font-emoji text-4xl transition-all ease-out"
     >
       {emoji}
     </span>
