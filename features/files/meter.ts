@@ -51,7 +51,9 @@ export function formatBytes(bytes: number): string {
     value /= 1000;
     unit++;
   }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+  // One decimal below 100 ("10.5 MB"), none above ("300 MB"), and never a trailing ".0".
+  const text = value < 99.95 ? value.toFixed(1).replace(/\.0$/, "") : String(Math.round(value));
+  return `${text} ${units[unit]}`;
 }
 
 /** "4.2 MB/s". */

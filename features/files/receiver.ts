@@ -62,8 +62,8 @@ class IncomingFile {
   held = 0;
   heldBytes = 0;
   readonly pending = new Map<number, Pending>();
-  /** Pieces verified and being written. */
-  writing = 0;
+  /** Pieces whole and being checked or written. */
+  readonly writing = new Set<number>();
   readonly failures = new Map<number, number>();
   meter: RateMeter;
   target: SaveTarget | null = null;
@@ -431,7 +431,7 @@ export class Receiver {
     let inFlight = 0;
     for (const f of files) {
       for (const index of f.pending.keys()) inFlight += f.lengthOf(index);
-      inFlight += f.writing * f.offer.pieceSize;
+      for (const index of f.writing) inFlight += f.lengthOf(index);
     }
     for (const f of files) {
       if (!f.hashes) {
@@ -446,7 +446,7 @@ export class Receiver {
       // At least two pieces in flight per sender, whatever their size, so it never idles.
       const window = Math.max(this.#io.tuning.window, 2 * f.offer.pieceSize);
       for (let index = 0; index < f.count && inFlight < window; index++) {
-        if (f.have[index] || f.pending.has(index)) continue;
+        if (f.have[index] || f.pending.has(index) || f.writing.has(index)) continue;
         f.pending.set(index, { buf: null, got: 0, at: this.#io.now() });
         inFlight += f.lengthOf(index);
         this.debug.requested.push(`${f.id}:${index}`);
@@ -505,7 +505,7 @@ export class Receiver {
   /** A piece is whole: check it, store it, acknowledge it, ask for more. */
   async #complete(f: IncomingFile, index: number, buf: Uint8Array<ArrayBuffer>): Promise<void> {
     f.pending.delete(index);
-    f.writing++;
+    f.writing.add(index);
     try {
       const ok = sameBytes(await sha256(buf), f.hashes!, index * HASH_BYTES);
       if (!ok) {
@@ -535,7 +535,7 @@ export class Receiver {
     } catch (err) {
       this.#fail(f, storageError(err));
     } finally {
-      f.writing--;
+      f.writing.delete(index);
       this.#io.changed();
       if (f.state === "receiving") this.#pump(f.from);
     }
