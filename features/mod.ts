@@ -5,8 +5,9 @@
  */
 import type { FeatureModule } from "../components/meeting/slots.ts";
 import chat from "./chat/mod.ts";
+import files from "./files/mod.tsx";
 import hand from "./hand/mod.tsx";
 import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, host];
+export const FEATURES: readonly FeatureModule[] = [hand, reactions, chat, files, host];

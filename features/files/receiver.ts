@@ -35,11 +35,14 @@ const MAX_WAITING_OFFERS = 32;
 /** How often stalled pieces are looked for. */
 const STALL_CHECK_MS = 1_000;
 
+/** A piece being received: asked for block by block, in order. */
 interface Pending {
   /** Allocated when its first bytes arrive. */
   buf: Uint8Array<ArrayBuffer> | null;
+  /** Bytes asked for so far (from the start), and bytes received. */
+  asked: number;
   got: number;
-  /** When it was asked for or last got bytes. */
+  /** When it was last asked for or got bytes. */
   at: number;
 }
 
@@ -57,8 +60,9 @@ class IncomingFile {
   manifestGot = 0;
   /** When the manifest was asked for or last got hashes. */
   manifestAt = 0;
-  /** Which pieces are stored. */
+  /** Which pieces are stored, and the first that is not (where asking starts). */
   have: Uint8Array;
+  firstMissing = 0;
   held = 0;
   heldBytes = 0;
   readonly pending = new Map<number, Pending>();
@@ -393,6 +397,7 @@ export class Receiver {
       f.stored = stored;
       f.hashes = hashes;
       f.have.fill(0);
+      f.firstMissing = 0;
       f.held = 0;
       f.heldBytes = 0;
       for (const index of held) {
@@ -421,19 +426,21 @@ export class Receiver {
     this.#io.changed();
   }
 
-  /** Asks `peer` for pieces (and manifests) until its window is full. */
+  /**
+   * Asks `peer` for blocks (and manifests) until what is asked for and not received reaches the
+   * window: pieces in order, files in the order they were accepted.
+   */
   #pump(peer: PeerId): void {
     const channel = this.#io.channel(peer);
     if (!channel?.open) return;
+    const { window, block } = this.#io.tuning;
     const files = [...this.#files.values()]
       .filter((f) => f.from === peer && f.state === "receiving" && f.stored)
       .sort((a, b) => a.acceptedAt - b.acceptedAt);
     let inFlight = 0;
+    for (const f of files) for (const p of f.pending.values()) inFlight += p.asked - p.got;
     for (const f of files) {
-      for (const index of f.pending.keys()) inFlight += f.lengthOf(index);
-      for (const index of f.writing) inFlight += f.lengthOf(index);
-    }
-    for (const f of files) {
+      if (inFlight >= window) return;
       if (!f.hashes) {
         if (!f.manifest) {
           f.manifest = new Uint8Array(f.count * HASH_BYTES);
@@ -443,14 +450,20 @@ export class Receiver {
         }
         continue;
       }
-      // At least two pieces in flight per sender, whatever their size, so it never idles.
-      const window = Math.max(this.#io.tuning.window, 2 * f.offer.pieceSize);
-      for (let index = 0; index < f.count && inFlight < window; index++) {
-        if (f.have[index] || f.pending.has(index) || f.writing.has(index)) continue;
-        f.pending.set(index, { buf: null, got: 0, at: this.#io.now() });
-        inFlight += f.lengthOf(index);
-        this.debug.requested.push(`${f.id}:${index}`);
-        channel.send(pieceRequestFrame(f.idBytes, index));
+      while (f.firstMissing < f.count && f.have[f.firstMissing]) f.firstMissing++;
+      for (let index = f.firstMissing; index < f.count && inFlight < window; index++) {
+        if (f.have[index] || f.writing.has(index)) continue;
+        let p = f.pending.get(index);
+        if (!p) f.pending.set(index, p = { buf: null, asked: 0, got: 0, at: this.#io.now() });
+        const length = f.lengthOf(index);
+        if (p.asked === 0) this.debug.requested.push(`${f.id}:${index}`);
+        while (p.asked < length && inFlight < window) {
+          const size = Math.min(block, length - p.asked);
+          channel.send(pieceRequestFrame(f.idBytes, index, p.asked, size));
+          p.asked += size;
+          p.at = this.#io.now();
+          inFlight += size;
+        }
       }
     }
   }
@@ -488,9 +501,9 @@ export class Receiver {
     const p = f.pending.get(index);
     const length = f.lengthOf(index);
     if (!p || !f.hashes) return this.#io.drop("data-unasked");
-    // Bytes of a piece arrive in order; offset 0 starts it over (a copy sent again).
-    if (offset === 0) p.got = 0;
-    if (offset !== p.got || offset + bytes.length > length) {
+    // Blocks are asked for in order and sent in order: bytes arrive where the last ones ended,
+    // and never past what was asked for.
+    if (offset !== p.got || offset + bytes.length > p.asked) {
       return this.#io.drop("data-out-of-place");
     }
     p.buf ??= new Uint8Array(length);
@@ -500,6 +513,8 @@ export class Receiver {
     f.meter.update(f.done);
     this.#io.changed();
     if (p.got === length) void this.#complete(f, index, p.buf);
+    // A block is in (blocks start at multiples of the block size): ask for the next.
+    else if (p.got % this.#io.tuning.block === 0) this.#pump(f.from);
   }
 
   /** A piece is whole: check it, store it, acknowledge it, ask for more. */

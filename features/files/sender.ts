@@ -27,11 +27,13 @@ import {
   HASH_BYTES,
   MANIFEST_HEADER,
   manifestFrame,
+  MAX_BLOCK,
   MAX_FILE_BYTES,
   newOfferId,
   type Offer,
   offerIdBytes,
   pieceCount,
+  pieceLength,
   pieceSizeFor,
   refusedFrame,
   STATUS_ONLY,
@@ -83,7 +85,9 @@ class OutgoingFile {
   }
 }
 
-type Job = { file: OutgoingFile; index: number } | { file: OutgoingFile; manifest: true };
+type Job =
+  | { file: OutgoingFile; index: number; offset: number; length: number }
+  | { file: OutgoingFile; manifest: true };
 
 /** The sending half; see the module comment. */
 export class Sender {
@@ -266,8 +270,11 @@ export class Sender {
       this.#io.changed();
       return;
     }
-    if (frame.type === "piece-request" && frame.index >= f.count) {
-      return this.#io.drop("bad-piece");
+    if (frame.type === "piece-request") {
+      const { index, offset, length } = frame;
+      const end = offset + length;
+      if (index >= f.count || length === 0 || length > MAX_BLOCK) return this.#io.drop("bad-piece");
+      if (end > pieceLength(f.size, f.pieceSize, index)) return this.#io.drop("bad-piece");
     }
     const queue = this.#queues.get(peer) ?? [];
     if (queue.length >= MAX_QUEUED) return this.#io.drop("queue-full");
@@ -277,7 +284,7 @@ export class Sender {
     }
     queue.push(
       frame.type === "piece-request"
-        ? { file: f, index: frame.index }
+        ? { file: f, index: frame.index, offset: frame.offset, length: frame.length }
         : { file: f, manifest: true },
     );
     this.#queues.set(peer, queue);
@@ -308,11 +315,13 @@ export class Sender {
           f.state = "failed";
           continue;
         }
-        const key = `${f.id} ${peer}`;
-        const served = this.debug.served.get(key) ?? [];
-        served.push(job.index);
-        this.debug.served.set(key, served);
-        await this.#sendPiece(channel, f, peer, job.index, bytes);
+        if (job.offset === 0) {
+          const key = `${f.id} ${peer}`;
+          const served = this.debug.served.get(key) ?? [];
+          served.push(job.index);
+          this.debug.served.set(key, served);
+        }
+        await this.#sendBlock(channel, f, peer, job, bytes);
       }
     } catch (err) {
       console.warn(`Sending files to ${peer} stopped:`, err);
@@ -351,18 +360,21 @@ export class Sender {
     }
   }
 
-  async #sendPiece(
+  /** Sends bytes `offset .. offset + length` of a piece (`bytes`), in frames the link takes. */
+  async #sendBlock(
     channel: PeerChannel,
     f: OutgoingFile,
     peer: PeerId,
-    index: number,
+    { index, offset: start, length }: { index: number; offset: number; length: number },
     bytes: Uint8Array<ArrayBuffer>,
   ): Promise<void> {
     const payload = this.#frameBudget(channel) - DATA_HEADER;
-    const damage = this.debug.corrupt.delete(`${f.id}:${index}`);
-    for (let offset = 0; offset < bytes.length; offset += payload) {
-      const frame = dataFrame(f.idBytes, index, offset, bytes.subarray(offset, offset + payload));
-      if (damage && offset === 0) frame[DATA_HEADER] ^= 0xff;
+    const damage = start === 0 && this.debug.corrupt.delete(`${f.id}:${index}`);
+    const end = start + length;
+    for (let offset = start; offset < end; offset += payload) {
+      const part = bytes.subarray(offset, Math.min(end, offset + payload));
+      const frame = dataFrame(f.idBytes, index, offset, part);
+      if (damage && offset === start) frame[DATA_HEADER] ^= 0xff;
       await this.#room(channel, frame.length);
       // The receiver may have gone, cancelled or been removed while we waited.
       if (!channel.open || f.state !== "shared" || !this.#serves(f, peer)) return;

@@ -4,12 +4,14 @@
  * Each piece is its own file, written with `createWritable()` and committed by `close()`. Why not
  * one file written in place: a writable stream commits only when closed (until then Chromium
  * writes to a swap file that a reload throws away), and in-place writes (`createSyncAccessHandle`)
- * need a dedicated worker, which this app's bundler and content security policy do not serve. A
- * piece file that exists is therefore whole, and what was received survives a reload. The whole
- * file is a `Blob` made of the piece files: the browser reads it from disk when it is saved.
+ * need a dedicated worker, which this app's bundler and content security policy do not serve. So
+ * what was received survives a reload, piece by piece. A piece counts as held only at its full
+ * length: the file itself exists, empty, from the moment its writing starts, and stays so when
+ * the page goes before `close()`. The whole file is a `Blob` made of the piece files: the browser
+ * reads it from disk when it is saved.
  */
 import { type FileStore, isMeta, type StoredFile, type TransferMeta } from "./store.ts";
-import { pieceCount } from "./wire.ts";
+import { pieceCount, pieceLength } from "./wire.ts";
 
 /** The app's folder in the origin-private file system. */
 const FOLDER = "mooz-files";
@@ -52,6 +54,27 @@ async function names(dir: FileSystemDirectoryHandle): Promise<string[]> {
   return out;
 }
 
+/** Indexes of the pieces in `dir` that are whole (see the module comment). */
+async function wholePieces(
+  dir: FileSystemDirectoryHandle,
+  size: number,
+  pieceSize: number,
+): Promise<number[]> {
+  const listed = (await names(dir)).map((n) => PIECE.exec(n)?.[1])
+    .filter((n) => n !== undefined).map(Number);
+  const whole: number[] = [];
+  // A few at a time: thousands of pieces are listed in about a second.
+  for (let i = 0; i < listed.length; i += 32) {
+    await Promise.all(
+      listed.slice(i, i + 32).map(async (index) => {
+        const file = await readFile(dir, `p${index}`);
+        if (file?.size === pieceLength(size, pieceSize, index)) whole.push(index);
+      }),
+    );
+  }
+  return whole.sort((a, b) => a - b);
+}
+
 /** The browser's `FileStore`: see the module comment. */
 export class OpfsStore implements FileStore {
   static supported(): boolean {
@@ -71,15 +94,15 @@ export class OpfsStore implements FileStore {
         return file ? new Uint8Array(await file.arrayBuffer()) : null;
       },
       writeManifest: (hashes) => writeFile(dir, "manifest", new Uint8Array(hashes)),
-      pieces: async () =>
-        (await names(dir)).map((n) => PIECE.exec(n)?.[1]).filter((n) => n !== undefined)
-          .map(Number).sort((a, b) => a - b),
+      pieces: () => wholePieces(dir, size, pieceSize),
       write: (index, bytes) => writeFile(dir, `p${index}`, bytes),
       file: async () => {
         const parts: File[] = [];
         for (let i = 0; i < pieceCount(size, pieceSize); i++) {
           const part = await readFile(dir, `p${i}`);
-          if (!part) throw new Error(`Piece ${i} is missing from this browser's storage.`);
+          if (part?.size !== pieceLength(size, pieceSize, i)) {
+            throw new Error(`Part of the file is missing from this browser's storage.`);
+          }
           parts.push(part);
         }
         return new Blob(parts, { type });
@@ -96,7 +119,8 @@ export class OpfsStore implements FileStore {
         const file = await readFile(dir, "meta.json");
         const meta: unknown = file ? JSON.parse(await file.text()) : null;
         if (!isMeta(meta) || meta.offer.root !== name) continue;
-        out.push({ meta, held: (await names(dir)).filter((n) => PIECE.test(n)).length });
+        const { size, pieceSize } = meta.offer;
+        out.push({ meta, held: (await wholePieces(dir, size, pieceSize)).length });
       } catch {
         // Not a folder of ours, or unreadable: skipped.
       }

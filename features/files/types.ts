@@ -97,8 +97,13 @@ export interface Tuning {
   highWater: number;
   /** …down to this. */
   lowWater: number;
-  /** Bytes of pieces a receiver has asked for and not stored yet, per sender (at least 2 pieces). */
+  /**
+   * Bytes a receiver has asked one sender for and not received yet. Bounds what can be queued
+   * ahead of that sender's chat messages (in its channel, the network, and the receiving page).
+   */
   window: number;
+  /** Bytes asked for at once (a block of a piece). */
+  block: number;
   /** A piece asked for that got no bytes this long is asked for again. */
   stallMs: number;
   /** Times one piece may fail its hash before the transfer gives up. */
@@ -112,7 +117,8 @@ const MiB = 1024 * 1024;
 export const DEFAULT_TUNING: Tuning = {
   highWater: 2 * MiB,
   lowWater: 1 * MiB,
-  window: 16 * MiB,
+  window: 4 * MiB,
+  block: 1 * MiB,
   stallMs: 15_000,
   maxPieceFailures: 3,
   cachePieces: 4,

@@ -5,8 +5,10 @@
  * - **Topics** on the core channel (JSON, validated, rate-limited by the core): offers, answers,
  *   resumes and withdrawals. Small, rare, and never delayed by a transfer.
  * - **Frames** on the feature's own channel `f:files/data` (binary, ordered), one per peer:
- *   the receiver asks for the manifest and for pieces and acknowledges each piece it verified
- *   and stored; the sender answers with the manifest and with the pieces' bytes.
+ *   the receiver asks for the manifest and for blocks of pieces and acknowledges each piece it
+ *   verified and stored; the sender answers with the manifest and with the blocks' bytes. A
+ *   piece (4 MiB) is what is hashed and stored; a block (1 MiB) is what is asked for, so that
+ *   what a receiver has asked for and not yet read stays small (README "File sharing").
  *
  * Who sent something is always the link it came on. An offer id is 16 random bytes that only the
  * offer's recipients ever learn (over the sealed mesh), so knowing it is what lets a receiver who
@@ -30,6 +32,8 @@ export const DEFAULT_PIECE = 4 * MiB;
 export const TARGET_PIECES = 4096;
 /** Pieces a receiver accepts in one offer (the manifest is then at most 256 KiB). */
 export const MAX_PIECES = 8192;
+/** Largest block a receiver may ask for at once. */
+export const MAX_BLOCK = 4 * MiB;
 /** Largest file: `MAX_PIECE × TARGET_PIECES`, 128 GiB. */
 export const MAX_FILE_BYTES = MAX_PIECE * TARGET_PIECES;
 /** File names, in characters (code points), as most file systems allow. */
@@ -173,7 +177,7 @@ export function parseStop(body: unknown): Stop | null {
 export const FRAME = {
   /** Receiver: send me the manifest of this offer. */
   manifestRequest: 0x01,
-  /** Receiver: send me this piece. */
+  /** Receiver: send me these bytes of this piece. */
   pieceRequest: 0x02,
   /** Receiver: I verified and stored this piece; I now hold this many pieces. */
   pieceStored: 0x03,
@@ -196,7 +200,7 @@ export const MANIFEST_HEADER = 1 + ID_BYTES + 4;
 /** A frame read from the channel. `id` is the offer id's base64url; bytes are views, not copies. */
 export type Frame =
   | { type: "manifest-request"; id: string }
-  | { type: "piece-request"; id: string; index: number }
+  | { type: "piece-request"; id: string; index: number; offset: number; length: number }
   | { type: "piece-stored"; id: string; index: number; held: number }
   | { type: "manifest"; id: string; first: number; hashes: Uint8Array }
   | { type: "data"; id: string; index: number; offset: number; bytes: Uint8Array }
@@ -219,8 +223,18 @@ export function manifestRequestFrame(id: Uint8Array): Uint8Array<ArrayBuffer> {
   return header(FRAME.manifestRequest, id, -1, 1 + ID_BYTES);
 }
 
-export function pieceRequestFrame(id: Uint8Array, index: number): Uint8Array<ArrayBuffer> {
-  return header(FRAME.pieceRequest, id, index, 1 + ID_BYTES + 4);
+/** Asks for `length` bytes of piece `index` from `offset` on. */
+export function pieceRequestFrame(
+  id: Uint8Array,
+  index: number,
+  offset: number,
+  length: number,
+): Uint8Array<ArrayBuffer> {
+  const frame = header(FRAME.pieceRequest, id, index, 1 + ID_BYTES + 12);
+  const view = new DataView(frame.buffer);
+  view.setUint32(1 + ID_BYTES + 4, offset);
+  view.setUint32(1 + ID_BYTES + 8, length);
+  return frame;
 }
 
 export function pieceStoredFrame(
@@ -277,7 +291,9 @@ export function parseFrame(data: unknown, maxBytes: number): Frame | null {
     case FRAME.manifestRequest:
       return length === 1 + ID_BYTES ? { type: "manifest-request", id } : null;
     case FRAME.pieceRequest:
-      return length === 1 + ID_BYTES + 4 ? { type: "piece-request", id, index: u32(0) } : null;
+      return length === 1 + ID_BYTES + 12
+        ? { type: "piece-request", id, index: u32(0), offset: u32(4), length: u32(8) }
+        : null;
     case FRAME.pieceStored:
       return length === 1 + ID_BYTES + 8
         ? { type: "piece-stored", id, index: u32(0), held: u32(4) }

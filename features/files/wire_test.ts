@@ -143,10 +143,12 @@ Deno.test("frames: each kind reads back as written, with exact lengths", () => {
     type: "manifest-request",
     id: key,
   });
-  assert.deepEqual(parseFrame(buf(pieceRequestFrame(id, 7)), 1e6), {
+  assert.deepEqual(parseFrame(buf(pieceRequestFrame(id, 7, 1024, 4096)), 1e6), {
     type: "piece-request",
     id: key,
     index: 7,
+    offset: 1024,
+    length: 4096,
   });
   assert.deepEqual(parseFrame(buf(pieceStoredFrame(id, STATUS_ONLY, 3)), 1e6), {
     type: "piece-stored",
@@ -178,7 +180,7 @@ Deno.test("frames: each kind reads back as written, with exact lengths", () => {
     out.set(frame);
     return out.buffer;
   };
-  assert.equal(parseFrame(extra(pieceRequestFrame(id, 1)), 1e6), null);
+  assert.equal(parseFrame(extra(pieceRequestFrame(id, 1, 0, 1)), 1e6), null);
   assert.equal(parseFrame(extra(manifestRequestFrame(id)), 1e6), null);
   assert.equal(parseFrame(buf(manifestFrame(id, 0, new Uint8Array(31))), 1e6), null);
   assert.equal(parseFrame(buf(dataFrame(id, 0, 0, new Uint8Array(0))), 1e6), null);
@@ -204,7 +206,7 @@ Deno.test("fuzz: 20,000 mutated frames and offers never throw, and what passes i
   const id = offerIdBytes(newOfferId())!;
   const seeds = [
     manifestRequestFrame(id),
-    pieceRequestFrame(id, 3),
+    pieceRequestFrame(id, 3, 0, 1024),
     pieceStoredFrame(id, 2, 5),
     refusedFrame(id),
     manifestFrame(id, 0, new Uint8Array(96)),
