@@ -71,8 +71,11 @@ export interface Files {
   file(id: string): Promise<Blob | null>;
   /** Messages and frames peers sent that were refused, by reason. */
   readonly dropped: Readonly<Record<string, number>>;
-  /** For tests and diagnostics: the halves' counters and hooks. */
-  readonly debug: { sender: Sender["debug"]; receiver: Receiver["debug"] };
+  /**
+   * For tests, benches and diagnostics: the halves' counters and hooks, and the tuning in use
+   * (changing it takes effect at once).
+   */
+  readonly debug: { sender: Sender["debug"]; receiver: Receiver["debug"]; tuning: Tuning };
 }
 
 /** How to make the feature; the app uses the defaults (`files`). */
@@ -221,7 +224,7 @@ export function filesFeature(options: FilesOptions = {}): FeatureDefinition<File
       },
       file: (id) => receiver.file(id),
       dropped,
-      debug: { sender: sender.debug, receiver: receiver.debug },
+      debug: { sender: sender.debug, receiver: receiver.debug, tuning },
     };
   });
 }

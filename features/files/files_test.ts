@@ -10,7 +10,13 @@ import type { PeerId } from "../../mesh/types.ts";
 import { type Files, filesFeature } from "./files.ts";
 import { manifestRoot, sha256 } from "./manifest.ts";
 import { MemoryStore } from "./store.ts";
-import type { IncomingView, OutgoingView, SaveTarget, Tuning } from "./types.ts";
+import {
+  DEFAULT_TUNING,
+  type IncomingView,
+  type OutgoingView,
+  type SaveTarget,
+  type Tuning,
+} from "./types.ts";
 import {
   dataFrame,
   manifestFrame,
@@ -176,8 +182,9 @@ Deno.test("a file offered to everyone: each decides, nothing is written before a
     // Every piece sent once, and the queue never deeper than the high-water mark plus a frame.
     assert.deepEqual(m.of("ada").debug.sender.served.get(`${offer.id} bob`), [0, 1, 2]);
     const channel = m.mesh.channel("ada", "bob", LABEL);
-    assert.ok(channel.maxBufferedAmount <= 2 * MiB + 256 * 1024, `${channel.maxBufferedAmount}`);
-    assert.ok(channel.maxBufferedAmount > MiB, "the flow control let the queue fill");
+    const { highWater, lowWater } = DEFAULT_TUNING;
+    assert.ok(channel.maxBufferedAmount <= highWater + 256 * 1024, `${channel.maxBufferedAmount}`);
+    assert.ok(channel.maxBufferedAmount > lowWater, "the flow control let the queue fill");
   } finally {
     m.end();
   }

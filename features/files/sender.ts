@@ -342,7 +342,7 @@ export class Sender {
   }
 
   #frameBudget(channel: PeerChannel): number {
-    return Math.min(channel.maxMessageSize, MAX_FRAME);
+    return Math.min(channel.maxMessageSize, this.#io.tuning.frame, MAX_FRAME);
   }
 
   async #sendManifest(channel: PeerChannel, f: OutgoingFile): Promise<void> {

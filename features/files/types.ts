@@ -93,7 +93,11 @@ export type TransferView = IncomingView | OutgoingView;
 
 /** Flow control and pacing; the defaults are what the bench measured as good (README). */
 export interface Tuning {
-  /** Wait for the channel to drain once more than this is queued on it… */
+  /**
+   * Wait for the channel to drain once more than this is queued on it… Small on purpose: with
+   * megabytes queued, Chromium's data channels stalled for seconds now and then, chat included
+   * (README "File sharing"); 256 KiB kept chat within tens of milliseconds at the same rate.
+   */
   highWater: number;
   /** …down to this. */
   lowWater: number;
@@ -104,6 +108,8 @@ export interface Tuning {
   window: number;
   /** Bytes asked for at once (a block of a piece). */
   block: number;
+  /** Largest frame sent (the link's `maxMessageSize` caps it too). */
+  frame: number;
   /** A piece asked for that got no bytes this long is asked for again. */
   stallMs: number;
   /** Times one piece may fail its hash before the transfer gives up. */
@@ -115,10 +121,11 @@ export interface Tuning {
 const MiB = 1024 * 1024;
 
 export const DEFAULT_TUNING: Tuning = {
-  highWater: 2 * MiB,
-  lowWater: 1 * MiB,
+  highWater: 256 * 1024,
+  lowWater: 128 * 1024,
   window: 4 * MiB,
   block: 1 * MiB,
+  frame: 256 * 1024,
   stallMs: 15_000,
   maxPieceFailures: 3,
   cachePieces: 4,
