@@ -103,14 +103,19 @@ function asked(frames: unknown[], type: number): boolean {
 /** A meeting of `peers` with file sharing, every link open (and every files channel). */
 async function meetingOf(
   peers: PeerId[],
-  opts: { tuning?: Partial<Tuning>; quota?: number; bytesPerTick?: number } = {},
+  opts: {
+    tuning?: Partial<Tuning>;
+    quota?: number;
+    bytesPerTick?: number;
+    writeDelayMs?: number;
+  } = {},
 ): Promise<Meeting> {
   const mesh = new TestMesh([], { bytesPerTick: opts.bytesPerTick ?? 2 * MiB });
   const stores = new Map<PeerId, MemoryStore>();
   const instances = new Map<PeerId, Files>();
   const hosts: ReturnType<TestMesh["host"]>[] = [];
   const tuning = { stallMs: 2_000, ...opts.tuning };
-  const add = (peer: PeerId, store = new MemoryStore(opts.quota)) => {
+  const add = (peer: PeerId, store = new MemoryStore(opts.quota, opts.writeDelayMs)) => {
     stores.set(peer, store);
     const host = mesh.add(peer);
     hosts.push(host);
@@ -304,6 +309,29 @@ Deno.test("a receiver that reloads (new peer id, same storage) resumes from the 
       "Ada to see the new page done",
       () => m.outgoing("ada")!.receivers.find((r) => r.peer === "bob2")?.state === "done",
     );
+  } finally {
+    m.end();
+  }
+});
+
+Deno.test("a slow disk holds the transfer back instead of filling memory with pieces", async () => {
+  const m = await meetingOf(["ada", "bob"], { writeDelayMs: 150, bytesPerTick: 8 * MiB });
+  try {
+    m.of("ada").share([fileOf("big.bin", 64 * MiB, 12)], "bob");
+    await until("the offer", () => m.incoming("bob")?.state === "offered");
+    const id = m.incoming("bob")!.id;
+    await m.of("bob").accept(id);
+    const store = m.stores.get("bob")!;
+    const { requested } = m.of("bob").debug.receiver;
+    let most = 0;
+    while (m.incoming("bob")?.state !== "done") {
+      // Pieces asked for and not stored yet: each has (or will have) a 4 MiB buffer.
+      most = Math.max(most, requested.length - store.writes.length);
+      await sleep(5);
+    }
+    const limit = DEFAULT_TUNING.memory / (4 * MiB);
+    assert.ok(most <= limit, `${most} pieces in memory at once (at most ${limit})`);
+    assert.ok(store.maxWriting <= limit);
   } finally {
     m.end();
   }

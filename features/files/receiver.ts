@@ -127,6 +127,11 @@ export class Receiver {
     requested: [] as string[],
     /** Pieces held when each transfer started in this page, by offer id. */
     heldAtStart: new Map<string, number[]>(),
+    /** Milliseconds spent waiting for hashes and for storage writes (for the bench). */
+    hashMs: 0,
+    writeMs: 0,
+    /** When each transfer had every piece (`Date.now()`), by offer id. */
+    finishedAt: new Map<string, number>(),
   };
 
   /** `store` is null where the browser can't store files (then nothing can be accepted). */
@@ -439,6 +444,12 @@ export class Receiver {
       .sort((a, b) => a.acceptedAt - b.acceptedAt);
     let inFlight = 0;
     for (const f of files) for (const p of f.pending.values()) inFlight += p.asked - p.got;
+    // Pieces in memory, from every sender: being received, checked or written.
+    let held = 0;
+    for (const f of this.#files.values()) {
+      for (const index of f.pending.keys()) held += f.lengthOf(index);
+      for (const index of f.writing) held += f.lengthOf(index);
+    }
     for (const f of files) {
       if (inFlight >= window) return;
       if (!f.hashes) {
@@ -454,8 +465,13 @@ export class Receiver {
       for (let index = f.firstMissing; index < f.count && inFlight < window; index++) {
         if (f.have[index] || f.writing.has(index)) continue;
         let p = f.pending.get(index);
-        if (!p) f.pending.set(index, p = { buf: null, asked: 0, got: 0, at: this.#io.now() });
         const length = f.lengthOf(index);
+        if (!p) {
+          // A new piece needs its buffer: not while storage is behind (at least two pieces).
+          if (held > 0 && held + length > Math.max(this.#io.tuning.memory, 2 * length)) return;
+          f.pending.set(index, p = { buf: null, asked: 0, got: 0, at: this.#io.now() });
+          held += length;
+        }
         if (p.asked === 0) this.debug.requested.push(`${f.id}:${index}`);
         while (p.asked < length && inFlight < window) {
           const size = Math.min(block, length - p.asked);
@@ -522,7 +538,9 @@ export class Receiver {
     f.pending.delete(index);
     f.writing.add(index);
     try {
+      const hashedAt = this.#io.now();
       const ok = sameBytes(await sha256(buf), f.hashes!, index * HASH_BYTES);
+      this.debug.hashMs += this.#io.now() - hashedAt;
       if (!ok) {
         this.debug.corrupt.push(`${f.id}:${index}`);
         const failures = (f.failures.get(index) ?? 0) + 1;
@@ -537,7 +555,9 @@ export class Receiver {
         return; // asked for again below
       }
       if (f.state !== "receiving" || f.have[index]) return;
+      const writeAt = this.#io.now();
       await f.stored!.write(index, buf);
+      this.debug.writeMs += this.#io.now() - writeAt;
       if (f.state !== "receiving" && f.state !== "paused") return;
       if (!f.have[index]) {
         f.have[index] = 1;
@@ -552,7 +572,12 @@ export class Receiver {
     } finally {
       f.writing.delete(index);
       this.#io.changed();
-      if (f.state === "receiving") this.#pump(f.from);
+      // Memory freed: any sender held back by it may go on.
+      const senders = new Set<PeerId>();
+      for (const other of this.#files.values()) {
+        if (other.state === "receiving") senders.add(other.from);
+      }
+      for (const peer of senders) this.#pump(peer);
     }
   }
 
@@ -564,6 +589,7 @@ export class Receiver {
   /** Every piece is here and verified: write it where the person chose, or keep it here. */
   async #finish(f: IncomingFile): Promise<void> {
     f.pending.clear();
+    this.debug.finishedAt.set(f.id, Date.now());
     const target = f.target;
     if (!target) {
       f.state = "done";

@@ -22,7 +22,6 @@ import {
   checkMediaType,
   cleanFileName,
   DATA_HEADER,
-  dataFrame,
   type Frame,
   HASH_BYTES,
   MANIFEST_HEADER,
@@ -38,6 +37,7 @@ import {
   refusedFrame,
   STATUS_ONLY,
   type StopReason,
+  writeDataFrame,
 } from "./wire.ts";
 
 /** Requests one peer may have queued with us; more are dropped (it asks again if it stalls). */
@@ -97,6 +97,8 @@ export class Sender {
   readonly #running = new Set<PeerId>();
   /** Pieces read recently, shared by receivers: `${id}:${index}`, oldest first. */
   readonly #cache = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
+  /** Where each data frame is written before `send` copies it. */
+  readonly #frame = new Uint8Array(MAX_FRAME);
   /** Files waiting to be hashed, one at a time. */
   #preparing: Promise<void> = Promise.resolve();
 
@@ -108,6 +110,9 @@ export class Sender {
     maxBuffered: new Map<PeerId, number>(),
     /** `${id}:${index}`: flip a byte in that piece the next time it is sent. */
     corrupt: new Set<string>(),
+    /** Milliseconds spent waiting for file reads and for channels to drain (for the bench). */
+    readMs: 0,
+    drainMs: 0,
   };
 
   constructor(io: FilesIO) {
@@ -308,7 +313,11 @@ export class Sender {
         }
         let bytes: Uint8Array<ArrayBuffer>;
         try {
+          const readAt = this.#io.now();
           bytes = await this.#read(f, job.index);
+          this.debug.readMs += this.#io.now() - readAt;
+          // Receivers ask in order: read the next piece while this one goes out.
+          if (job.index + 1 < f.count) this.#read(f, job.index + 1).catch(() => {});
         } catch (err) {
           this.#fail(f, `${f.name} can't be read any more (${readError(err)}). Share it again.`);
           this.stop(f.id);
@@ -338,7 +347,10 @@ export class Sender {
   /** Waits until the channel has room for `bytes` more (flow control). */
   async #room(channel: PeerChannel, bytes: number): Promise<void> {
     const { highWater, lowWater } = this.#io.tuning;
-    if (channel.bufferedAmount + bytes > highWater) await channel.drained(lowWater);
+    if (channel.bufferedAmount + bytes <= highWater) return;
+    const at = this.#io.now();
+    await channel.drained(lowWater);
+    this.debug.drainMs += this.#io.now() - at;
   }
 
   #frameBudget(channel: PeerChannel): number {
@@ -373,11 +385,12 @@ export class Sender {
     const end = start + length;
     for (let offset = start; offset < end; offset += payload) {
       const part = bytes.subarray(offset, Math.min(end, offset + payload));
-      const frame = dataFrame(f.idBytes, index, offset, part);
-      if (damage && offset === start) frame[DATA_HEADER] ^= 0xff;
-      await this.#room(channel, frame.length);
+      await this.#room(channel, DATA_HEADER + part.length);
       // The receiver may have gone, cancelled or been removed while we waited.
       if (!channel.open || f.state !== "shared" || !this.#serves(f, peer)) return;
+      // Filled and sent with no await between: every peer's queue shares the one buffer.
+      const frame = writeDataFrame(this.#frame, f.idBytes, index, offset, part);
+      if (damage && offset === start) frame[DATA_HEADER] ^= 0xff;
       channel.send(frame);
       const max = this.debug.maxBuffered.get(peer) ?? 0;
       if (channel.bufferedAmount > max) this.debug.maxBuffered.set(peer, channel.bufferedAmount);

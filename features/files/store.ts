@@ -64,8 +64,12 @@ export class MemoryStore implements FileStore {
   >();
   /** Pieces written, in order (for tests). */
   readonly writes: { root: string; index: number }[] = [];
+  /** Writes under way now, and the most there were at once. */
+  writing = 0;
+  maxWriting = 0;
 
-  constructor(public quota = Infinity) {}
+  /** `quota` bounds what it holds; each write takes `writeDelayMs` (a slow disk). */
+  constructor(public quota = Infinity, public writeDelayMs = 0) {}
 
   open(meta: TransferMeta): Promise<StoredFile> {
     const root = meta.offer.root;
@@ -80,15 +84,20 @@ export class MemoryStore implements FileStore {
         return Promise.resolve();
       },
       pieces: () => Promise.resolve([...f.pieces.keys()].sort((a, b) => a - b)),
-      write: (index, bytes) => {
-        if (this.#used() + bytes.length > this.quota) {
-          return Promise.reject(
-            new DOMException("The quota has been exceeded.", "QuotaExceededError"),
-          );
+      write: async (index, bytes) => {
+        this.maxWriting = Math.max(this.maxWriting, ++this.writing);
+        try {
+          if (this.writeDelayMs > 0) {
+            await new Promise((resolve) => setTimeout(resolve, this.writeDelayMs));
+          }
+          if (this.#used() + bytes.length > this.quota) {
+            throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+          }
+          f.pieces.set(index, bytes.slice());
+          this.writes.push({ root, index });
+        } finally {
+          this.writing--;
         }
-        f.pieces.set(index, bytes.slice());
-        this.writes.push({ root, index });
-        return Promise.resolve();
       },
       file: () => {
         const count = pieceCount(f.meta.offer.size, f.meta.offer.pieceSize);

@@ -106,6 +106,11 @@ export interface Tuning {
    * ahead of that sender's chat messages (in its channel, the network, and the receiving page).
    */
   window: number;
+  /**
+   * Bytes of pieces a receiver holds in memory at once (arriving, being checked or written); a
+   * new piece waits while storage is behind. At least two pieces.
+   */
+  memory: number;
   /** Bytes asked for at once (a block of a piece). */
   block: number;
   /** Largest frame sent (the link's `maxMessageSize` caps it too). */
@@ -124,6 +129,7 @@ export const DEFAULT_TUNING: Tuning = {
   highWater: 256 * 1024,
   lowWater: 128 * 1024,
   window: 4 * MiB,
+  memory: 16 * MiB,
   block: 1 * MiB,
   frame: 256 * 1024,
   stallMs: 15_000,

@@ -262,6 +262,27 @@ export function manifestFrame(
   return frame;
 }
 
+/**
+ * A data frame written into `into` (at least `DATA_HEADER + bytes.length` long), returned as a view
+ * of it: a sender that hands each frame to `send` at once (which copies it) reuses one buffer.
+ */
+export function writeDataFrame(
+  into: Uint8Array<ArrayBuffer>,
+  id: Uint8Array,
+  index: number,
+  offset: number,
+  bytes: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const frame = into.subarray(0, DATA_HEADER + bytes.length);
+  frame[0] = FRAME.data;
+  frame.set(id, 1);
+  const view = new DataView(into.buffer, into.byteOffset);
+  view.setUint32(1 + ID_BYTES, index);
+  view.setUint32(1 + ID_BYTES + 4, offset);
+  frame.set(bytes, DATA_HEADER);
+  return frame;
+}
+
 /** A data frame: `bytes` of piece `index` starting at `offset`. */
 export function dataFrame(
   id: Uint8Array,
