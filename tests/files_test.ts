@@ -19,9 +19,11 @@ import { createHash } from "node:crypto";
 import type { CDPSession, Page } from "playwright-core";
 import type { IncomingView, OutgoingView, TransferView } from "../features/files/types.ts";
 import { DEFAULT_TUNING } from "../features/files/types.ts";
+import { assertAccessible, axeViolations } from "./browser.ts";
 import {
   bounded,
   control,
+  description,
   fillPreJoin,
   join,
   meetingTest,
@@ -442,6 +444,111 @@ meetingTest(
       assert.equal(await saveAndHash(bob.page, "damaged.bin", dir), expected);
       // Nothing else was refused on the way.
       assert.deepEqual(b.dropped, {});
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+  FILE,
+);
+
+/** Every axe-core violation (any impact, moderate included) inside the Files panel. */
+async function panelViolations(page: Page): Promise<string[]> {
+  const found: string[] = [];
+  for (const v of await axeViolations(page)) {
+    for (const node of v.nodes) {
+      const inside = await page.evaluate(
+        (target) => document.querySelector(target)?.closest("#files-panel") !== null,
+        node.target.join(" "),
+      );
+      if (inside) found.push(`${v.id} (${v.impact}): ${v.help} at ${node.target.join(" ")}`);
+    }
+  }
+  return found;
+}
+
+meetingTest(
+  "the Files panel: drop to share, answer offers by keyboard, follow progress, accessible",
+  { devices: "none", timeoutMs: 240_000 },
+  async (w) => {
+    const dir = await Deno.makeTempDir({ prefix: "mooz-files-" });
+    try {
+      const small = `${dir}/small.bin`, big = `${dir}/big.bin`;
+      await writeTestFile(small, 1_000_000, 3);
+      const bigHash = await writeTestFile(big, 40 * MiB, 4);
+      const ada = await joinWithoutPicker(w, "Ada");
+      const bob = await joinWithoutPicker(w, "Bob");
+      await waitForRemoteTiles(ada.page, 1);
+
+      // Dropping a file anywhere on the meeting shares it with everyone.
+      await ada.page.evaluate(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["hello"], "dropped.txt", { type: "text/plain" }));
+        for (const type of ["dragenter", "dragover"]) {
+          document.body.dispatchEvent(
+            new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }),
+          );
+        }
+      });
+      await ada.page.locator("[data-files-drop]").waitFor();
+      assert.match(
+        await ada.page.locator("[data-files-drop]").textContent() ?? "",
+        /Drop to send to everyone/,
+      );
+      await ada.page.evaluate(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["hello"], "dropped.txt", { type: "text/plain" }));
+        document.body.dispatchEvent(
+          new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }),
+        );
+      });
+      await ada.page.locator("[data-files-drop]").waitFor({ state: "detached" });
+      await ada.page.getByRole("status").getByText(/Sharing dropped\.txt with everyone/).waitFor();
+      await shareFile(ada.page, small);
+      await shareFile(ada.page, big);
+
+      // Bob hears of each offer, and the Files button says how many wait for him.
+      await bob.page.getByRole("status").getByText(
+        "Ada wants to send you small.bin (1 MB). Open Files to accept or decline.",
+      ).waitFor({ timeout: 30_000 });
+      await until(
+        "Files to say 3 waiting",
+        async () => /3 waiting/.test(await description(control(bob.page, "Files"))),
+      );
+      await openFiles(bob.page);
+      const panel = filesPanel(bob.page);
+      await panel.getByRole("button", { name: "Accept big.bin" }).waitFor();
+      assert.deepEqual(await panelViolations(bob.page), [], "axe, offers waiting");
+      await assertAccessible(bob.page);
+
+      // By keyboard: Enter accepts, Space declines.
+      await panel.getByRole("button", { name: "Accept small.bin" }).focus();
+      await bob.page.keyboard.press("Enter");
+      await panel.getByRole("button", { name: "Decline dropped.txt" }).focus();
+      await bob.page.keyboard.press(" ");
+      await panel.getByRole("button", { name: "Accept big.bin" }).click();
+      const bigRow = panel.locator("li[data-dir=in]", { hasText: "big.bin" });
+      await bigRow.getByRole("progressbar", { name: "big.bin from Ada" }).waitFor();
+      assert.deepEqual(await panelViolations(bob.page), [], "axe, while receiving");
+      await received(bob.page, "Bob", "big.bin", 120_000);
+      await received(bob.page, "Bob", "small.bin", 30_000);
+      await panel.locator("li[data-dir=in][data-state=declined]", { hasText: "dropped.txt" })
+        .waitFor();
+      await panel.getByRole("button", { name: "Save big.bin" }).waitFor();
+      assert.deepEqual(await panelViolations(bob.page), [], "axe, finished");
+      await panel.getByRole("button", { name: "Remove dropped.txt" }).click();
+      await panel.locator("li", { hasText: "dropped.txt" }).waitFor({ state: "detached" });
+      assert.equal(await saveAndHash(bob.page, "big.bin", dir), bigHash);
+      await panel.getByText("Saved to your browser's downloads.", { exact: false }).first()
+        .waitFor();
+
+      // Ada sees who has what.
+      await openFiles(ada.page);
+      const out = filesPanel(ada.page).getByRole("list", { name: "Receivers of dropped.txt" });
+      await out.locator("li[data-state=declined]", { hasText: "Bob declined" }).waitFor();
+      await filesPanel(ada.page).getByRole("list", { name: "Receivers of big.bin" })
+        .locator("li[data-state=done]", { hasText: "Bob has it, verified" }).waitFor();
+      assert.deepEqual(await panelViolations(ada.page), [], "axe, the sender's panel");
+      await assertAccessible(ada.page);
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
