@@ -337,6 +337,50 @@ Deno.test("a slow disk holds the transfer back instead of filling memory with pi
   }
 });
 
+Deno.test("the same file shared again after its sender left continues from the kept pieces", async () => {
+  const m = await meetingOf(["ada", "bob"], { bytesPerTick: 512 * 1024 });
+  try {
+    m.of("ada").share([fileOf("big.bin", 40 * MiB, 13)], "bob");
+    await until("the offer", () => m.incoming("bob")?.state === "offered");
+    const first = m.incoming("bob")!.id;
+    await m.of("bob").accept(first);
+    const store = m.stores.get("bob")!;
+    await until("Bob to hold 4 pieces", () => store.writes.length >= 4);
+    m.mesh.remove("ada");
+    await until("Bob to pause", () => m.incoming("bob")?.state === "paused");
+    assert.match(m.incoming("bob")!.detail, /Ada left the meeting\. If they share it again/);
+    const kept = new Set(store.writes.map((w) => w.index));
+
+    // Ada comes back (a new page, a new peer id) and shares the same file: a new offer.
+    const ada2 = m.add("ada2");
+    m.mesh.connectAll();
+    ada2.share([fileOf("big.bin", 40 * MiB, 13)], "bob");
+    await until(
+      "the new offer",
+      () => m.of("bob").transfers.value.some((t) => t.dir === "in" && t.state === "offered"),
+    );
+    const again = m.of("bob").transfers.value.find((t) => t.state === "offered") as IncomingView;
+    assert.notEqual(again.id, first);
+    assert.ok(again.alreadyHere >= 4 * 4 * MiB, `${again.alreadyHere} bytes already here`);
+    await m.of("bob").accept(again.id);
+    await until("Bob to have it", () => m.incoming("bob")?.state === "done");
+    const served = ada2.debug.sender.served.get(`${again.id} bob`)!;
+    for (const index of served) assert.ok(!kept.has(index), `piece ${index} sent again`);
+    assert.equal(served.length + kept.size, 10);
+    assert.equal(
+      m.of("bob").transfers.value.filter((t) => t.dir === "in").length,
+      1,
+      "the interrupted try gave way to the new one",
+    );
+    assert.deepEqual(
+      await bytesOf((await m.of("bob").file(again.id))!),
+      content(40 * MiB, 13),
+    );
+  } finally {
+    m.end();
+  }
+});
+
 Deno.test("a damaged piece is detected by its hash and asked for again", async () => {
   const m = await meetingOf(["ada", "bob"]);
   try {

@@ -212,9 +212,12 @@ export class Receiver {
     const f = new IncomingFile(offer, from, this.#io.nameOf(from), this.#io.now);
     this.#files.set(f.id, f);
     // The same file (same root) kept from an interrupted try: say so; its pieces will count.
-    const earlier = await this.#store?.list().catch(() => []) ?? [];
-    const same = earlier.find((s) => s.meta.offer.root === offer.root);
-    if (same) f.alreadyHere = Math.min(offer.size, same.held * offer.pieceSize);
+    // (Known from memory, not by listing storage: an offer must cost a receiver next to nothing.)
+    for (const other of this.#files.values()) {
+      if (other === f || other.offer.root !== offer.root) continue;
+      if (other.state === "cancelled" || other.state === "declined") continue;
+      f.alreadyHere = Math.max(f.alreadyHere, other.heldBytes);
+    }
     if (!this.#store) {
       f.detail = "This browser can't store received files (no origin-private file system).";
     }
