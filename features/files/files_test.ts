@@ -381,6 +381,46 @@ Deno.test("the same file shared again after its sender left continues from the k
   }
 });
 
+Deno.test("what earlier pages kept is listed, and removed after a day", async () => {
+  const store = new MemoryStore();
+  const offer = (root: string) => ({
+    id: newOfferId(),
+    name: `${root.slice(0, 4)}.bin`,
+    size: 8 * MiB,
+    type: "",
+    pieceSize: 4 * MiB,
+    root,
+  });
+  const old = await store.open({
+    v: 1,
+    offer: offer("aa".repeat(32)),
+    from: "ada",
+    fromName: "Ada",
+    at: Date.now() - 25 * 3600_000,
+  });
+  await old.write(0, new Uint8Array(4 * MiB));
+  const recent = await store.open({
+    v: 1,
+    offer: offer("bb".repeat(32)),
+    from: "ada",
+    fromName: "Ada",
+    at: Date.now() - 3600_000,
+  });
+  await recent.write(1, new Uint8Array(4 * MiB));
+  const m = await meetingOf([]);
+  try {
+    const bob = m.add("bob", store);
+    await until("the kept file to be listed", () => bob.transfers.value.length === 1);
+    const [kept] = bob.transfers.value as IncomingView[];
+    assert.equal(kept.name, "bbbb.bin");
+    assert.equal(kept.state, "paused");
+    assert.equal(kept.alreadyHere, 4 * MiB);
+    assert.deepEqual([...store.folders.keys()], ["bb".repeat(32)], "the day-old one is gone");
+  } finally {
+    m.end();
+  }
+});
+
 Deno.test("a damaged piece is detected by its hash and asked for again", async () => {
   const m = await meetingOf(["ada", "bob"]);
   try {

@@ -156,7 +156,7 @@ export class Receiver {
     }
     for (const { meta, held } of stored) {
       if (this.#closed) return;
-      if (this.#io.now() - meta.at > maxAgeMs) {
+      if (Date.now() - meta.at > maxAgeMs) {
         await this.#store.remove(meta.offer.root).catch(() => {});
         continue;
       }
@@ -288,7 +288,7 @@ export class Receiver {
     f.pending.clear();
     this.#io.sendStop(f.from, id, "cancelled");
     this.#io.changed();
-    await this.#store?.remove(f.offer.root).catch(() => {});
+    await this.#forget(f);
   }
 
   /** Forgets a finished, failed or refused file, and deletes what this browser kept of it. */
@@ -298,7 +298,16 @@ export class Receiver {
     if (f.accepted) await this.cancel(id);
     this.#files.delete(id);
     this.#io.changed();
-    if (f.stored || f.acceptedBefore) await this.#store?.remove(f.offer.root).catch(() => {});
+    if (f.stored || f.acceptedBefore) await this.#forget(f);
+  }
+
+  /** Deletes what storage keeps of `f`'s file, unless another transfer of it still uses it. */
+  async #forget(f: IncomingFile): Promise<void> {
+    for (const other of this.#files.values()) {
+      const uses = other.accepted || other.state === "saving" || other.state === "done";
+      if (other !== f && other.offer.root === f.offer.root && uses) return;
+    }
+    await this.#store?.remove(f.offer.root).catch(() => {});
   }
 
   /** A finished file in this browser's storage, to save (read from disk as it is written). */
@@ -612,8 +621,8 @@ export class Receiver {
       f.location = "chosen";
       f.detail = "";
       this.#io.notify("info", `${f.offer.name} from ${f.fromName} is saved as ${target.name}.`);
-      await this.#store?.remove(f.offer.root).catch(() => {});
       f.stored = null;
+      await this.#forget(f);
     } catch (err) {
       f.state = "done";
       f.location = "browser";
