@@ -785,3 +785,48 @@ Deno.test("attack: data out of place, too long, or for pieces not asked for is d
     m.end();
   }
 });
+
+Deno.test("a sender that stops answering: the receiver says so and asks again", async () => {
+  const m = await meetingOf(["bob", "mal"], { tuning: { stallMs: 300 } });
+  try {
+    const piece = new Uint8Array(MiB).fill(5);
+    const hashes = await sha256(piece);
+    const id = newOfferId();
+    const idBytes = offerIdBytes(id)!;
+    const offer = {
+      id,
+      name: "slow.bin",
+      size: MiB,
+      type: "",
+      pieceSize: 4 * MiB,
+      root: await manifestRoot(MiB, 4 * MiB, hashes),
+    };
+    m.mesh.inject("mal", "bob", JSON.stringify({ t: "files/offer", b: offer }));
+    await until("the offer", () => m.incoming("bob")?.state === "offered");
+    const { channel, got } = hijack(m, "bob");
+    await m.of("bob").accept(id);
+    await until("Bob to ask for the manifest", () => asked(got, 0x01));
+    channel.send(manifestFrame(idBytes, 0, hashes));
+    // Mallory says nothing more; Bob waits, says so, and asks again.
+    await until(
+      "Bob to ask twice",
+      () =>
+        got.filter((f) => f instanceof ArrayBuffer && new Uint8Array(f)[0] === 0x02).length >= 2,
+    );
+    await until(
+      "the panel to say so",
+      () => /Nothing arrived from Mal/.test(m.incoming("bob")!.detail),
+    );
+    for (let at = 0; at < MiB; at += 200_000) {
+      channel.send(dataFrame(idBytes, 0, at, piece.subarray(at, at + 200_000)));
+    }
+    await until(
+      "Bob to have it",
+      () => m.incoming("bob")?.state === "done",
+      () => m.incoming("bob"),
+    );
+    assert.equal(m.incoming("bob")!.detail, "");
+  } finally {
+    m.end();
+  }
+});

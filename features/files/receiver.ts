@@ -536,6 +536,7 @@ export class Receiver {
     }
     p.buf ??= new Uint8Array(length);
     p.buf.set(bytes, offset);
+    if (f.detail) f.detail = "";
     p.got += bytes.length;
     p.at = this.#io.now();
     f.meter.update(f.done);
@@ -658,6 +659,8 @@ export class Receiver {
           if (now - p.at < this.#io.tuning.stallMs) continue;
           f.pending.delete(index);
           peers.add(f.from);
+          f.detail = `Nothing arrived from ${f.fromName} for a while; asked again.`;
+          this.#io.changed();
         }
         if (f.manifest && now - f.manifestAt >= this.#io.tuning.stallMs) {
           f.manifest = null;
