@@ -1,8 +1,9 @@
 /**
  * File sharing throughput in real Chromium, against the raw data-channel rate of the same links
- * in the same run: three pages join one meeting running the meeting core with the files feature
- * and a bare "raw" feature (a channel of its own, a sender loop, a receiver that only counts
- * bytes). Alternating, several times each:
+ * in the same run: three browsers (each with its profile on disk, so received files go to disk)
+ * join one meeting running the meeting core with the files feature and a bare "raw" feature (a
+ * channel of its own, a sender loop, a receiver that only counts bytes). Alternating, several
+ * times each:
  *
  * - raw 1→1 and 1→2: the bare loop sends `size` bytes in 256 KiB messages with the files
  *   feature's own flow control (same high- and low-water marks);
@@ -13,14 +14,14 @@
  * with only loopback: `deno task bench --files` starts it as `unshare -rn … deno run
  * bench/files.ts [sizeMB] [runs]`, and it prints its result as JSON on the last line.
  */
-import type { Browser, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import type { Files, filesFeature } from "../features/files/files.ts";
 import type { defineFeature, PeerChannel } from "../mesh/feature.ts";
 import type { MeetingCore } from "../mesh/meeting.ts";
 import { newMeetingKey, type parseMeetingKey } from "../mesh/meeting_key.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 import { DATA_ONLY_ARGS } from "../tests/meeting_harness.ts";
-import { launchBrowser } from "../tests/chromium.ts";
+import { launchPersistent } from "../tests/chromium.ts";
 import { startLiveServer } from "../tests/live_server.ts";
 import { pageBundle } from "../tests/page_bundle.ts";
 
@@ -255,7 +256,7 @@ async function filesRun(
       return out;
     })
   ));
-  // Free the browser's storage (in memory for these contexts) before the next run.
+  // Free the browsers' storage before the next run.
   for (const p of pages) {
     await p.evaluate(async (id) => {
       await (globalThis as unknown as { bench: BenchPage }).bench.files.remove(id);
@@ -284,17 +285,19 @@ export async function measureFiles(sizeMB = 300, runs = 3): Promise<FilesBenchRe
   const dir = await Deno.makeTempDir({ prefix: "mooz-bench-files-" });
   const path = `${dir}/bench.bin`;
   const server = await startLiveServer({ parallel: false, env: { MOOZ_STUN_URLS: "" } });
-  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
   try {
     const [source] = await Promise.all([kit(), writeFile(path, size)]);
-    browser = await launchBrowser(DATA_ONLY_ARGS);
     const room = newRoomId();
     const key = newMeetingKey();
     const pages: Page[] = [];
     for (const name of ["Ada", "Bob", "Cat"]) {
-      const context = await browser.newContext();
+      // A browser of its own each, with a profile on disk: received files go to disk, as for
+      // people (a private context keeps them in memory, and refuses a few GB).
+      const context = await launchPersistent(`${dir}/${name}`, DATA_ONLY_ARGS);
+      contexts.push(context);
       await context.grantPermissions(["camera", "microphone"], { origin: server.origin });
-      const p = await context.newPage();
+      const p = context.pages()[0] ?? await context.newPage();
       await p.goto(`${server.origin}/`);
       await p.evaluate(source);
       await p.evaluate(() => {
@@ -371,10 +374,11 @@ export async function measureFiles(sizeMB = 300, runs = 3): Promise<FilesBenchRe
       ratio: { one: median_.files1 / median_.raw1, two: median_.files2 / median_.raw2 },
       breakdown,
       tuning,
-      chromium: browser.version(),
+      chromium: contexts[0].browser()?.version() ??
+        await pages[0].evaluate(() => navigator.userAgent),
     };
   } finally {
-    await browser?.close();
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
     await server.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
