@@ -503,13 +503,14 @@ meetingTest(
       });
       await ada.page.locator("[data-files-drop]").waitFor({ state: "detached" });
       await ada.page.getByRole("status").getByText(/Sharing dropped\.txt with everyone/).waitFor();
+      // Bob hears of the offer (offers that come together make one toast).
+      await bob.page.getByRole("status").getByText(
+        "Ada wants to send you dropped.txt (5 bytes). Open Files to accept or decline.",
+      ).waitFor({ timeout: 30_000 });
       await shareFile(ada.page, small);
       await shareFile(ada.page, big);
 
-      // Bob hears of each offer, and the Files button says how many wait for him.
-      await bob.page.getByRole("status").getByText(
-        "Ada wants to send you small.bin (1 MB). Open Files to accept or decline.",
-      ).waitFor({ timeout: 30_000 });
+      // The Files button says how many offers wait for him.
       await until(
         "Files to say 3 waiting",
         async () => /3 waiting/.test(await description(control(bob.page, "Files"))),

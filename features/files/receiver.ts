@@ -32,6 +32,8 @@ import {
 
 /** Offers from one peer that may wait for an answer at once; more are dropped. */
 const MAX_WAITING_OFFERS = 32;
+/** Offers from one person within this long make one toast. */
+const ANNOUNCE_MS = 300;
 /** How often stalled pieces are looked for. */
 const STALL_CHECK_MS = 1_000;
 
@@ -116,6 +118,9 @@ export class Receiver {
   readonly #store: FileStore | null;
   readonly #files = new Map<string, IncomingFile>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Offers not announced yet, by sender (see `#announce`). */
+  readonly #announcing = new Map<PeerId, IncomingFile[]>();
+  #announceTimer: ReturnType<typeof setTimeout> | undefined;
   #acceptSeq = 0;
   #closed = false;
 
@@ -221,12 +226,36 @@ export class Receiver {
     if (!this.#store) {
       f.detail = "This browser can't store received files (no origin-private file system).";
     }
-    this.#io.notify(
-      "info",
-      `${f.fromName} wants to send you ${offer.name} (${formatBytes(offer.size)}). ` +
-        "Open Files to accept or decline.",
-    );
+    this.#announce(f);
     this.#io.changed();
+  }
+
+  /**
+   * Tells the person about an offer; offers from one person that come together (several files
+   * chosen or dropped at once) make one toast.
+   */
+  #announce(f: IncomingFile): void {
+    const batch = this.#announcing.get(f.from);
+    if (batch) {
+      batch.push(f);
+      return;
+    }
+    this.#announcing.set(f.from, [f]);
+    this.#announceTimer ??= setTimeout(() => {
+      this.#announceTimer = undefined;
+      for (const [, offers] of this.#announcing) {
+        const [first] = offers;
+        const total = formatBytes(offers.reduce((n, o) => n + o.offer.size, 0));
+        const what = offers.length === 1
+          ? `${first.offer.name} (${total})`
+          : `${offers.length} files (${total}): ${first.offer.name} and ${offers.length - 1} more`;
+        this.#io.notify(
+          "info",
+          `${first.fromName} wants to send you ${what}. Open Files to accept or decline.`,
+        );
+      }
+      this.#announcing.clear();
+    }, ANNOUNCE_MS);
   }
 
   /** The sender stopped sharing a file with us. */
@@ -678,6 +707,7 @@ export class Receiver {
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#announceTimer);
     this.#timer = undefined;
     for (const f of this.#files.values()) f.pending.clear();
   }
