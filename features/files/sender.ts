@@ -1,13 +1,14 @@
 /**
  * The sending half of file sharing: files we offer, and one send queue per peer that serves the
- * manifest and pieces its receiver asks for.
+ * manifest and the blocks of pieces its receiver asks for.
  *
- * The file is read lazily, one piece at a time (`Blob.slice`), and pieces recently read are shared
- * between receivers, so memory grows neither with the file's size nor with the number of
- * receivers. Each piece goes out in frames as large as the link takes (`maxMessageSize`, 256 KiB
- * in Chromium), and the queue waits whenever more than `highWater` bytes are queued on the channel
- * (`drained(lowWater)`): Chromium refuses to queue more than 16 MiB, and a queue that deep only
- * delays everything behind it.
+ * The file is read lazily, one piece at a time (`Blob.slice`, the next one while a piece goes
+ * out), and pieces recently read are shared between receivers, so memory grows neither with the
+ * file's size nor with the number of receivers. Blocks go out in frames as large as the link
+ * takes (`maxMessageSize`, 256 KiB in Chromium), and the queue waits whenever more than
+ * `highWater` bytes are queued on the channel (`drained(lowWater)`): Chromium refuses to queue
+ * more than 16 MiB, and with megabytes queued its channels stalled now and then, chat included
+ * (README "File sharing").
  *
  * Receivers pull: nothing is sent that was not asked for, by a peer the offer went to (or who
  * proved it holds the offer id, after a reload), for a piece that exists. Everything else is
