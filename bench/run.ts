@@ -3,10 +3,13 @@
  * signaling server under 2,000 sockets (signaling.ts). Prints a report (ending with Markdown
  * tables for the README) and writes .bench/results.json.
  *
- * - `--pages` / `--signaling` / `--mesh` / `--abuse`: run only those parts (default: all four).
- *   `--mesh` is time to full mesh in real Chromium (bench/mesh.ts), run inside a loopback-only
- *   network namespace (`unshare -rn`); where that is not possible it is skipped with a note.
- *   `--abuse` is floods between isolates and bursts of large frames (bench/abuse.ts).
+ * - `--pages` / `--signaling` / `--mesh` / `--abuse` / `--files`: run only those parts (default:
+ *   all five). `--mesh` is time to full mesh in real Chromium (bench/mesh.ts), run inside a
+ *   loopback-only network namespace (`unshare -rn`); where that is not possible it is skipped
+ *   with a note. `--abuse` is floods between isolates and bursts of large frames
+ *   (bench/abuse.ts). `--files` is file sharing's throughput against the raw data-channel rate
+ *   of the same links (bench/files.ts, also in `unshare -rn`); `--files-size MB` (default 300)
+ *   and `--files-runs N` (default 3).
  * - `--board`: the whiteboard in real Chromium (bench/board.ts, also under `unshare -rn`): update
  *   size per stroke, a late joiner's time to receive 500 and 5,000 strokes. Only with the flag.
  * - `--rooms N --peers N --concurrency N`: signaling load (default 500 rooms × 4 peers, 64 joining
@@ -26,6 +29,7 @@ import type { SignalingReport } from "./signaling_results.ts";
 import { signalingTable } from "./signaling_table.ts";
 import type { MeshResult } from "./mesh.ts";
 import type { BoardBenchResult } from "./board.ts";
+import type { FilesBenchResult } from "./files.ts";
 import { int, kib, ms } from "./stats.ts";
 import { newRoomId } from "../signaling/room_id.ts";
 
@@ -37,11 +41,13 @@ const onlySignaling = Deno.args.includes("--signaling");
 const onlyMesh = Deno.args.includes("--mesh");
 const onlyAbuse = Deno.args.includes("--abuse");
 const runBoard = Deno.args.includes("--board");
-const none = !onlyPages && !onlySignaling && !onlyMesh && !onlyAbuse && !runBoard;
+const onlyFiles = Deno.args.includes("--files");
+const none = !onlyPages && !onlySignaling && !onlyMesh && !onlyAbuse && !onlyFiles && !runBoard;
 const runPages = onlyPages || none;
 const runSignaling = onlySignaling || none;
 const runMesh = onlyMesh || none;
 const runAbuse = onlyAbuse || none;
+const runFiles = onlyFiles || none;
 
 /** `--name N`: a positive integer option, or `fallback` when absent. */
 function intArg(name: string, fallback: number): number {
@@ -305,6 +311,52 @@ async function boardBench(): Promise<BoardBenchResult | undefined> {
 }
 
 const board = runBoard ? await boardBench() : undefined;
+
+/**
+ * File sharing against the raw data-channel rate, in a child process inside a loopback-only
+ * network namespace (as the mesh bench). The child prints its result as JSON.
+ */
+async function filesBench(): Promise<FilesBenchResult | undefined> {
+  const size = intArg("files-size", quick ? 50 : 300);
+  const runs = intArg("files-runs", quick ? 1 : 3);
+  console.log(
+    `\n[files] ${size} MB, 1→1 and 1→2, raw loop and file sharing alternating, ${runs} runs`,
+  );
+  const script = `ip link set lo up && exec "$0" run -A bench/files.ts ${size} ${runs}`;
+  const child = await new Deno.Command("unshare", {
+    args: ["-rn", "sh", "-c", script, Deno.execPath()],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output().catch(() => ({ success: false, stdout: new Uint8Array() }));
+  if (!child.success) {
+    console.log("  failed or skipped (needs `unshare -rn`): see above");
+    return undefined;
+  }
+  const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
+  return JSON.parse(lines.at(-1)!) as FilesBenchResult;
+}
+
+/** The README's table of `filesBench`'s result. */
+function filesTable(r: FilesBenchResult): string {
+  const row = (what: string, raw: number, files: number) =>
+    `| ${what} | ${raw.toFixed(1)} MB/s | ${files.toFixed(1)} MB/s | ${
+      Math.round(files / raw * 100)
+    }% |`;
+  const m = r.median;
+  return [
+    `File sharing, ${r.sizeBytes / 1e6} MB, median of ${
+      r.runs.length / 4
+    } runs (MB/s per receiver):`,
+    "",
+    "| Sender → receivers | Raw data channel | File sharing | Share of raw |",
+    "| --- | --- | --- | --- |",
+    row("1 → 1", m.raw1, m.files1),
+    row("1 → 2", m.raw2, m.files2),
+  ].join("\n");
+}
+
+const filesResult = runFiles ? await filesBench() : undefined;
 const abuse: AbuseReport | undefined = runAbuse ? await runAbuseBench(ROOT, { quick }) : undefined;
 
 const machineLine =
@@ -313,6 +365,7 @@ const machineLine =
 if (pages) console.log(`\n${pages.table}\n\ngzip is level 9 per file.`);
 if (signaling) console.log(`\n${signalingTable(signaling)}`);
 if (abuse) console.log(`\n${abuseTable(abuse)}`);
+if (filesResult) console.log(`\n${filesTable(filesResult)}`);
 console.log(`\n${machineLine}`);
 
 const out = new URL(".bench/results.json", ROOT);
@@ -329,6 +382,7 @@ const results = {
   mesh,
   abuse,
   board,
+  files: filesResult,
 };
 await Deno.writeTextFile(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nWrote ${out.pathname}`);

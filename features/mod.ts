@@ -6,9 +6,18 @@
 import type { FeatureModule } from "../components/meeting/slots.ts";
 import board from "./board/mod.tsx";
 import chat from "./chat/mod.ts";
+import files from "./files/mod.tsx";
 import hand from "./hand/mod.tsx";
 import host from "./host/mod.tsx";
 import reactions from "./reactions/mod.tsx";
 import recording from "./recording/mod.tsx";
 
-export const FEATURES: readonly FeatureModule[] = [hand, reactions, board, chat, host, recording];
+export const FEATURES: readonly FeatureModule[] = [
+  hand,
+  reactions,
+  board,
+  chat,
+  files,
+  host,
+  recording,
+];

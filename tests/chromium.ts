@@ -2,7 +2,7 @@
  * Finds the Chromium the browser tests and benchmarks drive, installing Debian's package when it
  * is missing and we are root (never a browser build of its own), and launches it headless.
  */
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
 const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 
@@ -88,6 +88,21 @@ export const WEBRTC_LOOPBACK = [
 /** Launches headless Chromium with the flags above, plus `extraArgs` for one test's needs. */
 export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return await chromium.launch({
+    executablePath: Deno.env.get("CHROME_PATH") ?? await findChromium(),
+    args: [...HEADLESS_ARGS, ...extraArgs],
+  });
+}
+
+/**
+ * Launches headless Chromium as `launchBrowser` does, with a profile on disk in `userDataDir`
+ * (one context: the browser's own), for what a private context keeps in memory and caps, such as
+ * the origin-private file system.
+ */
+export async function launchPersistent(
+  userDataDir: string,
+  extraArgs: string[] = [],
+): Promise<BrowserContext> {
+  return await chromium.launchPersistentContext(userDataDir, {
     executablePath: Deno.env.get("CHROME_PATH") ?? await findChromium(),
     args: [...HEADLESS_ARGS, ...extraArgs],
   });
