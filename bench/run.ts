@@ -278,10 +278,13 @@ async function meshBench(): Promise<MeshResult[] | undefined> {
 
 const mesh = runMesh ? await meshBench() : undefined;
 
-/** The whiteboard's bench, in a loopback-only namespace like the mesh's (bench/board.ts). */
-async function boardBench(): Promise<BoardBenchResult | undefined> {
-  console.log("\n[board] whiteboard in Chromium (unshare -rn, loopback only)");
-  const script = `ip link set lo up && exec "$0" run -A bench/board.ts${quick ? " --quick" : ""}`;
+/**
+ * Runs `deno run -A <args>` inside a loopback-only network namespace (`unshare -rn`), as the
+ * browser benches need, and parses the JSON of its last line of output; undefined (said on the
+ * console) when it failed or the namespace is not available.
+ */
+async function inLoopbackNamespace<T>(args: string): Promise<T | undefined> {
+  const script = `ip link set lo up && exec "$0" run -A ${args}`;
   const child = await new Deno.Command("unshare", {
     args: ["-rn", "sh", "-c", script, Deno.execPath()],
     cwd: ROOT,
@@ -293,7 +296,16 @@ async function boardBench(): Promise<BoardBenchResult | undefined> {
     return undefined;
   }
   const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
-  const result = JSON.parse(lines.at(-1)!) as BoardBenchResult;
+  return JSON.parse(lines.at(-1)!) as T;
+}
+
+/** The whiteboard's bench, in a loopback-only namespace like the mesh's (bench/board.ts). */
+async function boardBench(): Promise<BoardBenchResult | undefined> {
+  console.log("\n[board] whiteboard in Chromium (unshare -rn, loopback only)");
+  const result = await inLoopbackNamespace<BoardBenchResult>(
+    `bench/board.ts${quick ? " --quick" : ""}`,
+  );
+  if (!result) return undefined;
   for (const u of result.updates) {
     console.log(
       `  one stroke of ${u.points} points: update ${u.updateBytes} B, ${u.frameBytes} B per peer`,
@@ -322,19 +334,7 @@ async function filesBench(): Promise<FilesBenchResult | undefined> {
   console.log(
     `\n[files] ${size} MB, 1→1 and 1→2, raw loop and file sharing alternating, ${runs} runs`,
   );
-  const script = `ip link set lo up && exec "$0" run -A bench/files.ts ${size} ${runs}`;
-  const child = await new Deno.Command("unshare", {
-    args: ["-rn", "sh", "-c", script, Deno.execPath()],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output().catch(() => ({ success: false, stdout: new Uint8Array() }));
-  if (!child.success) {
-    console.log("  failed or skipped (needs `unshare -rn`): see above");
-    return undefined;
-  }
-  const lines = new TextDecoder().decode(child.stdout).trim().split("\n");
-  return JSON.parse(lines.at(-1)!) as FilesBenchResult;
+  return await inLoopbackNamespace<FilesBenchResult>(`bench/files.ts ${size} ${runs}`);
 }
 
 /** The README's table of `filesBench`'s result. */

@@ -9,6 +9,7 @@
 import { findChromium } from "./chromium.ts";
 import { findTurnserver } from "./coturn.ts";
 import { findFfmpeg } from "./media_tools.ts";
+import { quiet } from "./quiet_command.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -34,23 +35,6 @@ try {
 } catch (e) {
   // Only the recording tests need it; they fail with this same message.
   console.error(`warning: ${(e as Error).message}`);
-}
-
-async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; output: string }> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const decoder = new TextDecoder();
-    return { ok: out.success, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
-  } catch (e) {
-    return { ok: false, output: (e as Error).message };
-  }
 }
 
 // Inside the namespace nothing can be fetched: fill node_modules and Deno's cache first, for the

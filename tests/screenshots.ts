@@ -12,6 +12,7 @@
  */
 import { findChromium, run } from "./chromium.ts";
 import { cannotTour, runTour, SCREENS, type Viewport, WIDTHS } from "./screens.ts";
+import { quiet } from "./quiet_command.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** Marks the run inside the namespace, so it never tries to enter one again. */
@@ -51,24 +52,6 @@ function fail(message: string): never {
 /** The file name of a screen's picture at a width. */
 function fileName(screen: string, viewport: Viewport): string {
   return `${screen}-${viewport.width}.png`;
-}
-
-/** Runs a command quietly; its output when it fails. */
-async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; output: string }> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const decoder = new TextDecoder();
-    return { ok: out.success, output: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
-  } catch (e) {
-    return { ok: false, output: (e as Error).message };
-  }
 }
 
 /** Whether fontconfig knows a font with emoji (the safety codes and reactions are emoji). */
