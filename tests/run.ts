@@ -11,7 +11,6 @@ import { findTurnserver } from "./coturn.ts";
 import { findFfmpeg } from "./media_tools.ts";
 import { quiet } from "./quiet_command.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 
 let chrome: string;
